@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Idempotent set-up: Python venv (pinned), npm packages (locked), solc-js registered for py-solc-x.
+# Fast when already done: each step is skipped when its inputs have not changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+SOLC_VERSION=$(node -p "require('./package.json').dependencies.solc")
+
+stamp_ok() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+
+# 1. Python virtual environment with exactly the pinned packages.
+req_hash=$(sha256sum requirements.txt | cut -c1-16)
+if ! stamp_ok .venv/.stamp "$req_hash"; then
+  echo "setup: creating .venv from requirements.txt"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+  echo "$req_hash" > .venv/.stamp
+fi
+
+# 2. npm packages (solc-js, anvil, OpenZeppelin, Chainlink) from the lock file.
+lock_hash=$(sha256sum package-lock.json | cut -c1-16)
+if ! stamp_ok node_modules/.stamp "$lock_hash"; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.stamp
+fi
+
+# 3. Register the solc-js wrapper for py-solc-x (a symlink: a copy would break its require()).
+chmod +x tools/solc.js
+for dir in "$ROOT/.solcx" "${HOME}/.solcx"; do
+  mkdir -p "$dir"
+  ln -sfn "$ROOT/tools/solc.js" "$dir/solc-v$SOLC_VERSION"
+done
+
+# 4. Brownie's data folder: the development network runs anvil (on PATH through the Makefile).
+if [ ! -f "${HOME}/.brownie/network-config.yaml" ]; then
+  .venv/bin/brownie networks list > /dev/null 2>&1 || true
+fi
