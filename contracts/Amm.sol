@@ -1,0 +1,537 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {IAmm} from "../interfaces/IAmm.sol";
+import {IPriceFeed} from "../interfaces/IPriceFeed.sol";
+import {WadMath} from "./libraries/WadMath.sol";
+import {PoolMath} from "./libraries/PoolMath.sol";
+import {MarkTwap} from "./libraries/MarkTwap.sol";
+
+/// @title Virtual constant-product market
+/// @notice A state machine over two packed reserves, a mark-price accumulator and funding. All math
+///         lives in `libraries/`; Perp v1's numbers are reproduced to the wei.
+contract Amm is IAmm, Ownable {
+    using WadMath for uint256;
+    using WadMath for int256;
+    using SafeCast for uint256;
+    using SafeCast for int256;
+    using MarkTwap for MarkTwap.Observation[256];
+
+    /// @dev Hot state, one slot: reserves, the timestamp of the last block that moved them, the newest
+    ///      observation and the trading flag. 104 bits hold reserves up to 2e13 units of 18 decimals.
+    struct Slot0 {
+        uint104 quoteReserve;
+        uint104 baseReserve;
+        uint32 lastTimestamp;
+        uint8 observationIndex;
+        bool open;
+    }
+
+    /// @dev Written on every trade: the traders' net base position and the block's refPrice price for
+    ///      the fluctuation limit (the price at the start of the current block).
+    struct Slot1 {
+        int128 totalPositionSize;
+        uint128 blockStartPrice;
+    }
+
+    /// @dev Trading ratios, read on every trade; each <= 1e18.
+    struct Ratios {
+        uint64 tradeLimitRatio;
+        uint64 fluctuationLimitRatio;
+        uint64 tollRatio;
+        uint64 spreadRatio;
+    }
+
+    /// @dev Position caps (0 = none).
+    struct Caps {
+        uint128 maxHoldingBaseAsset;
+        uint128 openInterestNotionalCap;
+    }
+
+    /// @dev Funding schedule and the last rate.
+    struct Funding {
+        uint32 fundingPeriod;
+        uint32 nextFundingTime;
+        uint64 maxFundingRate;
+        int128 fundingRate;
+    }
+
+    uint256 private constant ORACLE_SPREAD_LIMIT = 0.1e18;
+    uint256 private constant ONE_DAY = 1 days;
+    /// @dev Below this net size (wei) a shutdown treats the market as flat (v1's rounding allowance).
+    uint256 private constant IGNORABLE_SIZE_FOR_SHUTDOWN = 100;
+
+    /// @inheritdoc IAmm
+    address public immutable override clearingHouse;
+    /// @inheritdoc IAmm
+    bytes32 public immutable override priceFeedKey;
+
+    Slot0 private _slot0;
+    Slot1 private _slot1;
+    Ratios private _ratios;
+    Caps private _caps;
+    Funding private _funding;
+    /// @inheritdoc IAmm
+    IPriceFeed public override priceFeed;
+    /// @inheritdoc IAmm
+    bool public override isShutdown;
+    uint256 private _settlementPrice;
+    /// @inheritdoc IAmm
+    uint256 public override initialQuoteAssetReserve;
+    MarkTwap.Observation[256] private _observations;
+    uint256 private _grownTo;
+
+    modifier onlyClearingHouse() {
+        if (msg.sender != clearingHouse) revert OnlyClearingHouse(msg.sender);
+        _;
+    }
+
+    struct Config {
+        uint256 quoteAssetReserve;
+        uint256 baseAssetReserve;
+        uint256 tradeLimitRatio;
+        uint256 fundingPeriod;
+        uint256 fluctuationLimitRatio;
+        uint256 tollRatio;
+        uint256 spreadRatio;
+        uint256 maxHoldingBaseAsset;
+        uint256 openInterestNotionalCap;
+        uint256 maxFundingRate;
+    }
+
+    constructor(Config memory config, IPriceFeed feed, bytes32 key, address clearingHouse_, address owner_)
+        Ownable(owner_)
+    {
+        if (
+            config.quoteAssetReserve == 0 || config.baseAssetReserve == 0 || config.fundingPeriod == 0
+                || address(feed) == address(0) || clearingHouse_ == address(0)
+        ) revert InvalidParameter();
+        clearingHouse = clearingHouse_;
+        priceFeed = feed;
+        priceFeedKey = key;
+        _setRatios(config.tradeLimitRatio, config.fluctuationLimitRatio, config.tollRatio, config.spreadRatio);
+        _setCaps(config.maxHoldingBaseAsset, config.openInterestNotionalCap);
+        _funding.fundingPeriod = config.fundingPeriod.toUint32();
+        _setMaxFundingRate(config.maxFundingRate);
+        _slot0 = Slot0({
+            quoteReserve: _toReserve(config.quoteAssetReserve),
+            baseReserve: _toReserve(config.baseAssetReserve),
+            lastTimestamp: _blockTimestamp(),
+            observationIndex: 0,
+            open: false
+        });
+        initialQuoteAssetReserve = _quoteAtZeroPosition(config.quoteAssetReserve, config.baseAssetReserve, 0);
+        _observations.initialize(_blockTimestamp());
+        _grownTo = 1;
+    }
+
+    // ===================================================================================== trading
+
+    /// @inheritdoc IAmm
+    function swapInput(Dir dir, uint256 quoteAmount, uint256 baseAmountLimit, bool canOverFluctuationLimit)
+        external
+        override
+        onlyClearingHouse
+        returns (uint256 baseAmount)
+    {
+        if (quoteAmount == 0) return 0;
+        Slot0 memory s0 = _slot0;
+        if (!s0.open) revert MarketClosed();
+        Ratios memory ratios = _ratios;
+        bool isAdd = dir == Dir.ADD_TO_AMM;
+        baseAmount = PoolMath.getInputPrice(isAdd, quoteAmount, s0.quoteReserve, s0.baseReserve);
+        if (isAdd) {
+            _checkTradeLimit(baseAmount, s0.baseReserve, ratios.tradeLimitRatio);
+            if (baseAmountLimit != 0 && baseAmount < baseAmountLimit) {
+                revert SlippageExceeded(baseAmount, baseAmountLimit);
+            }
+        } else {
+            _checkTradeLimit(quoteAmount, s0.quoteReserve, ratios.tradeLimitRatio);
+            if (baseAmountLimit != 0 && baseAmount > baseAmountLimit) {
+                revert SlippageExceeded(baseAmount, baseAmountLimit);
+            }
+        }
+        _updateReserves(s0, ratios, isAdd, quoteAmount, baseAmount, canOverFluctuationLimit);
+    }
+
+    /// @inheritdoc IAmm
+    function swapOutput(Dir dir, uint256 baseAmount, uint256 quoteAmountLimit, bool canOverFluctuationLimit)
+        external
+        override
+        onlyClearingHouse
+        returns (uint256 quoteAmount)
+    {
+        if (baseAmount == 0) return 0;
+        Slot0 memory s0 = _slot0;
+        if (!s0.open) revert MarketClosed();
+        Ratios memory ratios = _ratios;
+        bool baseAdded = dir == Dir.ADD_TO_AMM;
+        quoteAmount = PoolMath.getOutputPrice(baseAdded, baseAmount, s0.quoteReserve, s0.baseReserve);
+        if (baseAdded) {
+            // closing a long: quote leaves the pool
+            _checkTradeLimit(quoteAmount, s0.quoteReserve, ratios.tradeLimitRatio);
+            if (quoteAmountLimit != 0 && quoteAmount < quoteAmountLimit) {
+                revert SlippageExceeded(quoteAmount, quoteAmountLimit);
+            }
+        } else {
+            _checkTradeLimit(baseAmount, s0.baseReserve, ratios.tradeLimitRatio);
+            if (quoteAmountLimit != 0 && quoteAmount > quoteAmountLimit) {
+                revert SlippageExceeded(quoteAmount, quoteAmountLimit);
+            }
+        }
+        // the quote moves opposite to the base
+        _updateReserves(s0, ratios, !baseAdded, quoteAmount, baseAmount, canOverFluctuationLimit);
+    }
+
+    /// @inheritdoc IAmm
+    function settleFunding()
+        external
+        override
+        onlyClearingHouse
+        returns (int256 premiumFraction, int256 totalPositionSize_)
+    {
+        if (!_slot0.open) revert MarketClosed();
+        Funding memory f = _funding;
+        uint256 nowTs = block.timestamp;
+        if (nowTs < f.nextFundingTime) revert FundingTooEarly(nowTs, f.nextFundingTime);
+        uint256 period = f.fundingPeriod;
+
+        uint256 indexTwap = priceFeed.getTwapPrice(priceFeedKey, period);
+        int256 premium = getTwapPrice(period).toInt() - indexTwap.toInt();
+        premiumFraction = premium * int256(period) / int256(ONE_DAY);
+        if (f.maxFundingRate != 0) {
+            int256 cap = indexTwap.mulWad(f.maxFundingRate).toInt();
+            if (premiumFraction > cap) premiumFraction = cap;
+            else if (premiumFraction < -cap) premiumFraction = -cap;
+        }
+        int256 rate = premiumFraction.divWad(indexTwap.toInt());
+
+        // next = max(start of the hour after next + period, now + period / 2) (v1's rule)
+        uint256 onHour = (uint256(f.nextFundingTime) + period) / 1 hours * 1 hours;
+        uint256 minNext = nowTs + period / 2;
+        f.nextFundingTime = (onHour > minNext ? onHour : minNext).toUint32();
+        f.fundingRate = rate.toInt128();
+        _funding = f;
+        emit FundingRateUpdated(rate, indexTwap);
+        totalPositionSize_ = _slot1.totalPositionSize;
+    }
+
+    /// @inheritdoc IAmm
+    function resetReserves(uint256 quoteReserve, uint256 baseReserve) external override onlyClearingHouse {
+        Slot0 memory s0 = _slot0;
+        if (quoteReserve == 0 || baseReserve == 0) revert InvalidParameter();
+        _recordObservation(s0);
+        s0.quoteReserve = _toReserve(quoteReserve);
+        s0.baseReserve = _toReserve(baseReserve);
+        _slot0 = s0;
+        initialQuoteAssetReserve = _quoteAtZeroPosition(quoteReserve, baseReserve, _slot1.totalPositionSize);
+        emit ReservesReset(quoteReserve, baseReserve);
+    }
+
+    /// @inheritdoc IAmm
+    function shutdown() external override {
+        if (msg.sender != owner() && msg.sender != clearingHouse) revert OwnableUnauthorizedAccount(msg.sender);
+        if (isShutdown) revert MarketClosed();
+        int256 size = _slot1.totalPositionSize;
+        uint256 price;
+        if (size.abs() > IGNORABLE_SIZE_FOR_SHUTDOWN) {
+            uint256 quote = _slot0.quoteReserve;
+            uint256 init = initialQuoteAssetReserve;
+            uint256 notional = init > quote ? init - quote : quote - init;
+            price = notional.divWad(size.abs());
+        }
+        _settlementPrice = price;
+        isShutdown = true;
+        _slot0.open = false;
+        emit Shutdown(price);
+    }
+
+    // ======================================================================================= owner
+
+    /// @notice Opens or closes trading. Opening starts the funding clock (v1's on-the-hour rule).
+    function setOpen(bool open_) external onlyOwner {
+        if (isShutdown) revert MarketClosed();
+        if (_slot0.open == open_) return;
+        _slot0.open = open_;
+        if (open_) {
+            _funding.nextFundingTime = ((block.timestamp + _funding.fundingPeriod) / 1 hours * 1 hours).toUint32();
+        }
+        emit OpenChanged(open_);
+    }
+
+    /// @notice Sets the trading ratios (each in wad, <= 1e18; fluctuation 0 = off).
+    function setRatios(uint256 tradeLimitRatio_, uint256 fluctuationLimitRatio_, uint256 tollRatio_, uint256 spreadRatio_)
+        external
+        onlyOwner
+    {
+        _setRatios(tradeLimitRatio_, fluctuationLimitRatio_, tollRatio_, spreadRatio_);
+    }
+
+    /// @notice Sets the per-trader holding cap and the open-interest cap (wad; 0 = none).
+    function setCap(uint256 maxHoldingBaseAsset_, uint256 openInterestNotionalCap_) external onlyOwner {
+        _setCaps(maxHoldingBaseAsset_, openInterestNotionalCap_);
+    }
+
+    /// @notice Sets the funding-rate cap per period (wad; 0 = off).
+    function setMaxFundingRate(uint256 maxFundingRate_) external onlyOwner {
+        _setMaxFundingRate(maxFundingRate_);
+    }
+
+    /// @notice Replaces the price feed.
+    function setPriceFeed(IPriceFeed feed) external onlyOwner {
+        if (address(feed) == address(0)) revert InvalidParameter();
+        priceFeed = feed;
+    }
+
+    /// @notice Pre-writes up to `count` more observation slots so that trades never pay for a fresh
+    ///         slot. Anyone may pay for it.
+    function growObservations(uint256 count) external {
+        uint256 from = _grownTo;
+        uint256 to = from + count;
+        if (to > MarkTwap.CAPACITY) to = MarkTwap.CAPACITY;
+        _observations.grow(from, to);
+        _grownTo = to;
+    }
+
+    // ======================================================================================= views
+
+    /// @inheritdoc IAmm
+    function getInputPrice(Dir dir, uint256 quoteAmount) external view override returns (uint256) {
+        Slot0 memory s0 = _slot0;
+        return PoolMath.getInputPrice(dir == Dir.ADD_TO_AMM, quoteAmount, s0.quoteReserve, s0.baseReserve);
+    }
+
+    /// @inheritdoc IAmm
+    function getOutputPrice(Dir dir, uint256 baseAmount) external view override returns (uint256) {
+        Slot0 memory s0 = _slot0;
+        return PoolMath.getOutputPrice(dir == Dir.ADD_TO_AMM, baseAmount, s0.quoteReserve, s0.baseReserve);
+    }
+
+    /// @inheritdoc IAmm
+    function getSpotPrice() public view override returns (uint256) {
+        Slot0 memory s0 = _slot0;
+        return PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
+    }
+
+    /// @inheritdoc IAmm
+    function getTwapPrice(uint256 interval) public view override returns (uint256) {
+        Slot0 memory s0 = _slot0;
+        return _observations.twap(
+            s0.observationIndex, _blockTimestamp(), PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve), interval
+        );
+    }
+
+    /// @inheritdoc IAmm
+    function getUnderlyingPrice() public view override returns (uint256) {
+        return priceFeed.getPrice(priceFeedKey);
+    }
+
+    /// @inheritdoc IAmm
+    function getUnderlyingTwapPrice(uint256 interval) external view override returns (uint256) {
+        return priceFeed.getTwapPrice(priceFeedKey, interval);
+    }
+
+    /// @inheritdoc IAmm
+    function getReserve() external view override returns (uint256, uint256) {
+        Slot0 memory s0 = _slot0;
+        return (s0.quoteReserve, s0.baseReserve);
+    }
+
+    /// @inheritdoc IAmm
+    function getTradingState() external view override returns (uint256, uint256, uint256, uint256, uint256, uint256) {
+        Slot0 memory s0 = _slot0;
+        Ratios memory r = _ratios;
+        Caps memory c = _caps;
+        return (s0.quoteReserve, s0.baseReserve, r.tollRatio, r.spreadRatio, c.maxHoldingBaseAsset, c.openInterestNotionalCap);
+    }
+
+    /// @inheritdoc IAmm
+    function isOverFluctuationLimit(Dir dir, uint256 baseAmount) external view override returns (bool) {
+        uint256 limitRatio = _ratios.fluctuationLimitRatio;
+        if (limitRatio == 0) return false;
+        Slot0 memory s0 = _slot0;
+        uint256 refPrice = _referencePrice(s0);
+        bool baseAdded = dir == Dir.ADD_TO_AMM;
+        uint256 quoteAmount = PoolMath.getOutputPrice(baseAdded, baseAmount, s0.quoteReserve, s0.baseReserve);
+        uint256 price = baseAdded
+            ? (uint256(s0.quoteReserve) - quoteAmount).divWad(uint256(s0.baseReserve) + baseAmount)
+            : (uint256(s0.quoteReserve) + quoteAmount).divWad(uint256(s0.baseReserve) - baseAmount);
+        return price > refPrice.mulWad(1e18 + limitRatio) || price < refPrice.mulWad(1e18 - limitRatio);
+    }
+
+    /// @inheritdoc IAmm
+    function isOverSpreadLimit() external view override returns (bool) {
+        uint256 oracle = getUnderlyingPrice();
+        uint256 spot = getSpotPrice();
+        uint256 diff = spot > oracle ? spot - oracle : oracle - spot;
+        return diff.divWad(oracle) >= ORACLE_SPREAD_LIMIT;
+    }
+
+    /// @inheritdoc IAmm
+    function calcFee(uint256 quoteAmount) external view override returns (uint256, uint256) {
+        Ratios memory r = _ratios;
+        return (quoteAmount.mulWad(r.tollRatio), quoteAmount.mulWad(r.spreadRatio));
+    }
+
+    /// @inheritdoc IAmm
+    function totalPositionSize() external view override returns (int256) {
+        return _slot1.totalPositionSize;
+    }
+
+    /// @inheritdoc IAmm
+    function getBaseAssetDelta() external view override returns (int256) {
+        return _slot1.totalPositionSize;
+    }
+
+    /// @inheritdoc IAmm
+    function getSettlementPrice() external view override returns (uint256) {
+        return _settlementPrice;
+    }
+
+    function quoteAssetReserve() external view override returns (uint256) {
+        return _slot0.quoteReserve;
+    }
+
+    function baseAssetReserve() external view override returns (uint256) {
+        return _slot0.baseReserve;
+    }
+
+    function open() external view override returns (bool) {
+        return _slot0.open;
+    }
+
+    function tradeLimitRatio() external view override returns (uint256) {
+        return _ratios.tradeLimitRatio;
+    }
+
+    function fluctuationLimitRatio() external view override returns (uint256) {
+        return _ratios.fluctuationLimitRatio;
+    }
+
+    function tollRatio() external view override returns (uint256) {
+        return _ratios.tollRatio;
+    }
+
+    function spreadRatio() external view override returns (uint256) {
+        return _ratios.spreadRatio;
+    }
+
+    function maxHoldingBaseAsset() external view override returns (uint256) {
+        return _caps.maxHoldingBaseAsset;
+    }
+
+    function openInterestNotionalCap() external view override returns (uint256) {
+        return _caps.openInterestNotionalCap;
+    }
+
+    function fundingPeriod() external view override returns (uint256) {
+        return _funding.fundingPeriod;
+    }
+
+    function nextFundingTime() external view override returns (uint256) {
+        return _funding.nextFundingTime;
+    }
+
+    function fundingRate() external view override returns (int256) {
+        return _funding.fundingRate;
+    }
+
+    function maxFundingRate() external view override returns (uint256) {
+        return _funding.maxFundingRate;
+    }
+
+    // ==================================================================================== internal
+
+    /// @dev Applies a swap: checks the fluctuation limit against the price at the start of the block,
+    ///      records the block's observation and writes the reserves. `quoteAdded`: quote enters the pool.
+    function _updateReserves(
+        Slot0 memory s0,
+        Ratios memory ratios,
+        bool quoteAdded,
+        uint256 quoteAmount,
+        uint256 baseAmount,
+        bool canOverFluctuationLimit
+    ) private {
+        Slot1 memory s1 = _slot1;
+        bool newBlock = s0.lastTimestamp != _blockTimestamp();
+        if (newBlock) {
+            s1.blockStartPrice = uint128(_recordObservation(s0));
+        }
+        uint256 quoteAfter = quoteAdded ? uint256(s0.quoteReserve) + quoteAmount : uint256(s0.quoteReserve) - quoteAmount;
+        uint256 baseAfter = quoteAdded ? uint256(s0.baseReserve) - baseAmount : uint256(s0.baseReserve) + baseAmount;
+        if (ratios.fluctuationLimitRatio != 0) {
+            uint256 refPrice = s1.blockStartPrice;
+            uint256 upper = refPrice.mulWad(1e18 + ratios.fluctuationLimitRatio);
+            uint256 lower = refPrice.mulWad(1e18 - ratios.fluctuationLimitRatio);
+            // the block may already have crossed the limit once: then it is frozen
+            uint256 priceBefore = PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
+            if (priceBefore > upper || priceBefore < lower) revert FluctuationLimitExceeded(priceBefore, lower, upper);
+            if (!canOverFluctuationLimit) {
+                uint256 priceAfter = PoolMath.spotPrice(quoteAfter, baseAfter);
+                if (priceAfter > upper || priceAfter < lower) revert FluctuationLimitExceeded(priceAfter, lower, upper);
+            }
+        }
+        s0.quoteReserve = _toReserve(quoteAfter);
+        s0.baseReserve = _toReserve(baseAfter);
+        _slot0 = s0;
+        int256 signedBase = quoteAdded ? baseAmount.toInt() : -baseAmount.toInt();
+        s1.totalPositionSize = (int256(s1.totalPositionSize) + signedBase).toInt128();
+        _slot1 = s1;
+    }
+
+    /// @dev Starts a new block in the accumulator if needed (mutates `s0`); returns the price that
+    ///      was in force until now (the block's start price).
+    function _recordObservation(Slot0 memory s0) private returns (uint256 lastPrice) {
+        lastPrice = PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
+        uint32 nowTs = _blockTimestamp();
+        if (s0.lastTimestamp == nowTs) return lastPrice;
+        s0.observationIndex = _observations.write(s0.observationIndex, nowTs, lastPrice);
+        s0.lastTimestamp = nowTs;
+    }
+
+    /// @dev The fluctuation refPrice: the price at the start of the current block.
+    function _referencePrice(Slot0 memory s0) private view returns (uint256) {
+        if (s0.lastTimestamp == _blockTimestamp()) return _slot1.blockStartPrice;
+        return PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
+    }
+
+    function _checkTradeLimit(uint256 amount, uint256 reserve, uint256 ratio) private pure {
+        uint256 limit = reserve.mulWad(ratio);
+        if (amount > limit) revert TradeLimitExceeded(amount, limit);
+    }
+
+    /// @dev The quote reserve the curve would hold with every position closed (v1's shutdown base).
+    function _quoteAtZeroPosition(uint256 quote, uint256 base, int256 netSize) private pure returns (uint256) {
+        uint256 k = quote.mulWad(base);
+        return k.divWad((base.toInt() + netSize).toUint256());
+    }
+
+    function _setRatios(uint256 tradeLimit, uint256 fluctuation, uint256 toll, uint256 spread) private {
+        if (tradeLimit == 0 || tradeLimit > 1e18 || fluctuation > 1e18 || toll > 1e18 || spread > 1e18) {
+            revert InvalidParameter();
+        }
+        _ratios = Ratios(uint64(tradeLimit), uint64(fluctuation), uint64(toll), uint64(spread));
+        emit ParametersChanged(tradeLimit, fluctuation, toll, spread);
+    }
+
+    function _setCaps(uint256 maxHolding, uint256 oiCap) private {
+        _caps = Caps(maxHolding.toUint128(), oiCap.toUint128());
+        emit CapChanged(maxHolding, oiCap);
+    }
+
+    function _setMaxFundingRate(uint256 rate) private {
+        if (rate > 1e18) revert InvalidParameter();
+        _funding.maxFundingRate = uint64(rate);
+    }
+
+    function _toReserve(uint256 x) private pure returns (uint104) {
+        if (x > type(uint104).max) revert ReserveOverflow();
+        return uint104(x);
+    }
+
+    function _blockTimestamp() internal view virtual returns (uint32) {
+        return uint32(block.timestamp);
+    }
+}

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
+import {IPriceFeed} from "../../interfaces/IPriceFeed.sol";
+import {IChainlinkPriceFeed} from "../../interfaces/IChainlinkPriceFeed.sol";
+
+/// @title Index price feed reading Chainlink aggregators
+/// @notice Serves the markets' index price (spot and time-weighted) from one Chainlink feed per market key,
+///         as wads. The owner registers and removes feeds.
+/// @dev Per key, one storage slot holds the aggregator address, its decimals and the staleness limit, so a
+///      read costs one SLOAD plus the aggregator calls (one per round read).
+contract ChainlinkPriceFeed is IChainlinkPriceFeed, Ownable {
+    using SafeCast for uint256;
+
+    /// @inheritdoc IChainlinkPriceFeed
+    uint256 public constant MAX_TWAP_ROUNDS = 48;
+
+    /// @dev Chainlink proxies put the phase in the top 16 bits of an 80-bit round id; the low 64 bits count the
+    ///      rounds of the phase's aggregator, from 1.
+    struct Feed {
+        address aggregator; // 160 bits
+        uint8 decimals; // 8 bits
+        uint64 maxStaleness; // 64 bits, seconds, 0 = unchecked
+    }
+
+    mapping(bytes32 key => Feed feed) private _feeds;
+
+    constructor() Ownable(msg.sender) {}
+
+    // -------------------------------------------------------------------------------------------------------------
+    // Owner functions
+    // -------------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IChainlinkPriceFeed
+    function addAggregator(bytes32 key, address aggregator, uint256 maxStaleness) external onlyOwner {
+        if (aggregator == address(0)) revert ZeroAddress();
+        if (_feeds[key].aggregator != address(0)) revert FeedAlreadyRegistered(key);
+        uint64 staleness = maxStaleness.toUint64();
+        uint8 decimals = AggregatorV3Interface(aggregator).decimals();
+        _feeds[key] = Feed({aggregator: aggregator, decimals: decimals, maxStaleness: staleness});
+        emit AggregatorAdded(key, aggregator, maxStaleness);
+    }
+
+    /// @inheritdoc IChainlinkPriceFeed
+    function removeAggregator(bytes32 key) external onlyOwner {
+        if (_feeds[key].aggregator == address(0)) revert UnknownFeed(key);
+        delete _feeds[key];
+        emit AggregatorRemoved(key);
+    }
+
+    // -------------------------------------------------------------------------------------------------------------
+    // Views
+    // -------------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IChainlinkPriceFeed
+    function getAggregator(bytes32 key)
+        external
+        view
+        returns (address aggregator, uint8 decimals, uint256 maxStaleness)
+    {
+        Feed memory feed = _feeds[key];
+        return (feed.aggregator, feed.decimals, feed.maxStaleness);
+    }
+
+    /// @inheritdoc IPriceFeed
+    /// @dev Reverts with `UnknownFeed`, `IncompleteRound`, `NonPositivePrice` or `StalePrice`.
+    function getPrice(bytes32 key) external view returns (uint256 price) {
+        Feed memory feed = _feedOf(key);
+        (uint80 roundId, int256 answer,, uint256 updatedAt, uint80 answeredInRound) =
+            AggregatorV3Interface(feed.aggregator).latestRoundData();
+        _checkRound(roundId, answer, updatedAt, answeredInRound);
+        _checkFresh(updatedAt, feed.maxStaleness);
+        return _toWad(uint256(answer), feed.decimals);
+    }
+
+    /// @inheritdoc IPriceFeed
+    /// @dev Perpetual Protocol v1's Chainlink TWAP. With `base = block.timestamp - interval` (0 if negative):
+    ///      - the latest round older than `base`, or the first round of its phase: its price.
+    ///      - otherwise each round is weighted by the seconds it was in force within `[base, now]`, walking back
+    ///        from the latest round (`roundId - 1`, never across a phase boundary) until a round at or before
+    ///        `base`, which is weighted from `base`; the sum is divided by `now - base` (`interval`).
+    ///      - when the phase's first round is reached after `base`, the sum is divided by the seconds covered
+    ///        (`now - updatedAt` of that round) instead; if that is 0, the latest price is returned.
+    ///      - at most `MAX_TWAP_ROUNDS` rounds are read, the latest included: when the bound is reached, the
+    ///        oldest round read is taken to have been in force back to `base`.
+    ///      Every round read must be complete and positive; only the latest round is checked for staleness.
+    ///      Rounding as v1: the average is truncated in the feed's own decimals, then scaled to 18 decimals.
+    ///      Reverts with `UnknownFeed`, `ZeroInterval`, `IncompleteRound`, `NonPositivePrice`, `StalePrice`.
+    function getTwapPrice(bytes32 key, uint256 interval) external view returns (uint256 price) {
+        Feed memory feed = _feedOf(key);
+        if (interval == 0) revert ZeroInterval();
+        AggregatorV3Interface aggregator = AggregatorV3Interface(feed.aggregator);
+
+        (uint80 round, int256 answer,, uint256 updatedAt, uint80 answeredInRound) = aggregator.latestRoundData();
+        _checkRound(round, answer, updatedAt, answeredInRound);
+        _checkFresh(updatedAt, feed.maxStaleness);
+        uint256 latestPrice = uint256(answer);
+
+        uint256 base;
+        unchecked {
+            base = block.timestamp > interval ? block.timestamp - interval : 0;
+        }
+        if (updatedAt < base || uint64(round) <= 1) return _toWad(latestPrice, feed.decimals);
+
+        // From here on, base <= newer: the round read last has been in force over [its updatedAt, newer].
+        uint256 newer = updatedAt;
+        uint256 weighted = latestPrice * (block.timestamp - updatedAt);
+        uint256 read = 1;
+        while (newer != base) {
+            if (uint64(round) == 1) {
+                // History of this phase exhausted: average over the seconds it covers.
+                uint256 covered = block.timestamp - newer;
+                return _toWad(covered == 0 ? latestPrice : weighted / covered, feed.decimals);
+            }
+            unchecked {
+                --round;
+                ++read;
+            }
+            (, answer,, updatedAt, answeredInRound) = aggregator.getRoundData(round);
+            _checkRound(round, answer, updatedAt, answeredInRound);
+            if (updatedAt <= base || read == MAX_TWAP_ROUNDS) {
+                weighted += uint256(answer) * (newer - base);
+                break;
+            }
+            weighted += uint256(answer) * (newer - updatedAt);
+            newer = updatedAt;
+        }
+        return _toWad(weighted / (block.timestamp - base), feed.decimals);
+    }
+
+    // -------------------------------------------------------------------------------------------------------------
+    // Internal
+    // -------------------------------------------------------------------------------------------------------------
+
+    function _feedOf(bytes32 key) private view returns (Feed memory feed) {
+        feed = _feeds[key];
+        if (feed.aggregator == address(0)) revert UnknownFeed(key);
+    }
+
+    function _checkRound(uint80 roundId, int256 answer, uint256 updatedAt, uint80 answeredInRound) private pure {
+        if (updatedAt == 0 || answeredInRound < roundId) revert IncompleteRound(roundId);
+        if (answer <= 0) revert NonPositivePrice(answer);
+    }
+
+    function _checkFresh(uint256 updatedAt, uint256 maxStaleness) private view {
+        if (maxStaleness != 0 && block.timestamp - updatedAt > maxStaleness) {
+            revert StalePrice(updatedAt, maxStaleness);
+        }
+    }
+
+    /// @dev Feed decimals -> 18 decimals; truncates when the feed has more than 18.
+    function _toWad(uint256 value, uint8 decimals) private pure returns (uint256) {
+        if (decimals == 18) return value;
+        if (decimals < 18) return value * 10 ** (18 - uint256(decimals));
+        return value / 10 ** (uint256(decimals) - 18);
+    }
+}

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IPriceFeed} from "./IPriceFeed.sol";
+
+/// @title A virtual constant-product market (one per perpetual, e.g. ETH/USD)
+/// @notice Stores two numbers, `quoteAssetReserve * baseAssetReserve = k`, and no tokens. Every amount
+///         and price is an 18-decimal fixed-point number (wad). Only the ClearingHouse trades on it.
+interface IAmm {
+    /// @notice Direction of an asset relative to the pool.
+    enum Dir {
+        ADD_TO_AMM,
+        REMOVE_FROM_AMM
+    }
+
+    // ----------------------------------------------------------------------------------------- errors
+    /// @dev The caller is not the ClearingHouse this market was deployed for.
+    error OnlyClearingHouse(address caller);
+    /// @dev The market is not open for trading (never opened, paused by `setOpen(false)`, or shut down).
+    error MarketClosed();
+    /// @dev The market is still open (settlement needs a shutdown market).
+    error MarketStillOpen();
+    /// @dev The trade would move more than `tradeLimitRatio` of a reserve (`amount` > `limit`).
+    error TradeLimitExceeded(uint256 amount, uint256 limit);
+    /// @dev Slippage: a long got less base than asked, a short would give more base than allowed, or a
+    ///      close got a quote amount beyond `limit`.
+    error SlippageExceeded(uint256 amount, uint256 limit);
+    /// @dev The price after the trade (or already before it) is outside ± fluctuationLimitRatio of the
+    ///      price at the start of the block.
+    error FluctuationLimitExceeded(uint256 price, uint256 lowerLimit, uint256 upperLimit);
+    /// @dev `settleFunding` before `nextFundingTime`.
+    error FundingTooEarly(uint256 nowTs, uint256 nextFundingTime);
+    /// @dev A ratio parameter above 1 (1e18), or a required parameter that is zero.
+    error InvalidParameter();
+    /// @dev A reserve does not fit the packed 104-bit storage.
+    error ReserveOverflow();
+
+    // ----------------------------------------------------------------------------------------- events
+    /// @notice A funding period was settled. `rate` = premiumFraction / indexTwap (wad, signed);
+    ///         `underlyingPrice` = the index TWAP used.
+    event FundingRateUpdated(int256 rate, uint256 underlyingPrice);
+    /// @notice Parameters changed by the owner.
+    event ParametersChanged(
+        uint256 tradeLimitRatio, uint256 fluctuationLimitRatio, uint256 tollRatio, uint256 spreadRatio
+    );
+    /// @notice Position caps changed by the owner (0 = no cap).
+    event CapChanged(uint256 maxHoldingBaseAsset, uint256 openInterestNotionalCap);
+    /// @notice The market opened for trading or closed (without settlement).
+    event OpenChanged(bool open);
+    /// @notice The market shut down for good at `settlementPrice`.
+    event Shutdown(uint256 settlementPrice);
+    /// @notice The reserves were rescaled or re-priced by the ClearingHouse (k adjustment or repeg).
+    event ReservesReset(uint256 quoteReserve, uint256 baseReserve);
+
+    // ------------------------------------------------------------------------------------ trading (CH)
+    /// @notice Adds (long) or removes (short) `quoteAmount` of quote; returns the base received/given.
+    /// @param dir ADD_TO_AMM for a long, REMOVE_FROM_AMM for a short
+    /// @param quoteAmount wad
+    /// @param baseAmountLimit minimum base for a long, maximum for a short; 0 = none
+    /// @param canOverFluctuationLimit true for closes and liquidations: may cross the limit once per block
+    /// @return baseAmount wad, with v1's rounding against the trader
+    function swapInput(Dir dir, uint256 quoteAmount, uint256 baseAmountLimit, bool canOverFluctuationLimit)
+        external
+        returns (uint256 baseAmount);
+
+    /// @notice Adds (closing a long) or removes (closing a short) `baseAmount` of base; returns the quote.
+    /// @param quoteAmountLimit minimum quote when adding base, maximum when removing; 0 = none
+    /// @return quoteAmount wad, with v1's rounding against the trader
+    function swapOutput(Dir dir, uint256 baseAmount, uint256 quoteAmountLimit, bool canOverFluctuationLimit)
+        external
+        returns (uint256 quoteAmount);
+
+    /// @notice Settles a funding period: premium = markTwap − indexTwap over `fundingPeriod`.
+    /// @dev Only the ClearingHouse, once `block.timestamp >= nextFundingTime`.
+    /// @return premiumFraction premium × fundingPeriod / 1 day, clamped by maxFundingRate (wad, signed)
+    /// @return totalPositionSize net base position of all traders (wad, signed)
+    function settleFunding() external returns (int256 premiumFraction, int256 totalPositionSize);
+
+    /// @notice Replaces both reserves (k adjustment or repeg); the ClearingHouse books the cost.
+    function resetReserves(uint256 quoteReserve, uint256 baseReserve) external;
+
+    /// @notice Closes the market for good at v1's settlement price. Owner or ClearingHouse.
+    function shutdown() external;
+
+    // ------------------------------------------------------------------------------------------ views
+    /// @notice Base amount for adding/removing `quoteAmount` of quote at the current reserves (wad).
+    function getInputPrice(Dir dir, uint256 quoteAmount) external view returns (uint256);
+    /// @notice Quote amount for adding/removing `baseAmount` of base at the current reserves (wad).
+    function getOutputPrice(Dir dir, uint256 baseAmount) external view returns (uint256);
+    /// @notice quoteAssetReserve / baseAssetReserve, rounded down (wad).
+    function getSpotPrice() external view returns (uint256);
+    /// @notice Mark-price TWAP over the last `interval` seconds (wad); O(1) in the number of trades.
+    function getTwapPrice(uint256 interval) external view returns (uint256);
+    /// @notice Index price from the price feed (wad).
+    function getUnderlyingPrice() external view returns (uint256);
+    /// @notice Index TWAP from the price feed (wad).
+    function getUnderlyingTwapPrice(uint256 interval) external view returns (uint256);
+    /// @notice (quoteAssetReserve, baseAssetReserve) in wad.
+    function getReserve() external view returns (uint256 quoteReserve, uint256 baseReserve);
+    /// @notice Everything the ClearingHouse needs for a trade, in one call.
+    function getTradingState()
+        external
+        view
+        returns (
+            uint256 quoteReserve,
+            uint256 baseReserve,
+            uint256 tollRatio,
+            uint256 spreadRatio,
+            uint256 maxHoldingBaseAsset,
+            uint256 openInterestNotionalCap
+        );
+    /// @notice Whether closing `baseAmount` in `dir` would cross the fluctuation limit.
+    function isOverFluctuationLimit(Dir dir, uint256 baseAmount) external view returns (bool);
+    /// @notice Whether |spot − index| / index >= 10 % (v1's oracle spread limit).
+    function isOverSpreadLimit() external view returns (bool);
+    /// @notice (toll, spread) for a trade of `quoteAmount` notional (wad).
+    function calcFee(uint256 quoteAmount) external view returns (uint256 toll, uint256 spread);
+    /// @notice Net base position of all traders (long positive), wad.
+    function totalPositionSize() external view returns (int256);
+    /// @notice Net base position of all traders; v1's name.
+    function getBaseAssetDelta() external view returns (int256);
+    /// @notice v1's settlement price once shut down (wad); 0 = everyone takes back their margin.
+    function getSettlementPrice() external view returns (uint256);
+
+    function quoteAssetReserve() external view returns (uint256);
+    function baseAssetReserve() external view returns (uint256);
+    function open() external view returns (bool);
+    function isShutdown() external view returns (bool);
+    function tradeLimitRatio() external view returns (uint256);
+    function fluctuationLimitRatio() external view returns (uint256);
+    function tollRatio() external view returns (uint256);
+    function spreadRatio() external view returns (uint256);
+    function maxHoldingBaseAsset() external view returns (uint256);
+    function openInterestNotionalCap() external view returns (uint256);
+    function fundingPeriod() external view returns (uint256);
+    function nextFundingTime() external view returns (uint256);
+    function fundingRate() external view returns (int256);
+    function maxFundingRate() external view returns (uint256);
+    function priceFeed() external view returns (IPriceFeed);
+    function priceFeedKey() external view returns (bytes32);
+    function clearingHouse() external view returns (address);
+    function initialQuoteAssetReserve() external view returns (uint256);
+}

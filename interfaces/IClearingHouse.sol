@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IAmm} from "./IAmm.sol";
+
+/// @title ClearingHouse: positions, margin, fees, funding and liquidation
+/// @notice Traders act here; collateral stays in the Vault, where a position's margin is taken from and
+///         returned to the trader's free balance. Every amount, price and ratio is a wad (18 decimals);
+///         sizes, PnL and funding are signed, long positive.
+interface IClearingHouse {
+    enum Side {
+        BUY,
+        SELL
+    }
+
+    enum PnlCalcOption {
+        SPOT_PRICE,
+        TWAP,
+        ORACLE
+    }
+
+    /// @notice A trader's position in one market.
+    struct Position {
+        int256 size;
+        uint256 margin;
+        uint256 openNotional;
+        int256 lastUpdatedCumulativePremiumFraction;
+    }
+
+    // ----------------------------------------------------------------------------------------- errors
+    /// @dev An amount or leverage of zero.
+    error ZeroAmount();
+    /// @dev 1 / leverage is below the initial margin ratio.
+    error LeverageTooHigh(uint256 leverage, uint256 maxLeverage);
+    /// @dev After the trade the margin ratio `current` would be below `required`.
+    error MarginRatioTooLow(int256 current, uint256 required);
+    /// @dev The position (or the part being closed) is under water by `badDebt`; close or get liquidated.
+    error BadDebt(uint256 badDebt);
+    /// @dev Removing margin would leave negative free collateral.
+    error NotEnoughFreeCollateral(int256 freeCollateral);
+    /// @dev There is no position in this market.
+    error NoPosition();
+    /// @dev The position is above the maintenance margin ratio and cannot be liquidated.
+    error MarginRatioHealthy(int256 current, uint256 maintenance);
+    /// @dev Restriction mode: after a liquidation in this block, a trader who already acted in it cannot act again.
+    error RestrictionMode();
+    /// @dev The market is not listed on this ClearingHouse.
+    error UnknownMarket(address amm);
+    /// @dev The market is already listed.
+    error MarketAlreadyListed(address amm);
+    /// @dev The market has not been shut down; positions cannot be settled yet.
+    error MarketNotShutdown();
+    /// @dev The position would exceed the market's per-trader holding cap.
+    error PositionHoldingCapExceeded(uint256 size, uint256 cap);
+    /// @dev The market's open interest would exceed its cap.
+    error OpenInterestCapExceeded(uint256 openInterest, uint256 cap);
+    /// @dev A reduce that would leave a non-positive open notional (v1's guard).
+    error InvalidOpenNotional();
+    /// @dev A ratio parameter out of range.
+    error InvalidParameter();
+    /// @dev A quote amount outside the slippage limit on a close.
+    error SlippageExceeded(uint256 amount, uint256 limit);
+
+    // ----------------------------------------------------------------------------------------- events
+    /// @notice Every position change (open, increase, reduce, reverse, close, liquidation).
+    /// @param margin margin after the change
+    /// @param positionNotional the quote amount exchanged
+    /// @param exchangedPositionSize base exchanged, signed
+    /// @param fee toll + spread paid
+    /// @param positionSizeAfter size after the change
+    /// @param realizedPnl PnL realised by the change
+    /// @param unrealizedPnlAfter spot PnL left in the position
+    /// @param badDebt loss beyond the margin, paid by the InsuranceFund
+    /// @param liquidationPenalty margin lost to a liquidation
+    /// @param spotPrice pool price after the change
+    /// @param fundingPayment funding settled (positive: the trader paid)
+    event PositionChanged(
+        address indexed trader,
+        address indexed amm,
+        uint256 margin,
+        uint256 positionNotional,
+        int256 exchangedPositionSize,
+        uint256 fee,
+        int256 positionSizeAfter,
+        int256 realizedPnl,
+        int256 unrealizedPnlAfter,
+        uint256 badDebt,
+        uint256 liquidationPenalty,
+        uint256 spotPrice,
+        int256 fundingPayment
+    );
+    /// @notice A liquidation. `positionNotional`: quote exchanged; `liquidationFee`: paid to the liquidator;
+    ///         `badDebt`: the part of the liquidator's fee the InsuranceFund paid.
+    event PositionLiquidated(
+        address indexed trader,
+        address indexed amm,
+        uint256 positionNotional,
+        uint256 positionSize,
+        uint256 liquidationFee,
+        address liquidator,
+        uint256 badDebt
+    );
+    /// @notice Margin added (positive) or removed (negative), with the funding settled on the way.
+    event MarginChanged(address indexed trader, address indexed amm, int256 amount, int256 fundingPayment);
+    /// @notice A position settled after shutdown; `valueTransferred` credited to the vault balance.
+    event PositionSettled(address indexed amm, address indexed trader, uint256 valueTransferred);
+    /// @notice Funding settled for a market: the period's premium fraction and the new cumulative value.
+    event FundingPaid(address indexed amm, int256 premiumFraction, int256 cumulativePremiumFraction, int256 insuranceFundPnl);
+    /// @notice After a liquidation, restriction mode holds for the rest of the block.
+    event RestrictionModeEntered(address amm, uint256 blockNumber);
+    /// @notice The InsuranceFund could not cover `shortfall`: the market was shut down.
+    event MarketHalted(address indexed amm, uint256 shortfall);
+    /// @notice A market was listed.
+    event MarketListed(address indexed amm);
+    /// @notice Margin parameters changed.
+    event ParametersChanged(
+        uint256 initMarginRatio, uint256 maintenanceMarginRatio, uint256 liquidationFeeRatio, uint256 partialLiquidationRatio
+    );
+    /// @notice The fee pool (toll receiver) changed; zero = the InsuranceFund.
+    event FeePoolChanged(address feePool);
+
+    // ---------------------------------------------------------------------------------------- trading
+    /// @notice Opens, increases, reduces or reverses a position.
+    /// @param amm the market
+    /// @param side BUY (long) or SELL (short)
+    /// @param quoteAssetAmount margin in wad; the notional is quoteAssetAmount × leverage
+    /// @param leverage wad, 1 / leverage >= initMarginRatio
+    /// @param baseAssetAmountLimit minimum base for a long, maximum for a short; 0 = no limit
+    function openPosition(IAmm amm, Side side, uint256 quoteAssetAmount, uint256 leverage, uint256 baseAssetAmountLimit)
+        external;
+
+    /// @notice Closes the whole position (or a `partialLiquidationRatio` part when a whole close would
+    ///         cross the fluctuation limit); margin and PnL return to the vault balance.
+    /// @param quoteAssetAmountLimit minimum quote when closing a long, maximum when closing a short; 0 = none
+    function closePosition(IAmm amm, uint256 quoteAssetAmountLimit) external;
+
+    /// @notice Moves `amount` (wad) from the vault balance into the position's margin.
+    function addMargin(IAmm amm, uint256 amount) external;
+
+    /// @notice Moves `amount` (wad) from the margin to the vault balance; free collateral must stay >= 0.
+    function removeMargin(IAmm amm, uint256 amount) external;
+
+    /// @notice Liquidates `trader` below the maintenance margin ratio; the fee goes to the caller's vault balance.
+    function liquidate(IAmm amm, address trader) external;
+
+    /// @notice Settles a funding period; anyone, once `nextFundingTime` has come.
+    function payFunding(IAmm amm) external;
+
+    /// @notice After a shutdown, credits margin + PnL at the settlement price (floored at 0).
+    function settlePosition(IAmm amm) external;
+
+    // ------------------------------------------------------------------------------------------ views
+    /// @notice (size, margin, openNotional, lastUpdatedCumulativePremiumFraction).
+    function getPosition(IAmm amm, address trader) external view returns (Position memory);
+    /// @notice Position notional and unrealized PnL (no fees or funding) by spot, TWAP (15 min) or oracle.
+    function getPositionNotionalAndUnrealizedPnl(IAmm amm, address trader, PnlCalcOption pnlCalcOption)
+        external
+        view
+        returns (uint256 positionNotional, int256 unrealizedPnl);
+    /// @notice (margin − funding payment + unrealized PnL) / position notional, the more favourable of spot and
+    ///         15-minute TWAP; when spot is >= 10 % from the oracle, the oracle-based ratio if higher.
+    function getMarginRatio(IAmm amm, address trader) external view returns (int256);
+    /// @notice min(margin + funding owed, margin + funding owed + unrealized PnL) − initMarginRatio ×
+    ///         (openNotional if long, positionNotional if short), the PnL the less favourable of spot and TWAP.
+    function getFreeCollateral(IAmm amm, address trader) external view returns (int256);
+    /// @notice The market's cumulative premium fraction (wad, signed).
+    function getLatestCumulativePremiumFraction(IAmm amm) external view returns (int256);
+}

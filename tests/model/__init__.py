@@ -1,0 +1,1 @@
+"""Independent pure-Python reference model of the protocol's integer math (no brownie imports)."""

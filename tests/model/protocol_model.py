@@ -1,0 +1,1076 @@
+"""Reference model of the vAMM protocol's integer math, written from SPEC.md and from reading Perpetual
+Protocol v1 (final release). Pure Python, no chain.
+
+Units: every amount, price and ratio is an int in 18-decimal fixed point ("wad"); sizes, PnL and funding are
+signed. `mul`/`div` truncate toward zero like v1's Decimal/SignedDecimal (Python's `//` floors, so they do
+not use it on signed values). Token amounts at the vault's edge (`deposit`, `withdraw`, `balance_of`) are in
+the quote token's own decimals.
+
+Time: every state-changing call takes `now` (block timestamp, seconds) and `block` (block number); views that
+need a TWAP take `now`. Every public operation is atomic: on `ModelError` the whole model is restored, like a
+reverted transaction.
+
+Departures from v1 that the contracts make and this model follows (see SPEC.md and the brief):
+  (a) the TWAP position notional is `mul(|size|, markTwap(15 min))`, not v1's TWAP of the output amount;
+  (b) `margin_ratio` (the view, and liquidation) also takes the oracle-based ratio when the spot price is at
+      least 10 % from the oracle and that ratio is higher; the maintenance check after a trade does not.
+  (c) the trade limit is checked on both reserves (v1 checked only the amount the caller names).
+  (d) funding TWAPs span `funding_twap_interval`, by default the funding period (SPEC). v1 used
+      `spotPriceTwapInterval` (1 hour) whatever the funding period; pass 3600 to get v1's behaviour.
+  (e) `is_over_fluctuation_limit` is False when the limit is 0 (off), and the partial close/liquidation needs
+      0 < partialLiquidationRatio < 1.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, ParamSpec, TypeVar
+
+WAD = 10**18
+ONE_HOUR = 3_600
+ONE_DAY = 86_400
+MARK_TWAP_INTERVAL = 15 * 60  # seconds; the TWAP used for position notional (margin ratio, free collateral)
+MAX_ORACLE_SPREAD_RATIO = WAD // 10  # 10 %: v1's isOverSpreadLimit threshold
+IGNORABLE_SIZE_FOR_SHUTDOWN = 100  # wei; v1 treats |totalPositionSize| <= 100 as no open interest
+
+
+class ModelError(Exception):
+    """A revert, named like the contracts' custom error."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class Dir(IntEnum):
+    ADD_TO_AMM = 0
+    REMOVE_FROM_AMM = 1
+
+
+class Side(IntEnum):
+    BUY = 0
+    SELL = 1
+
+
+class PnlCalcOption(IntEnum):
+    SPOT_PRICE = 0
+    TWAP = 1
+    ORACLE = 2
+
+
+class PnlPreference(IntEnum):
+    MAX_PNL = 0  # the more favourable of spot and TWAP for the trader
+    MIN_PNL = 1  # the less favourable
+
+
+# ------------------------------------------------------------------------------------------------------------
+# fixed-point helpers (truncation toward zero, also for negatives)
+# ------------------------------------------------------------------------------------------------------------
+
+
+def div_toward_zero(numerator: int, denominator: int) -> int:
+    if denominator == 0:
+        raise ZeroDivisionError("division by zero")
+    quotient = abs(numerator) // abs(denominator)
+    return quotient if (numerator >= 0) == (denominator > 0) else -quotient
+
+
+def mul(a: int, b: int) -> int:
+    """a * b / 1e18, truncated toward zero."""
+    return div_toward_zero(a * b, WAD)
+
+
+def div(a: int, b: int) -> int:
+    """a * 1e18 / b, truncated toward zero."""
+    return div_toward_zero(a * WAD, b)
+
+
+def to_wad(amount: int, decimals: int) -> int:
+    return amount * 10 ** (18 - decimals)
+
+
+def opposite(direction: Dir) -> Dir:
+    return Dir.REMOVE_FROM_AMM if direction == Dir.ADD_TO_AMM else Dir.ADD_TO_AMM
+
+
+# ------------------------------------------------------------------------------------------------------------
+# atomicity: a failed operation leaves no trace, like a reverted transaction
+# ------------------------------------------------------------------------------------------------------------
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def atomic(method: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        owner = args[0]
+        saved = copy.deepcopy(owner.__dict__)
+        try:
+            return method(*args, **kwargs)
+        except ModelError:
+            owner.__dict__.clear()
+            owner.__dict__.update(saved)
+            raise
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class Tx:
+    """The block a call is mined in."""
+
+    now: int
+    block: int
+
+
+# ------------------------------------------------------------------------------------------------------------
+# index price: v1's Chainlink TWAP over aggregator rounds
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class IndexFeed:
+    """An aggregator's rounds, oldest first; round i of the list is v1's round id i (the walk stops at 0).
+    Answers are kept in the aggregator's decimals: v1 averages in those units, then scales to 18 decimals."""
+
+    decimals: int = 18
+    rounds: list[tuple[int, int]] = field(default_factory=list)  # (timestamp, answer in feed decimals)
+
+    def add_answer(self, timestamp: int, answer: int) -> None:
+        if answer <= 0:
+            raise ModelError("InvalidOraclePrice")
+        self.rounds.append((timestamp, answer))
+
+    def add_price(self, timestamp: int, price_wad: int) -> None:
+        """Adds a round whose answer is `price_wad` expressed in the feed's decimals (must be exact)."""
+        scale = 10 ** (18 - self.decimals)
+        if price_wad % scale != 0:
+            raise ValueError(f"price {price_wad} is not representable with {self.decimals} decimals")
+        self.add_answer(timestamp, price_wad // scale)
+
+    def _to_wad(self, answer: int) -> int:
+        return answer * WAD // 10**self.decimals
+
+    def price(self) -> int:
+        if not self.rounds:
+            raise ModelError("InvalidOraclePrice")
+        return self._to_wad(self.rounds[-1][1])
+
+    def twap(self, interval: int, now: int) -> int:
+        if interval == 0:
+            raise ValueError("interval can't be 0")
+        if not self.rounds:
+            raise ModelError("InvalidOraclePrice")
+        round_id = len(self.rounds) - 1
+        latest_timestamp, latest_answer = self.rounds[round_id]
+        base_timestamp = now - interval
+        if latest_timestamp < base_timestamp or round_id == 0:
+            return self._to_wad(latest_answer)
+        previous_timestamp = latest_timestamp
+        cumulative_time = now - previous_timestamp
+        weighted_answer = latest_answer * cumulative_time
+        while True:
+            if round_id == 0:
+                return self._to_wad(weighted_answer // cumulative_time)
+            round_id -= 1
+            timestamp, answer = self.rounds[round_id]
+            if timestamp <= base_timestamp:
+                weighted_answer += answer * (previous_timestamp - base_timestamp)
+                break
+            time_fraction = previous_timestamp - timestamp
+            weighted_answer += answer * time_fraction
+            cumulative_time += time_fraction
+            previous_timestamp = timestamp
+        return self._to_wad(weighted_answer // interval)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Pool: one market's virtual constant-product AMM (v1's Amm)
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Snapshot:
+    quote_reserve: int
+    base_reserve: int
+    timestamp: int
+    block: int
+
+    def price(self) -> int:
+        return div(self.quote_reserve, self.base_reserve)
+
+
+def input_price_with_reserves(direction: Dir, quote_amount: int, quote_reserve: int, base_reserve: int) -> int:
+    """Base amount for adding/removing `quote_amount`; the pool keeps the rounding (trader gets 1 wei less
+    base when adding, gives 1 wei more when removing)."""
+    if quote_amount == 0:
+        return 0
+    invariant = mul(quote_reserve, base_reserve)
+    adding = direction == Dir.ADD_TO_AMM
+    quote_after = quote_reserve + quote_amount if adding else quote_reserve - quote_amount
+    if quote_after <= 0:
+        raise ModelError("TradeLimitExceeded")
+    base_after = div(invariant, quote_after)
+    base_bought = abs(base_after - base_reserve)
+    if invariant * WAD % quote_after != 0:
+        base_bought = base_bought - 1 if adding else base_bought + 1
+    return base_bought
+
+
+def output_price_with_reserves(direction: Dir, base_amount: int, quote_reserve: int, base_reserve: int) -> int:
+    """Quote amount for adding/removing `base_amount`; the trader receives 1 wei less / pays 1 wei more
+    when the division leaves a remainder."""
+    if base_amount == 0:
+        return 0
+    invariant = mul(quote_reserve, base_reserve)
+    adding = direction == Dir.ADD_TO_AMM
+    base_after = base_reserve + base_amount if adding else base_reserve - base_amount
+    if base_after <= 0:
+        raise ModelError("TradeLimitExceeded")
+    quote_after = div(invariant, base_after)
+    quote_sold = abs(quote_after - quote_reserve)
+    if invariant * WAD % base_after != 0:
+        quote_sold = quote_sold - 1 if adding else quote_sold + 1
+    return quote_sold
+
+
+@dataclass
+class Pool:
+    quote_reserve: int
+    base_reserve: int
+    trade_limit_ratio: int
+    funding_period: int
+    fluctuation_limit_ratio: int = 0
+    toll_ratio: int = 0
+    spread_ratio: int = 0
+    max_holding_base_asset: int = 0
+    open_interest_notional_cap: int = 0
+    max_funding_rate: int = 0
+    funding_twap_interval: int | None = None  # None: the funding period (SPEC); 3600 is v1's
+    total_position_size: int = 0
+    snapshots: list[Snapshot] = field(default_factory=list)
+    next_funding_time: int = 0
+    open: bool = False
+    settlement_price: int = 0
+    initial_quote_reserve: int = 0
+    initial_base_reserve: int = 0
+    funding_rate: int = 0
+
+    @classmethod
+    def create(cls, quote_reserve: int, base_reserve: int, trade_limit_ratio: int, funding_period: int,
+               tx: Tx, **params: Any) -> Pool:
+        pool = cls(quote_reserve=quote_reserve, base_reserve=base_reserve, trade_limit_ratio=trade_limit_ratio,
+                   funding_period=funding_period, **params)
+        pool.initial_quote_reserve = quote_reserve
+        pool.initial_base_reserve = base_reserve
+        pool.snapshots.append(Snapshot(quote_reserve, base_reserve, tx.now, tx.block))
+        return pool
+
+    # ---- prices ----
+
+    def spot_price(self) -> int:
+        return div(self.quote_reserve, self.base_reserve)
+
+    def input_price(self, direction: Dir, quote_amount: int) -> int:
+        return input_price_with_reserves(direction, quote_amount, self.quote_reserve, self.base_reserve)
+
+    def output_price(self, direction: Dir, base_amount: int) -> int:
+        return output_price_with_reserves(direction, base_amount, self.quote_reserve, self.base_reserve)
+
+    def twap_price(self, interval: int, now: int) -> int:
+        """v1's mark TWAP: walks the per-block reserve snapshots back from the latest one."""
+        index = len(self.snapshots) - 1
+        current = self.snapshots[index]
+        current_price = current.price()
+        if interval == 0:
+            return current_price
+        base_timestamp = now - interval
+        if len(self.snapshots) == 1 or current.timestamp <= base_timestamp:
+            return current_price
+        previous_timestamp = current.timestamp
+        period = now - previous_timestamp
+        weighted_price = current_price * period
+        while True:
+            if index == 0:
+                # history shorter than the interval: average over what there is (v1 divides by zero when
+                # every snapshot is at `now`; the model then returns the latest price)
+                return weighted_price // period if period else current_price
+            index -= 1
+            snapshot = self.snapshots[index]
+            snapshot_price = snapshot.price()
+            if snapshot.timestamp <= base_timestamp:
+                weighted_price += snapshot_price * (previous_timestamp - base_timestamp)
+                break
+            time_fraction = previous_timestamp - snapshot.timestamp
+            weighted_price += snapshot_price * time_fraction
+            period += time_fraction
+            previous_timestamp = snapshot.timestamp
+        return weighted_price // interval
+
+    # ---- fluctuation limit ----
+
+    def _reference_snapshot(self, block: int) -> Snapshot:
+        """Reserves at the start of `block`: the latest snapshot of an earlier block."""
+        latest = self.snapshots[-1]
+        if latest.block == block and len(self.snapshots) > 1:
+            return self.snapshots[-2]
+        return latest
+
+    def _price_limits(self, block: int) -> tuple[int, int]:
+        last_price = self._reference_snapshot(block).price()
+        upper = mul(last_price, WAD + self.fluctuation_limit_ratio)
+        lower = mul(last_price, WAD - self.fluctuation_limit_ratio)
+        return lower, upper
+
+    def _price_after(self, dir_of_quote: Dir, quote_amount: int, base_amount: int) -> int:
+        if dir_of_quote == Dir.ADD_TO_AMM:
+            return div(self.quote_reserve + quote_amount, self.base_reserve - base_amount)
+        return div(self.quote_reserve - quote_amount, self.base_reserve + base_amount)
+
+    def is_over_fluctuation_limit(self, dir_of_base: Dir, base_amount: int, block: int) -> bool:
+        """Would swapping `base_amount` now leave the price outside the block's band (0 = off: never)."""
+        if self.fluctuation_limit_ratio == 0:
+            return False
+        lower, upper = self._price_limits(block)
+        quote_amount = self.output_price(dir_of_base, base_amount)
+        price = self._price_after(opposite(dir_of_base), quote_amount, base_amount)
+        return not lower <= price <= upper
+
+    def _check_fluctuation(self, dir_of_quote: Dir, quote_amount: int, base_amount: int, can_over: bool,
+                           block: int) -> None:
+        if self.fluctuation_limit_ratio == 0:
+            return
+        lower, upper = self._price_limits(block)
+        if not lower <= self.spot_price() <= upper:
+            raise ModelError("FluctuationLimitExceeded")  # already crossed in this block
+        if not can_over and not lower <= self._price_after(dir_of_quote, quote_amount, base_amount) <= upper:
+            raise ModelError("FluctuationLimitExceeded")
+
+    # ---- swaps ----
+
+    def _require_open(self) -> None:
+        if not self.open:
+            raise ModelError("MarketClosed")
+
+    def swap_input(self, dir_of_quote: Dir, quote_amount: int, base_limit: int, can_over_fluctuation: bool,
+                   tx: Tx) -> int:
+        """Adds/removes `quote_amount` of quote; returns the base amount (unsigned)."""
+        self._require_open()
+        if quote_amount == 0:
+            return 0
+        adding = dir_of_quote == Dir.ADD_TO_AMM
+        if not adding and quote_amount > mul(self.quote_reserve, self.trade_limit_ratio):
+            raise ModelError("TradeLimitExceeded")
+        base_amount = self.input_price(dir_of_quote, quote_amount)
+        if adding and base_amount > mul(self.base_reserve, self.trade_limit_ratio):
+            raise ModelError("TradeLimitExceeded")
+        if base_limit != 0:
+            if adding and base_amount < base_limit:
+                raise ModelError("SlippageExceeded")  # long: fewer base than the minimum
+            if not adding and base_amount > base_limit:
+                raise ModelError("SlippageExceeded")  # short: more base owed than the maximum
+        self._update_reserves(dir_of_quote, quote_amount, base_amount, can_over_fluctuation, tx)
+        return base_amount
+
+    def swap_output(self, dir_of_base: Dir, base_amount: int, quote_limit: int, tx: Tx) -> int:
+        """Adds/removes `base_amount` of base; returns the quote amount (unsigned). Used to close, so it may
+        cross the fluctuation limit (once per block, v1)."""
+        self._require_open()
+        if base_amount == 0:
+            return 0
+        adding_base = dir_of_base == Dir.ADD_TO_AMM
+        if not adding_base and base_amount > mul(self.base_reserve, self.trade_limit_ratio):
+            raise ModelError("TradeLimitExceeded")
+        quote_amount = self.output_price(dir_of_base, base_amount)
+        if adding_base and quote_amount > mul(self.quote_reserve, self.trade_limit_ratio):
+            raise ModelError("TradeLimitExceeded")
+        if quote_limit != 0:
+            if adding_base and quote_amount < quote_limit:
+                raise ModelError("SlippageExceeded")  # closing a long: less quote than the minimum
+            if not adding_base and quote_amount > quote_limit:
+                raise ModelError("SlippageExceeded")  # closing a short: more quote than the maximum
+        self._update_reserves(opposite(dir_of_base), quote_amount, base_amount, True, tx)
+        return quote_amount
+
+    def _update_reserves(self, dir_of_quote: Dir, quote_amount: int, base_amount: int, can_over: bool,
+                         tx: Tx) -> None:
+        self._check_fluctuation(dir_of_quote, quote_amount, base_amount, can_over, tx.block)
+        if dir_of_quote == Dir.ADD_TO_AMM:
+            self.quote_reserve += quote_amount
+            self.base_reserve -= base_amount
+            self.total_position_size += base_amount
+        else:
+            self.quote_reserve -= quote_amount
+            self.base_reserve += base_amount
+            self.total_position_size -= base_amount
+        self._add_snapshot(tx)
+
+    def _add_snapshot(self, tx: Tx) -> None:
+        latest = self.snapshots[-1]
+        if latest.block == tx.block:
+            latest.quote_reserve = self.quote_reserve
+            latest.base_reserve = self.base_reserve
+        else:
+            self.snapshots.append(Snapshot(self.quote_reserve, self.base_reserve, tx.now, tx.block))
+
+    # ---- funding ----
+
+    def set_open(self, is_open: bool, now: int) -> None:
+        if self.open == is_open:
+            return
+        self.open = is_open
+        if is_open:
+            self.next_funding_time = (now + self.funding_period) // ONE_HOUR * ONE_HOUR
+
+    def funding_interval(self) -> int:
+        return self.funding_twap_interval if self.funding_twap_interval else self.funding_period
+
+    def settle_funding(self, index: IndexFeed, now: int) -> tuple[int, int, int]:
+        """Returns (premium fraction, funding rate, index TWAP) and moves nextFundingTime."""
+        self._require_open()
+        if now < self.next_funding_time:
+            raise ModelError("FundingTooEarly")
+        interval = self.funding_interval()
+        index_twap = index.twap(interval, now)
+        premium = self.twap_price(interval, now) - index_twap
+        premium_fraction = div_toward_zero(premium * self.funding_period, ONE_DAY)
+        funding_rate = div(premium_fraction, index_twap)
+        if self.max_funding_rate:
+            cap_rate = self.max_funding_rate
+            cap_fraction = mul(cap_rate, index_twap)
+            funding_rate = max(-cap_rate, min(cap_rate, funding_rate))
+            premium_fraction = max(-cap_fraction, min(cap_fraction, premium_fraction))
+        self.funding_rate = funding_rate
+        earliest_next = now + self.funding_period // 2
+        next_on_the_hour = (self.next_funding_time + self.funding_period) // ONE_HOUR * ONE_HOUR
+        self.next_funding_time = max(next_on_the_hour, earliest_next)
+        return premium_fraction, funding_rate, index_twap
+
+    # ---- shutdown ----
+
+    def shutdown(self) -> int:
+        """Closes the market for good at v1's settlement price (k never changed)."""
+        previous_k = mul(self.initial_base_reserve, self.initial_quote_reserve)
+        initial_quote_on_curve = div(previous_k, self.initial_base_reserve)
+        notional_value = initial_quote_on_curve - self.quote_reserve
+        if abs(self.total_position_size) > IGNORABLE_SIZE_FOR_SHUTDOWN:
+            self.settlement_price = div(abs(notional_value), abs(self.total_position_size))
+        self.open = False
+        return self.settlement_price
+
+    def calc_fee(self, notional: int) -> tuple[int, int]:
+        """(toll, spread) for a traded notional."""
+        if notional == 0:
+            return 0, 0
+        return mul(notional, self.toll_ratio), mul(notional, self.spread_ratio)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# positions and markets
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Position:
+    size: int = 0
+    margin: int = 0
+    open_notional: int = 0
+    last_cumulative_premium_fraction: int = 0
+    block: int = -1  # block of the last open/close/liquidation touching it (restriction mode)
+
+
+@dataclass
+class PositionResp:
+    position: Position
+    exchanged_notional: int = 0
+    bad_debt: int = 0
+    exchanged_size: int = 0
+    funding_payment: int = 0
+    realized_pnl: int = 0
+    margin_to_vault: int = 0  # > 0: trader pays into the position; < 0: trader receives
+    unrealized_pnl_after: int = 0
+
+
+@dataclass
+class Market:
+    pool: Pool
+    index: IndexFeed
+    cumulative_premium_fractions: list[int] = field(default_factory=list)
+    last_restriction_block: int = -1
+    positions: dict[str, Position] = field(default_factory=dict)
+    open_interest_notional: int = 0
+
+    def latest_cumulative_premium_fraction(self) -> int:
+        return self.cumulative_premium_fractions[-1] if self.cumulative_premium_fractions else 0
+
+    def position(self, trader: str) -> Position:
+        return copy.copy(self.positions.get(trader, Position()))
+
+
+def _side_dir(side: Side) -> Dir:
+    return Dir.ADD_TO_AMM if side == Side.BUY else Dir.REMOVE_FROM_AMM
+
+
+def _closing_side(size: int) -> Side:
+    return Side.SELL if size > 0 else Side.BUY
+
+
+def _closing_dir_of_base(size: int) -> Dir:
+    return Dir.ADD_TO_AMM if size > 0 else Dir.REMOVE_FROM_AMM
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Protocol: ClearingHouse + Vault + InsuranceFund + toll pool
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Protocol:
+    init_margin_ratio: int = 5 * WAD // 100
+    maintenance_margin_ratio: int = 5 * WAD // 100
+    liquidation_fee_ratio: int = 5 * WAD // 100
+    partial_liquidation_ratio: int = 0
+    quote_decimals: int = 18
+    # v1 quirk: in a full liquidation where 0 < remaining margin < liquidator fee, v1 still sends the remaining
+    # margin to the insurance fund after booking (fee - remaining margin) as bad debt (value counted twice).
+    v1_liquidation_fee_quirk: bool = True
+    markets: dict[str, Market] = field(default_factory=dict)
+    vault: dict[str, int] = field(default_factory=dict)  # free balances, wad
+    insurance_fund: int = 0  # wad; may go negative in the model (the contracts must halt instead)
+    toll_pool: int = 0  # wad
+
+    # ---- set-up ----
+
+    def add_market(self, name: str, *, quote_reserve: int, base_reserve: int, tx: Tx,
+                   trade_limit_ratio: int = 9 * WAD // 10, funding_period: int = ONE_HOUR,
+                   index_price: int = 10 * WAD, index_decimals: int = 18, **pool_params: Any) -> Market:
+        """Deploys a market at `tx` (initial reserve snapshot, first index round) and opens it."""
+        pool = Pool.create(quote_reserve, base_reserve, trade_limit_ratio, funding_period, tx, **pool_params)
+        index = IndexFeed(decimals=index_decimals)
+        index.add_price(tx.now, index_price)
+        pool.set_open(True, tx.now)
+        market = Market(pool=pool, index=index)
+        self.markets[name] = market
+        return market
+
+    def _scale(self) -> int:
+        return 10 ** (18 - self.quote_decimals)
+
+    def _require_token_amount(self, amount_wad: int) -> None:
+        """v1 rejects amounts that are 0 in token units."""
+        if amount_wad // self._scale() == 0:
+            raise ModelError("ZeroAmount")
+
+    # ---- vault ----
+
+    @atomic
+    def deposit(self, trader: str, amount: int) -> None:
+        if amount == 0:
+            raise ModelError("ZeroAmount")
+        self.vault[trader] = self.vault.get(trader, 0) + amount * self._scale()
+
+    @atomic
+    def withdraw(self, trader: str, amount: int) -> None:
+        if amount == 0:
+            raise ModelError("ZeroAmount")
+        self._debit(trader, amount * self._scale())
+
+    def balance_of(self, trader: str) -> int:
+        """Free balance in token units (rounded down)."""
+        return self.vault.get(trader, 0) // self._scale()
+
+    def insurance_fund_deposit(self, amount: int) -> None:
+        self.insurance_fund += amount * self._scale()
+
+    def _credit(self, trader: str, amount_wad: int) -> None:
+        self.vault[trader] = self.vault.get(trader, 0) + amount_wad
+
+    def _debit(self, trader: str, amount_wad: int) -> None:
+        balance = self.vault.get(trader, 0)
+        if balance < amount_wad:
+            raise ModelError("InsufficientBalance")
+        self.vault[trader] = balance - amount_wad
+
+    # ---- views ----
+
+    def market(self, name: str) -> Market:
+        return self.markets[name]
+
+    def get_position(self, name: str, trader: str) -> Position:
+        return self.market(name).position(trader)
+
+    def position_notional_and_pnl(self, name: str, position: Position, option: PnlCalcOption,
+                                  now: int) -> tuple[int, int]:
+        """(position notional, unrealized PnL) without funding; (0, 0) for no position."""
+        if position.size == 0:
+            return 0, 0
+        market = self.market(name)
+        size_abs = abs(position.size)
+        if option == PnlCalcOption.SPOT_PRICE:
+            notional = market.pool.output_price(_closing_dir_of_base(position.size), size_abs)
+        elif option == PnlCalcOption.TWAP:
+            notional = mul(size_abs, market.pool.twap_price(MARK_TWAP_INTERVAL, now))  # departure (a)
+        else:
+            notional = mul(size_abs, market.index.price())
+        pnl = notional - position.open_notional if position.size > 0 else position.open_notional - notional
+        return notional, pnl
+
+    def get_position_notional_and_unrealized_pnl(self, name: str, trader: str, option: PnlCalcOption,
+                                                 now: int) -> tuple[int, int]:
+        return self.position_notional_and_pnl(name, self.get_position(name, trader), option, now)
+
+    def _preferred_notional_and_pnl(self, name: str, position: Position, preference: PnlPreference,
+                                    now: int) -> tuple[int, int]:
+        spot_notional, spot_pnl = self.position_notional_and_pnl(name, position, PnlCalcOption.SPOT_PRICE, now)
+        twap_notional, twap_pnl = self.position_notional_and_pnl(name, position, PnlCalcOption.TWAP, now)
+        spot_is_better = spot_pnl > twap_pnl
+        if (preference == PnlPreference.MAX_PNL) == spot_is_better:
+            return spot_notional, spot_pnl
+        return twap_notional, twap_pnl
+
+    def _remain_margin_with_funding(self, market: Market, position: Position,
+                                    margin_delta: int) -> tuple[int, int, int, int]:
+        """(remaining margin >= 0, bad debt >= 0, funding payment, latest cumulative premium fraction)."""
+        latest_fraction = market.latest_cumulative_premium_fraction()
+        funding_payment = 0
+        if position.size != 0:
+            funding_payment = mul(latest_fraction - position.last_cumulative_premium_fraction, position.size)
+        signed_remain = margin_delta - funding_payment + position.margin
+        if signed_remain < 0:
+            return 0, -signed_remain, funding_payment, latest_fraction
+        return signed_remain, 0, funding_payment, latest_fraction
+
+    def _ratio(self, market: Market, position: Position, pnl: int, notional: int) -> int:
+        remain, bad_debt, _, _ = self._remain_margin_with_funding(market, position, pnl)
+        return div(remain - bad_debt, notional)
+
+    def _margin_ratio_by_option(self, name: str, position: Position, option: PnlCalcOption, now: int) -> int:
+        notional, pnl = self.position_notional_and_pnl(name, position, option, now)
+        return self._ratio(self.market(name), position, pnl, notional)
+
+    def _margin_ratio_spot_twap(self, name: str, position: Position, now: int) -> int:
+        """v1's getMarginRatio: the more favourable of spot and TWAP (used after a trade)."""
+        notional, pnl = self._preferred_notional_and_pnl(name, position, PnlPreference.MAX_PNL, now)
+        return self._ratio(self.market(name), position, pnl, notional)
+
+    def is_over_spread_limit(self, name: str) -> bool:
+        market = self.market(name)
+        oracle_price = market.index.price()
+        spread = abs(div(market.pool.spot_price() - oracle_price, oracle_price))
+        return spread >= MAX_ORACLE_SPREAD_RATIO
+
+    def _margin_ratio_full(self, name: str, position: Position, now: int) -> int:
+        ratio = self._margin_ratio_spot_twap(name, position, now)
+        if self.is_over_spread_limit(name):
+            oracle_ratio = self._margin_ratio_by_option(name, position, PnlCalcOption.ORACLE, now)
+            if oracle_ratio > ratio:
+                ratio = oracle_ratio
+        return ratio
+
+    def margin_ratio(self, name: str, trader: str, now: int) -> int:
+        """getMarginRatio (departure (b): oracle-based ratio too when over the spread limit)."""
+        position = self.get_position(name, trader)
+        if position.size == 0:
+            raise ModelError("NoPosition")
+        return self._margin_ratio_full(name, position, now)
+
+    def margin_ratio_by_option(self, name: str, trader: str, option: PnlCalcOption, now: int) -> int:
+        position = self.get_position(name, trader)
+        if position.size == 0:
+            raise ModelError("NoPosition")
+        return self._margin_ratio_by_option(name, position, option, now)
+
+    def _free_collateral(self, name: str, position: Position, margin_with_funding: int, now: int) -> int:
+        notional, pnl = self._preferred_notional_and_pnl(name, position, PnlPreference.MIN_PNL, now)
+        account_value = margin_with_funding + pnl
+        min_collateral = margin_with_funding if pnl > 0 else account_value
+        base_of_requirement = position.open_notional if position.size > 0 else notional
+        return min_collateral - mul(base_of_requirement, self.init_margin_ratio)
+
+    def free_collateral(self, name: str, trader: str, now: int) -> int:
+        market = self.market(name)
+        position = market.position(trader)
+        remain, bad_debt, _, _ = self._remain_margin_with_funding(market, position, 0)
+        return self._free_collateral(name, position, remain - bad_debt, now)
+
+    def margin_with_funding(self, name: str, trader: str) -> int:
+        """Margin after the pending funding payment, floored at 0 (v1's getPersonalPositionWithFundingPayment)."""
+        market = self.market(name)
+        remain, _, _, _ = self._remain_margin_with_funding(market, market.position(trader), 0)
+        return remain
+
+    def pending_funding_payment(self, name: str, trader: str) -> int:
+        market = self.market(name)
+        _, _, funding_payment, _ = self._remain_margin_with_funding(market, market.position(trader), 0)
+        return funding_payment
+
+    # ---- internals shared by the operations ----
+
+    def _update_open_interest(self, market: Market, amount: int) -> None:
+        cap = market.pool.open_interest_notional_cap
+        if cap == 0:
+            return  # v1 tracks open interest only while a cap is set
+        updated = max(amount + market.open_interest_notional, 0)
+        if amount > 0 and updated > cap:
+            raise ModelError("OpenInterestCapExceeded")
+        market.open_interest_notional = updated
+
+    def _swap_input(self, market: Market, side: Side, quote_amount: int, base_limit: int, can_over: bool,
+                    tx: Tx) -> int:
+        base_amount = market.pool.swap_input(_side_dir(side), quote_amount, base_limit, can_over, tx)
+        return base_amount if side == Side.BUY else -base_amount
+
+    def _increase_position(self, name: str, trader: str, side: Side, notional: int, base_limit: int,
+                           leverage: int, tx: Tx) -> PositionResp:
+        market = self.market(name)
+        old = market.position(trader)
+        exchanged_size = self._swap_input(market, side, notional, base_limit, False, tx)
+        new_size = old.size + exchanged_size
+        self._update_open_interest(market, notional)
+        cap = market.pool.max_holding_base_asset
+        if cap > 0 and abs(new_size) > cap:
+            raise ModelError("PositionHoldingCapExceeded")
+        added_margin = div(notional, leverage)
+        remain, _, funding_payment, latest_fraction = self._remain_margin_with_funding(market, old, added_margin)
+        # v1 reports the stored (old) position's spot PnL at the new reserves here
+        _, unrealized_pnl = self.position_notional_and_pnl(name, old, PnlCalcOption.SPOT_PRICE, tx.now)
+        position = Position(new_size, remain, old.open_notional + notional, latest_fraction, tx.block)
+        return PositionResp(position=position, exchanged_notional=notional, exchanged_size=exchanged_size,
+                            funding_payment=funding_payment, margin_to_vault=added_margin,
+                            unrealized_pnl_after=unrealized_pnl)
+
+    def _reduce_position(self, name: str, trader: str, side: Side, notional: int, base_limit: int,
+                         can_over: bool, old_notional: int, unrealized_pnl: int, tx: Tx) -> PositionResp:
+        market = self.market(name)
+        self._update_open_interest(market, -notional)
+        old = market.position(trader)
+        exchanged_size = self._swap_input(market, side, notional, base_limit, can_over, tx)
+        realized_pnl = div(mul(unrealized_pnl, abs(exchanged_size)), abs(old.size))
+        remain, bad_debt, funding_payment, latest_fraction = self._remain_margin_with_funding(
+            market, old, realized_pnl)
+        unrealized_after = unrealized_pnl - realized_pnl
+        if old.size > 0:
+            remain_open_notional = old_notional - notional - unrealized_after
+        else:
+            remain_open_notional = unrealized_after + old_notional - notional
+        if remain_open_notional <= 0:
+            raise ModelError("OpenNotionalNotPositive")
+        position = Position(old.size + exchanged_size, remain, remain_open_notional, latest_fraction, tx.block)
+        return PositionResp(position=position, exchanged_notional=notional, bad_debt=bad_debt,
+                            exchanged_size=exchanged_size, funding_payment=funding_payment,
+                            realized_pnl=realized_pnl, unrealized_pnl_after=unrealized_after)
+
+    def _close_position_internal(self, name: str, trader: str, quote_limit: int, tx: Tx) -> PositionResp:
+        market = self.market(name)
+        old = market.position(trader)
+        if old.size == 0:
+            raise ModelError("NoPosition")
+        _, unrealized_pnl = self.position_notional_and_pnl(name, old, PnlCalcOption.SPOT_PRICE, tx.now)
+        remain, bad_debt, funding_payment, _ = self._remain_margin_with_funding(market, old, unrealized_pnl)
+        exchanged_notional = market.pool.swap_output(_closing_dir_of_base(old.size), abs(old.size), quote_limit, tx)
+        self._update_open_interest(market, -(unrealized_pnl + bad_debt + old.open_notional))
+        market.positions[trader] = Position(block=tx.block)
+        return PositionResp(position=market.position(trader), exchanged_notional=exchanged_notional,
+                            bad_debt=bad_debt, exchanged_size=-old.size, funding_payment=funding_payment,
+                            realized_pnl=unrealized_pnl, margin_to_vault=-remain)
+
+    def _close_and_open_reverse(self, name: str, trader: str, side: Side, quote_amount: int, leverage: int,
+                                base_limit: int, tx: Tx) -> PositionResp:
+        close = self._close_position_internal(name, trader, 0, tx)
+        if close.bad_debt > 0:
+            raise ModelError("BadDebt")
+        remaining_notional = mul(quote_amount, leverage) - close.exchanged_notional
+        if div(remaining_notional, leverage) == 0:
+            return close  # the rest is too small to open: just close
+        closed_size = abs(close.exchanged_size)
+        updated_base_limit = base_limit - closed_size if base_limit > closed_size else 0
+        increase = self._increase_position(name, trader, side, remaining_notional, updated_base_limit, leverage, tx)
+        return PositionResp(
+            position=increase.position,
+            exchanged_notional=close.exchanged_notional + increase.exchanged_notional,
+            bad_debt=close.bad_debt + increase.bad_debt,
+            exchanged_size=close.exchanged_size + increase.exchanged_size,
+            funding_payment=close.funding_payment + increase.funding_payment,
+            realized_pnl=close.realized_pnl + increase.realized_pnl,
+            margin_to_vault=close.margin_to_vault + increase.margin_to_vault,
+            unrealized_pnl_after=0,
+        )
+
+    def _open_reverse_position(self, name: str, trader: str, side: Side, quote_amount: int, leverage: int,
+                               base_limit: int, can_over: bool, tx: Tx) -> PositionResp:
+        notional = mul(quote_amount, leverage)
+        position = self.get_position(name, trader)
+        old_notional, unrealized_pnl = self.position_notional_and_pnl(
+            name, position, PnlCalcOption.SPOT_PRICE, tx.now)
+        if old_notional > notional:
+            return self._reduce_position(name, trader, side, notional, base_limit, can_over, old_notional,
+                                         unrealized_pnl, tx)
+        return self._close_and_open_reverse(name, trader, side, quote_amount, leverage, base_limit, tx)
+
+    def _require_open_market(self, name: str) -> Market:
+        market = self.market(name)
+        if not market.pool.open:
+            raise ModelError("MarketClosed")
+        return market
+
+    def _require_not_restricted(self, market: Market, trader: str, block: int) -> None:
+        if block == market.last_restriction_block and market.position(trader).block == block:
+            raise ModelError("RestrictionMode")
+
+    def _pay_fees(self, market: Market, trader: str, notional: int) -> tuple[int, int]:
+        toll, spread = market.pool.calc_fee(notional)
+        self._debit(trader, toll + spread)
+        self.insurance_fund += spread
+        self.toll_pool += toll
+        return toll, spread
+
+    def _move_margin(self, trader: str, margin_to_vault: int) -> None:
+        if margin_to_vault > 0:
+            self._debit(trader, margin_to_vault)
+        elif margin_to_vault < 0:
+            self._credit(trader, -margin_to_vault)
+
+    @staticmethod
+    def _result(resp: PositionResp, toll: int = 0, spread: int = 0, spot_price: int = 0) -> dict[str, Any]:
+        p = resp.position
+        return {
+            "exchanged_size": resp.exchanged_size,
+            "exchanged_notional": resp.exchanged_notional,
+            "realized_pnl": resp.realized_pnl,
+            "unrealized_pnl_after": resp.unrealized_pnl_after,
+            "funding_payment": resp.funding_payment,
+            "bad_debt": resp.bad_debt,
+            "margin_to_vault": resp.margin_to_vault,
+            "fee": toll + spread,
+            "toll": toll,
+            "spread": spread,
+            "size": p.size,
+            "margin": p.margin,
+            "open_notional": p.open_notional,
+            "last_cumulative_premium_fraction": p.last_cumulative_premium_fraction,
+            "spot_price": spot_price,
+            "liquidation_penalty": 0,
+        }
+
+    # ---- operations ----
+
+    @atomic
+    def open_position(self, name: str, trader: str, side: Side, quote_amount: int, leverage: int,
+                      base_limit: int, now: int, block: int) -> dict[str, Any]:
+        """Margin `quote_amount` at `leverage` (both wad); `base_limit` = min base for a long, max for a short."""
+        tx = Tx(now, block)
+        market = self._require_open_market(name)
+        self._require_token_amount(quote_amount)
+        if leverage == 0:
+            raise ModelError("ZeroAmount")
+        if div(WAD, leverage) < self.init_margin_ratio:
+            raise ModelError("LeverageTooHigh")
+        self._require_not_restricted(market, trader, block)
+        old_size = market.position(trader).size
+        is_new = old_size == 0
+        same_side = is_new or (Side.BUY if old_size > 0 else Side.SELL) == side
+        if same_side:
+            notional = mul(quote_amount, leverage)
+            resp = self._increase_position(name, trader, side, notional, base_limit, leverage, tx)
+        else:
+            resp = self._open_reverse_position(name, trader, side, quote_amount, leverage, base_limit, False, tx)
+        market.positions[trader] = resp.position
+        if not is_new and resp.position.size != 0:
+            if self._margin_ratio_spot_twap(name, resp.position, now) < self.maintenance_margin_ratio:
+                raise ModelError("MarginRatioTooLow")
+        if resp.bad_debt > 0:
+            raise ModelError("BadDebt")
+        self._move_margin(trader, resp.margin_to_vault)
+        toll, spread = self._pay_fees(market, trader, resp.exchanged_notional)
+        return self._result(resp, toll, spread, market.pool.spot_price())
+
+    @atomic
+    def close_position(self, name: str, trader: str, quote_limit: int, now: int, block: int) -> dict[str, Any]:
+        tx = Tx(now, block)
+        market = self._require_open_market(name)
+        self._require_not_restricted(market, trader, block)
+        position = market.position(trader)
+        if position.size == 0:
+            raise ModelError("NoPosition")
+        dir_of_base = _closing_dir_of_base(position.size)
+        partial = 0 < self.partial_liquidation_ratio < WAD
+        if partial and market.pool.is_over_fluctuation_limit(dir_of_base, abs(position.size), block):
+            # v1 ignores quote_limit on this path
+            partial_notional = market.pool.output_price(
+                dir_of_base, abs(mul(position.size, self.partial_liquidation_ratio)))
+            resp = self._open_reverse_position(name, trader, _closing_side(position.size), partial_notional, WAD,
+                                               0, True, tx)
+            market.positions[trader] = resp.position
+            is_partial = True
+        else:
+            resp = self._close_position_internal(name, trader, quote_limit, tx)
+            is_partial = False
+        if resp.bad_debt > 0:
+            raise ModelError("BadDebt")
+        self._credit(trader, abs(resp.margin_to_vault))
+        toll, spread = self._pay_fees(market, trader, resp.exchanged_notional)
+        result = self._result(resp, toll, spread, market.pool.spot_price())
+        result["is_partial"] = is_partial
+        return result
+
+    @atomic
+    def add_margin(self, name: str, trader: str, amount: int) -> dict[str, Any]:
+        market = self._require_open_market(name)
+        self._require_token_amount(amount)
+        position = market.position(trader)
+        position.margin += amount
+        market.positions[trader] = position
+        self._debit(trader, amount)
+        return {"margin": position.margin, "amount": amount, "funding_payment": 0}
+
+    @atomic
+    def remove_margin(self, name: str, trader: str, amount: int, now: int) -> dict[str, Any]:
+        market = self._require_open_market(name)
+        self._require_token_amount(amount)
+        position = market.position(trader)
+        remain, bad_debt, funding_payment, latest_fraction = self._remain_margin_with_funding(
+            market, position, -amount)
+        if bad_debt > 0:
+            raise ModelError("NotEnoughFreeCollateral")  # v1: "margin is not enough"
+        if self._free_collateral(name, position, remain, now) < 0:
+            raise ModelError("NotEnoughFreeCollateral")
+        position.margin = remain
+        position.last_cumulative_premium_fraction = latest_fraction
+        market.positions[trader] = position
+        self._credit(trader, amount)
+        return {"margin": remain, "amount": -amount, "funding_payment": funding_payment}
+
+    @atomic
+    def liquidate(self, name: str, liquidator: str, trader: str, now: int, block: int) -> dict[str, Any]:
+        tx = Tx(now, block)
+        market = self._require_open_market(name)
+        position = market.position(trader)
+        if position.size == 0:
+            raise ModelError("NoPosition")
+        if self._margin_ratio_full(name, position, now) >= self.maintenance_margin_ratio:
+            raise ModelError("MarginRatioHealthy")
+        spot_ratio = self._margin_ratio_by_option(name, position, PnlCalcOption.SPOT_PRICE, now)
+        partial = 0 < self.partial_liquidation_ratio < WAD
+        liquidation_bad_debt = 0
+        quirk_extra = 0
+        if spot_ratio > self.liquidation_fee_ratio and partial:
+            partial_notional = market.pool.output_price(
+                _closing_dir_of_base(position.size), abs(mul(position.size, self.partial_liquidation_ratio)))
+            resp = self._open_reverse_position(name, trader, _closing_side(position.size), partial_notional, WAD,
+                                               0, True, tx)
+            penalty = mul(resp.exchanged_notional, self.liquidation_fee_ratio)
+            fee_to_liquidator = penalty // 2
+            fee_to_insurance_fund = penalty - fee_to_liquidator
+            if resp.position.margin < penalty:
+                raise ModelError("BadDebt")  # v1: SafeMath underflow
+            resp.position.margin -= penalty
+            market.positions[trader] = resp.position
+            self.insurance_fund += fee_to_insurance_fund
+            is_partial = True
+        else:
+            penalty = position.margin
+            resp = self._close_position_internal(name, trader, 0, tx)
+            remain = abs(resp.margin_to_vault)
+            fee_to_liquidator = mul(resp.exchanged_notional, self.liquidation_fee_ratio) // 2
+            total_bad_debt = resp.bad_debt
+            if fee_to_liquidator > remain:
+                liquidation_bad_debt = fee_to_liquidator - remain
+                total_bad_debt += liquidation_bad_debt
+                if not self.v1_liquidation_fee_quirk:
+                    remain = 0
+                else:
+                    quirk_extra = remain
+            else:
+                remain -= fee_to_liquidator
+            self.insurance_fund -= total_bad_debt
+            fee_to_insurance_fund = remain
+            self.insurance_fund += fee_to_insurance_fund
+            is_partial = False
+        self._credit(liquidator, fee_to_liquidator)
+        market.last_restriction_block = block
+        result = self._result(resp, 0, 0, market.pool.spot_price())
+        result.update({
+            "is_partial": is_partial,
+            "liquidation_penalty": penalty,
+            "fee_to_liquidator": fee_to_liquidator,
+            "fee_to_insurance_fund": fee_to_insurance_fund,
+            "liquidation_bad_debt": liquidation_bad_debt,
+            "v1_quirk_extra_to_insurance_fund": quirk_extra,
+        })
+        return result
+
+    @atomic
+    def pay_funding(self, name: str, now: int, block: int) -> dict[str, Any]:
+        market = self._require_open_market(name)
+        premium_fraction, funding_rate, index_twap = market.pool.settle_funding(market.index, now)
+        cumulative = premium_fraction + market.latest_cumulative_premium_fraction()
+        market.cumulative_premium_fractions.append(cumulative)
+        pool_funding_profit = mul(premium_fraction, market.pool.total_position_size)
+        self.insurance_fund += pool_funding_profit  # negative: the fund pays the imbalance
+        return {
+            "premium_fraction": premium_fraction,
+            "funding_rate": funding_rate,
+            "index_twap": index_twap,
+            "cumulative_premium_fraction": cumulative,
+            "insurance_fund_delta": pool_funding_profit,
+            "next_funding_time": market.pool.next_funding_time,
+        }
+
+    @atomic
+    def shutdown(self, name: str) -> int:
+        return self._require_open_market(name).pool.shutdown()
+
+    @atomic
+    def settle_position(self, name: str, trader: str, block: int) -> int:
+        market = self.market(name)
+        if market.pool.open:
+            raise ModelError("MarketOpen")
+        position = market.position(trader)
+        if position.size == 0:
+            raise ModelError("NoPosition")
+        market.positions[trader] = Position(block=block)
+        price = market.pool.settlement_price
+        if price == 0:
+            settled = position.margin
+        else:
+            open_price = div(position.open_notional, abs(position.size))
+            settled = max(mul(position.size, price - open_price) + position.margin, 0)
+        self._credit(trader, settled)
+        return settled
+
+    # ---- owner setters ----
+
+    def set_index_price(self, name: str, price_wad: int, now: int) -> None:
+        self.market(name).index.add_price(now, price_wad)
+
+    def set_pool_param(self, name: str, param: str, value: int) -> None:
+        pool = self.market(name).pool
+        if not hasattr(pool, param):
+            raise AttributeError(param)
+        setattr(pool, param, value)
+
+    # ---- accounting (for conservation checks) ----
+
+    def total_value(self) -> int:
+        """Vault balances + margins + insurance fund + toll pool + what the pools owe traders in realized terms
+        (quote reserve drift minus the open notional basis) - pending funding; constant across every operation
+        but deposits/withdrawals, up to funding rounding dust."""
+        total = sum(self.vault.values()) + self.insurance_fund + self.toll_pool
+        for market in self.markets.values():
+            pool = market.pool
+            basis = 0
+            pending_funding = 0
+            latest_fraction = market.latest_cumulative_premium_fraction()
+            for position in market.positions.values():
+                total += position.margin
+                basis += position.open_notional if position.size > 0 else -position.open_notional
+                if position.size != 0:
+                    pending_funding += mul(latest_fraction - position.last_cumulative_premium_fraction,
+                                           position.size)
+            total += pool.quote_reserve - pool.initial_quote_reserve - basis - pending_funding
+        return total
