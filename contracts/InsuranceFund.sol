@@ -50,13 +50,13 @@ contract InsuranceFund is IInsuranceFund, Ownable {
     }
 
     /// @inheritdoc IInsuranceFund
-    function balance() public view override returns (uint256) {
+    function fundBalance() public view override returns (uint256) {
         return vault.balanceOfWad(address(this));
     }
 
     /// @inheritdoc IInsuranceFund
     function surplus() public view override returns (uint256) {
-        uint256 b = balance();
+        uint256 b = fundBalance();
         return b > reserveFloor ? b - reserveFloor : 0;
     }
 }

@@ -25,7 +25,7 @@ interface IInsuranceFund {
     /// @notice Owner: raises the reserve floor (wad) below which nothing can be withdrawn.
     function raiseReserveFloor(uint256 floorWad) external;
     /// @notice The fund's balance in wad.
-    function balance() external view returns (uint256);
+    function fundBalance() external view returns (uint256);
     /// @notice What the owner could withdraw now, in wad.
     function surplus() external view returns (uint256);
     /// @notice The floor in wad.

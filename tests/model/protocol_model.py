@@ -284,33 +284,47 @@ class Pool:
 
     def twap_price(self, interval: int, now: int) -> int:
         """v1's mark TWAP: walks the per-block reserve snapshots back from the latest one."""
+        return self._snapshot_twap(Snapshot.price, interval, now)
+
+    def output_twap(self, dir_of_base: Dir, base_amount: int, interval: int, now: int) -> int:
+        """v1's getOutputTwap: the same walk over what `base_amount` would fetch at each snapshot."""
+        if base_amount == 0:
+            return 0
+
+        def value(snapshot: Snapshot) -> int:
+            return output_price_with_reserves(dir_of_base, base_amount, snapshot.quote_reserve,
+                                              snapshot.base_reserve)
+
+        return self._snapshot_twap(value, interval, now)
+
+    def _snapshot_twap(self, value: Callable[[Snapshot], int], interval: int, now: int) -> int:
         index = len(self.snapshots) - 1
         current = self.snapshots[index]
-        current_price = current.price()
+        current_value = value(current)
         if interval == 0:
-            return current_price
+            return current_value
         base_timestamp = now - interval
         if len(self.snapshots) == 1 or current.timestamp <= base_timestamp:
-            return current_price
+            return current_value
         previous_timestamp = current.timestamp
         period = now - previous_timestamp
-        weighted_price = current_price * period
+        weighted = current_value * period
         while True:
             if index == 0:
                 # history shorter than the interval: average over what there is (v1 divides by zero when
-                # every snapshot is at `now`; the model then returns the latest price)
-                return weighted_price // period if period else current_price
+                # every snapshot is at `now`; the model then returns the latest value)
+                return weighted // period if period else current_value
             index -= 1
             snapshot = self.snapshots[index]
-            snapshot_price = snapshot.price()
+            snapshot_value = value(snapshot)
             if snapshot.timestamp <= base_timestamp:
-                weighted_price += snapshot_price * (previous_timestamp - base_timestamp)
+                weighted += snapshot_value * (previous_timestamp - base_timestamp)
                 break
             time_fraction = previous_timestamp - snapshot.timestamp
-            weighted_price += snapshot_price * time_fraction
+            weighted += snapshot_value * time_fraction
             period += time_fraction
             previous_timestamp = snapshot.timestamp
-        return weighted_price // interval
+        return weighted // interval
 
     # ---- fluctuation limit ----
 
@@ -539,6 +553,8 @@ class Protocol:
     # v1 quirk: in a full liquidation where 0 < remaining margin < liquidator fee, v1 still sends the remaining
     # margin to the insurance fund after booking (fee - remaining margin) as bad debt (value counted twice).
     v1_liquidation_fee_quirk: bool = True
+    # False: departure (a), TWAP notional = |size| * markTwap(15 min). True: v1's TWAP of the output amount.
+    v1_twap_notional: bool = False
     markets: dict[str, Market] = field(default_factory=dict)
     vault: dict[str, int] = field(default_factory=dict)  # free balances, wad
     insurance_fund: int = 0  # wad; may go negative in the model (the contracts must halt instead)
@@ -613,6 +629,9 @@ class Protocol:
         size_abs = abs(position.size)
         if option == PnlCalcOption.SPOT_PRICE:
             notional = market.pool.output_price(_closing_dir_of_base(position.size), size_abs)
+        elif option == PnlCalcOption.TWAP and self.v1_twap_notional:
+            notional = market.pool.output_twap(_closing_dir_of_base(position.size), size_abs, MARK_TWAP_INTERVAL,
+                                               now)
         elif option == PnlCalcOption.TWAP:
             notional = mul(size_abs, market.pool.twap_price(MARK_TWAP_INTERVAL, now))  # departure (a)
         else:
@@ -668,8 +687,7 @@ class Protocol:
         ratio = self._margin_ratio_spot_twap(name, position, now)
         if self.is_over_spread_limit(name):
             oracle_ratio = self._margin_ratio_by_option(name, position, PnlCalcOption.ORACLE, now)
-            if oracle_ratio > ratio:
-                ratio = oracle_ratio
+            ratio = max(ratio, oracle_ratio)
         return ratio
 
     def margin_ratio(self, name: str, trader: str, now: int) -> int:
@@ -880,9 +898,9 @@ class Protocol:
         else:
             resp = self._open_reverse_position(name, trader, side, quote_amount, leverage, base_limit, False, tx)
         market.positions[trader] = resp.position
-        if not is_new and resp.position.size != 0:
-            if self._margin_ratio_spot_twap(name, resp.position, now) < self.maintenance_margin_ratio:
-                raise ModelError("MarginRatioTooLow")
+        checks_maintenance = not is_new and resp.position.size != 0
+        if checks_maintenance and self._margin_ratio_spot_twap(name, resp.position, now) < self.maintenance_margin_ratio:
+            raise ModelError("MarginRatioTooLow")
         if resp.bad_debt > 0:
             raise ModelError("BadDebt")
         self._move_margin(trader, resp.margin_to_vault)
