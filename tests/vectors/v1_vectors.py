@@ -134,10 +134,10 @@ def _amount(value: str | int) -> int:
 
 
 def timed(steps: list[dict[str, Any]], start: int = FIRST_TRADE_T) -> list[dict[str, Any]]:
-    """Gives every step its time and block. A transaction is mined `wait` seconds (default 15) after the
-    previous one in the next block, or in the previous one's block with same_block=True; a check sits at the
-    last transaction's time plus its own `wait` (default 0)."""
-    now, block = start - STEP_SECONDS, 0
+    """Gives every step its time and block. The first transaction is mined at `start` in block 1, each later
+    one `wait` seconds (default 15) after the previous one in the next block, or in the previous one's block
+    with same_block=True; a check sits at the last transaction's time plus its own `wait` (default 0)."""
+    now, block = start, 0
     timed_steps = []
     for raw in steps:
         step = dict(raw)
@@ -147,7 +147,8 @@ def timed(steps: list[dict[str, Any]], start: int = FIRST_TRADE_T) -> list[dict[
         elif step.pop("same_block", False):
             pass
         else:
-            now += STEP_SECONDS if wait is None else wait
+            if block > 0:
+                now += STEP_SECONDS if wait is None else wait
             block += 1
         step.setdefault("t", now)
         step.setdefault("block", block)
@@ -311,9 +312,9 @@ VECTORS += [
 
 
 def _twap_swaps() -> list[dict[str, Any]]:
-    """AmmSpec's 'twap price' set-up: 30 swaps 14 s apart from T0 + 14, REMOVE 100 when i % 3 == 0 else ADD 50
-    (bob shorts 100, alice longs 50, each at 1x, so every swap is a plain increase)."""
-    return [open_("bob", SELL, "100", "1", wait=14) if i % 3 == 0 else open_("alice", BUY, "50", "1", wait=14)
+    """AmmSpec's 'twap price' set-up: 30 swaps 14 s apart from T0 + 14, REMOVE 100 when i % 3 == 0 else ADD 50.
+    Each swap is a new 1x position of its own trader, so the clearing house adds no check of its own."""
+    return [open_(f"trader{i}", SELL, "100", "1", wait=14) if i % 3 == 0 else open_(f"trader{i}", BUY, "50", "1", wait=14)
             for i in range(30)]
 
 
@@ -324,11 +325,12 @@ VECTORS += [
            "latest price directly",
            [
                *_twap_swaps(),
-               check(wait=14, expect={"twap_price": [[210, 9041666666666666665], [900, 9072580645161290321]]}),
-               open_("bob", SELL, "100", "1", wait=14),
-               check(expect={"twap_price": [[210, 9041666666666666665]]}),
+               open_("trader30", SELL, "100", "1", wait=14),
+               check(expect={"twap_price": [[210, 9041666666666666665], [900, 9072580645161290321]]}),
                check(wait=300, expect={"twap_price": [[210, 8099999999999999998]]}),
-           ], start=14),
+           ], start=14, deposits={f"trader{i}": 100 * USDC for i in range(31)},
+           notes="v1 read the first two TWAPs before and after the 31st swap at the same timestamp: a snapshot at "
+                 "`now` weighs 0, so both readings are taken once, after the swap"),
 ]
 
 VECTORS += [
@@ -375,4 +377,286 @@ VECTORS += [
                *_FEED_ROUNDS,
                check(wait=115, expect={"index_twap": [[45, wad(410)]]}),
            ], config=_FEED_CONFIG, start=15, notes=_FEED_NOTE, deposits={}),
+]
+
+# ------------------------------------------------------------------------------------------------------------
+# ClearingHouse open/close (tests/integration/clearingHouse/positionTest.ts)
+# ------------------------------------------------------------------------------------------------------------
+
+_ALICE = 5000 * USDC
+
+VECTORS += [
+    vector("pos_open_long", POSITION_TEST, "open position - long", [
+        open_("alice", BUY, "60", "10", "37.5", expect={"exchanged_size": wad("37.5"), "margin": wad(60)}),
+        check(expect={"position": {"alice": {"size": wad("37.5"), "margin": wad(60)}}},
+              model_expect={"balance_of": {"alice": _ALICE - 60 * USDC}}),
+    ]),
+    vector("pos_two_longs", POSITION_TEST, "open position - two longs (SPEC §8)", [
+        open_("alice", BUY, "60", "10"),
+        open_("alice", BUY, "60", "10"),
+        check(expect={"position": {"alice": {"size": 54545454545454545454, "margin": wad(120)}}}),
+    ]),
+    vector("pos_two_shorts", POSITION_TEST, "open position - two shorts (SPEC §8)", [
+        open_("alice", SELL, "40", "5", "25"),
+        open_("alice", SELL, "40", "5", "41.67"),
+        check(expect={"position": {"alice": {"size": -66666666666666666667, "margin": wad(80)}}}),
+    ]),
+    vector("pos_equal_opposite", POSITION_TEST, "open position - two equal size but opposite side positions", [
+        open_("alice", BUY, "60", "10", "37.5"),
+        check(expect={"balance_of": {"alice": _ALICE - 60 * USDC}}),
+        open_("alice", SELL, "300", "2", "37.5"),
+        check(expect={"position": {"alice": {"size": 0, "margin": 0}}},
+              model_expect={"balance_of": {"alice": _ALICE}, "reserves": [wad(1000), wad(100)]}),
+    ]),
+    vector("pos_long_then_two_shorts", POSITION_TEST, "open position - one long and two shorts", [
+        open_("alice", BUY, "60", "10", "37.5"),
+        open_("alice", SELL, "20", "5", "4.17"),
+        check(expect={"position": {"alice": {"size": 33333333333333333333, "margin": wad(60)}}}),
+        open_("alice", SELL, "50", "10", "33.33"),
+        check(expect={"position": {"alice": {"size": 0, "margin": 0}}}),
+    ]),
+    vector("pos_short_then_two_longs", POSITION_TEST, "open position - short and two longs", [
+        open_("alice", SELL, "40", "5", "25"),
+        open_("alice", BUY, "20", "5", "13.88"),
+        check(expect={"position": {"alice": {"size": -11111111111111111112, "margin": wad(40)}}}),
+        open_("alice", BUY, "10", "10"),
+        check(expect={"position": {"alice": {"size": -1, "margin": 39999999999999999993}}}),
+    ]),
+    vector("pos_short_long_short", POSITION_TEST, "open position - short, long and short", [
+        open_("alice", SELL, "20", "10", "25"),
+        open_("alice", BUY, "150", "3", "44.9"),
+        check(expect={"position": {"alice": {"margin": 83333333333333333333}}}),
+        open_("alice", SELL, "25", "10", "19.9"),
+        check(expect={"position": {"alice": {"size": 0, "margin": 0}}, "balance_of": {"alice": _ALICE}}),
+    ]),
+    vector("pos_long_short_long", POSITION_TEST, "open position - long, short and long", [
+        open_("alice", BUY, "25", "10", "20"),
+        open_("alice", SELL, "150", "3"),
+        check(expect={"position": {"alice": {"size": -wad(25), "margin": 66666666666666666666}}}),
+        open_("alice", BUY, "20", "10"),
+        check(expect={"position": {"alice": {"size": 0, "margin": 0}}}),
+    ]),
+    vector("pos_pnl_zero_alone", POSITION_TEST, "pnl is 0 if no others are trading", [
+        open_("alice", BUY, "250", "1"),
+        open_("alice", BUY, "750", "1"),
+        check(expect={"unrealized_pnl": {"alice": {"spot": 0}}}),
+    ]),
+    vector("pos_close_safe_position", POSITION_TEST, "close a safe position", [
+        open_("alice", SELL, "50", "2", "11.12"),
+        check(expect={"position": {"alice": {"size": -11111111111111111112}}}),
+        open_("bob", BUY, "10", "6"),
+        check(expect={"reserves": [wad(960), 104166666666666666668]}),
+        close("alice"),
+        check(expect={"position": {"alice": {"size": 0}},
+                      "reserves": [1074626865671641791054, 93055555555555555556]}),
+    ]),
+    vector("pos_close_slightly_over_maintenance", POSITION_TEST,
+           "close a position which is slightly over maintenanceMarginRatio", [
+               open_("alice", BUY, "25", "10"),
+               open_("bob", SELL, "35.08", "1"),
+               close("alice"),
+               check(expect={"position": {"alice": {"size": 0, "margin": 0}},
+                             "reserves": [977422074620429546963, 102309946333914990288]}),
+           ]),
+    vector("pos_close_under_collateral_reverts", POSITION_TEST, "close a under collateral position", [
+        open_("alice", BUY, "25", "10"),
+        open_("bob", SELL, "250", "1"),
+        close("alice", error="BadDebt"),
+    ], notes="positionTest@0142939 closes with bad debt; the final ClearingHouse.closePosition requires "
+             "badDebt == 0 (such a position can only be liquidated)"),
+    vector("pos_fees_open_close", POSITION_TEST, "open/close position to check the fee is charged", [
+        open_("alice", BUY, "60", "10"),
+        close("alice"),
+        check(expect={"insurance_fund_tokens": 5024 * USDC, "toll_pool_tokens": 12 * USDC}),
+    ], config={"toll_ratio": wad("0.01"), "spread_ratio": wad("0.02")}),
+    vector("pos_fees_toll_changed", POSITION_TEST,
+           "open/close position to check the fee is charged; tollRatio changed to 1% from 5%", [
+               open_("alice", BUY, "60", "10"),
+               check(expect={"toll_pool_tokens": 6 * USDC}),
+               set_param("toll_ratio", "0.05"),
+               open_("alice", BUY, "20", "10"),
+               check(expect={"toll_pool_tokens": 16 * USDC}),
+               close("alice"),
+               check(expect={"toll_pool_tokens": 55999999}),
+           ], config={"toll_ratio": wad("0.01")}),
+    vector("pos_event_open_close", POSITION_TEST, "check PositionChanged event by opening and then closing a position", [
+        open_("alice", SELL, "50", "2", "11.12", expect={
+            "margin": wad(50), "exchanged_notional": wad(100), "exchanged_size": -11111111111111111112,
+            "fee": wad(1), "size": -11111111111111111112, "realized_pnl": 0}),
+        close("alice", expect={"margin": 0, "exchanged_notional": 100000000000000000008,
+                               "exchanged_size": 11111111111111111112, "fee": wad(1), "size": 0}),
+    ], config={"toll_ratio": wad("0.01")}),
+    vector("pos_event_opposite_same_size", POSITION_TEST,
+           "check PositionChanged event by open 2 opposite side positions with the same size", [
+               open_("alice", SELL, "50", "2", "11.12", expect={
+                   "exchanged_notional": wad(100), "exchanged_size": -11111111111111111112, "fee": 0,
+                   "size": -11111111111111111112, "realized_pnl": 0}),
+               open_("alice", BUY, 99999999999999999999, "1", expect={
+                   "exchanged_notional": 99999999999999999999, "exchanged_size": 11111111111111111111, "fee": 0,
+                   "size": -1}),
+           ], notes="the quote amount is getOutputPrice(REMOVE_FROM_AMM, 11111111111111111111) at 900:111.11"),
+    vector("pos_event_smaller_opposite", POSITION_TEST, "check PositionChanged event by open a smaller opposite side position",
+           [
+               open_("alice", SELL, "50", "2", "11.12"),
+               open_("alice", BUY, "50", "1", expect={"exchanged_notional": wad(50),
+                                                      "exchanged_size": 5847953216374269005, "fee": 0,
+                                                      "size": -5263157894736842107}),
+           ]),
+    vector("pos_event_larger_reverse_long", POSITION_TEST,
+           "check exchangedPositionSize in PositionChanged event by opening a lager reverse long", [
+               open_("alice", SELL, "50", "2", "11.12"),
+               open_("alice", BUY, "50", "5", expect={"exchanged_notional": wad(250),
+                                                      "exchanged_size": 24154589371980676328,
+                                                      "size": 13043478260869565216}),
+           ]),
+    vector("pos_event_larger_reverse_short", POSITION_TEST,
+           "check exchangedPositionSize in PositionChanged event by opening a lager reverse short", [
+               open_("alice", BUY, "50", "2"),
+               open_("alice", SELL, "50", "5", expect={"exchanged_notional": wad(250),
+                                                       "exchanged_size": -26737967914438502674,
+                                                       "size": -17647058823529411765}),
+           ]),
+    vector("pos_pnl_unrealized", POSITION_TEST, "pnl - unrealized", [
+        open_("alice", BUY, "25", "10", "20"),
+        open_("bob", SELL, "100", "10", "320"),
+        check(expect={"position": {"alice": {"size": wad(20)}},
+                      "unrealized_pnl": {"alice": {"spot": -238095238095238095239}}}),
+    ]),
+    vector("pos_not_enough_balance", POSITION_TEST, "Force error, open position - not enough balance", [
+        open_("alice", BUY, "60", "10"),
+        open_("alice", BUY, "141", "10", error="InsufficientBalance"),
+    ], deposits={"alice": 200 * USDC}),
+    vector("pos_leverage_too_high", POSITION_TEST, "Force error, open position - exceed margin ratio", [
+        open_("alice", SELL, "60", "21", "37.5", error="LeverageTooHigh"),
+    ]),
+    vector("pos_enough_margin_not_liquidatable", POSITION_TEST,
+           "alice's position has enough margin left, thus won't get liquidated", [
+               open_("alice", BUY, "300", "2"),
+               open_("bob", SELL, "500", "1"),
+               liquidate("carol", "alice", error="MarginRatioHealthy"),
+           ]),
+    vector("pos_liquidated_fee_exceeds_margin", POSITION_TEST,
+           "alice's position got liquidated and not enough margin left for paying liquidation fee", [
+               open_("alice", BUY, "150", "4"),
+               open_("bob", SELL, "500", "1"),
+               liquidate("carol", "alice",
+                         expect={"realized_pnl": -278761061946902654868, "bad_debt": 128761061946902654868,
+                                 "fee_to_liquidator": 16061946902654867256,
+                                 "liquidation_bad_debt": 16061946902654867256},
+                         model_expect={"liquidation_penalty": wad(150), "exchanged_notional": 321238938053097345132,
+                                       "is_partial": False}),
+               check(model_expect={"balance_of": {"carol": 16061946}, "insurance_fund_wad": wad(5000) - 128761061946902654868 - 16061946902654867256}),
+           ], notes="positionTest@0142939 expects liquidationPenalty 0; the final release emits the old margin (150)"),
+    vector("pos_cannot_open_when_long_underwater", POSITION_TEST,
+           "force error, can NOT open a long/short position when position(long) is under collateral", [
+               open_("alice", BUY, "25", "10"),
+               open_("bob", SELL, "250", "1"),
+               open_("alice", BUY, "1", "1", error="MarginRatioTooLow"),
+               open_("alice", SELL, "1", "1", error="MarginRatioTooLow"),
+           ]),
+    vector("pos_cannot_open_when_short_underwater", POSITION_TEST,
+           "force error, can NOT open a long/short position when position(short) is under collateral", [
+               open_("alice", SELL, "20", "10"),
+               open_("bob", BUY, "20", "10"),
+               open_("alice", SELL, "1", "1", error="MarginRatioTooLow"),
+           ]),
+]
+
+# position size upper bound: setCap(10, 0)
+_CAP_10 = {"max_holding_base_asset": wad(10)}
+VECTORS += [
+    vector("cap_long_then_smaller_short", POSITION_TEST, "open a long and a smaller short position under limit",
+           [open_("alice", BUY, "110", "1"), open_("alice", SELL, "50", "1")], config=_CAP_10),
+    vector("cap_two_longs", POSITION_TEST, "open two long positions under limit",
+           [open_("alice", BUY, "55", "1"), open_("alice", BUY, "55", "1")], config=_CAP_10),
+    vector("cap_short_then_smaller_long", POSITION_TEST, "open a short position and a smaller long under limit",
+           [open_("alice", SELL, "90", "1"), open_("alice", BUY, "50", "1")], config=_CAP_10),
+    vector("cap_two_shorts", POSITION_TEST, "open two short positions under limit",
+           [open_("alice", SELL, "45", "1"), open_("alice", SELL, "45", "1")], config=_CAP_10),
+    vector("cap_changed", POSITION_TEST, "change position size upper bound and open positions", [
+        set_param("max_holding_base_asset", "20"),
+        open_("alice", BUY, "25", "10", expect={"size": wad(20)}),
+        close("alice"),
+        open_("alice", SELL, "16", "10"),
+    ], config=_CAP_10),
+    vector("cap_long_over", POSITION_TEST, "force error, open a long position and over the limit",
+           [open_("alice", BUY, "120", "1", error="PositionHoldingCapExceeded")], config=_CAP_10),
+    vector("cap_longs_over", POSITION_TEST, "force error, open long positions and over the limit",
+           [open_("alice", BUY, "60", "1"), open_("alice", BUY, "60", "1", error="PositionHoldingCapExceeded")],
+           config=_CAP_10),
+    vector("cap_short_over", POSITION_TEST, "force error, open a short position and over the limit",
+           [open_("alice", SELL, "95", "1", error="PositionHoldingCapExceeded")], config=_CAP_10),
+    vector("cap_shorts_over", POSITION_TEST, "force error, open short positions and over the limit",
+           [open_("alice", SELL, "45", "1"), open_("alice", SELL, "50", "1", error="PositionHoldingCapExceeded")],
+           config=_CAP_10),
+    vector("cap_reverse_short_over", POSITION_TEST,
+           "force error, open a long and a larger reverse short and over the limit",
+           [open_("alice", BUY, "10", "10"), open_("alice", SELL, "20", "10", error="PositionHoldingCapExceeded")],
+           config=_CAP_10),
+    vector("cap_reverse_long_over", POSITION_TEST,
+           "force error, open a short and a larger reverse long and over the limit",
+           [open_("alice", SELL, "9", "10"), open_("alice", BUY, "21", "10", error="PositionHoldingCapExceeded")],
+           config=_CAP_10),
+]
+
+# fee calculation: toll 5 % + spread 5 %
+_FEE_10 = {"toll_ratio": wad("0.05"), "spread_ratio": wad("0.05")}
+VECTORS += [
+    vector("fee_open_long", POSITION_TEST, "open position when total fee is 10%", [
+        open_("alice", BUY, "300", "2", "37.5", expect={
+            "exchanged_notional": wad(600), "exchanged_size": wad("37.5"), "fee": wad(60),
+            "size": wad("37.5"), "realized_pnl": 0}),
+        check(expect={"margin_with_funding": {"alice": wad(300)}, "toll_pool_tokens": 30 * USDC,
+                      "insurance_fund_tokens": 5030 * USDC},
+              model_expect={"balance_of": {"alice": 0}}),
+    ], config=_FEE_10, deposits={"alice": 360 * USDC}),
+    vector("fee_short_twice", POSITION_TEST, "open short position twice when total fee is 10%", [
+        open_("alice", SELL, "50", "2", "11.2"),
+        check(model_expect={"balance_of": {"alice": 300 * USDC}}),
+        open_("alice", SELL, "50", "2", "139", expect={
+            "exchanged_notional": wad(100), "exchanged_size": -13888888888888888889, "fee": wad(10),
+            "size": -25000000000000000001, "realized_pnl": 0}),
+        check(expect={"balance_of": {"alice": 240 * USDC}, "toll_pool_tokens": 10 * USDC,
+                      "insurance_fund_tokens": 5010 * USDC}),
+    ], config=_FEE_10, deposits={"alice": 360 * USDC}),
+    vector("fee_open_close", POSITION_TEST, "open and close position when total fee is 10%", [
+        open_("alice", BUY, "300", "2", "37.5"),
+        close("alice", expect={"exchanged_notional": wad(600), "exchanged_size": -wad("37.5"), "fee": wad(60),
+                               "size": 0, "realized_pnl": 0}),
+        check(expect={"toll_pool_tokens": 60 * USDC, "insurance_fund_tokens": 5060 * USDC}),
+    ], config=_FEE_10),
+    vector("fee_manual_close_long", POSITION_TEST,
+           "open position and close manually by opening reverse position(long then short) when fee is 10%", [
+               open_("alice", BUY, "300", "2"),
+               check(model_expect={"position_notional": {"alice": {"spot": wad(600)}}}),
+               open_("alice", SELL, "600", "1", expect={
+                   "exchanged_notional": wad(600), "exchanged_size": -wad("37.5"), "fee": wad(60), "size": 0,
+                   "realized_pnl": 0}),
+               check(expect={"toll_pool_tokens": 60 * USDC, "insurance_fund_tokens": 5060 * USDC}),
+           ], config=_FEE_10, deposits={"alice": 420 * USDC}),
+    vector("fee_manual_close_short", POSITION_TEST,
+           "open position and close manually by opening reverse position(short then long) when fee is 10%", [
+               open_("alice", SELL, "300", "2"),
+               check(model_expect={"position_notional": {"alice": {"spot": wad(600)}}}),
+               open_("alice", BUY, "600", "1", expect={
+                   "exchanged_notional": wad(600), "exchanged_size": wad(150), "fee": wad(60), "size": 0,
+                   "realized_pnl": 0}),
+               check(expect={"toll_pool_tokens": 60 * USDC, "insurance_fund_tokens": 5060 * USDC}),
+           ], config=_FEE_10, deposits={"alice": 420 * USDC}),
+    vector("fee_close_under_collateral_reverts", POSITION_TEST, "close a under collateral position when fee is 10%", [
+        open_("alice", BUY, "20", "10"),
+        open_("bob", SELL, "10", "10"),
+        check(model_expect={"unrealized_pnl": {"alice": {"spot": -29577464788732394366}}}),
+        close("alice", error="BadDebt"),
+    ], config=_FEE_10, deposits={"alice": 60 * USDC, "bob": 5000 * USDC},
+        notes="positionTest@0142939 closes it (toll pool 23521126); in the final release the close leaves "
+              "bad debt (PnL -29.58 on margin 20) and reverts"),
+    vector("fee_not_enough_balance", POSITION_TEST, "force error, not enough balance to open position when total fee is 10%",
+           [open_("alice", BUY, "300", "2", "37.5", error="InsufficientBalance")],
+           config=_FEE_10, deposits={"alice": 359 * USDC}),
+    vector("fee_spread_no_toll", POSITION_TEST, "has spread but no toll", [
+        open_("alice", BUY, "300", "2", expect={"exchanged_notional": wad(600), "exchanged_size": wad("37.5"),
+                                                "fee": wad(60), "size": wad("37.5"), "realized_pnl": 0}),
+        check(expect={"toll_pool_tokens": 0, "insurance_fund_tokens": 5060 * USDC}),
+    ], config={"toll_ratio": 0, "spread_ratio": wad("0.1")}, deposits={"alice": 360 * USDC}),
 ]

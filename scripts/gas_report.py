@@ -1,0 +1,186 @@
+"""Gas benchmark: a fixed scenario on anvil, one operation per block, compared with budgets and Perp v1.
+
+Writes `reports/gas.md` and `reports/gas.json`; exits non-zero when a figure is over its budget.
+Gas is deterministic for a given chain state, so CI runs this as a gate (`make gas`).
+
+Scenario (each step its own transaction and block), on a market of 3,000,000 quote / 1,000 base (ETH at
+3,000) with a 6-decimal quote token, a 0.1 % spread fee, a 1.2 % fluctuation limit, margins 10 % /
+6.25 %, liquidation fee 1.25 %, partial liquidation ratio 25 %:
+  deposit (a trader's first, then a repeat), withdraw; first trade on the market (new long); a second
+  trader's new short; increase; reduce; reverse; closePosition; addMargin; removeMargin; partial and
+  full liquidation; payFunding after 1 trade and after 200 trades in the funding window.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from brownie import accounts, chain, project
+from tqdm import tqdm
+
+from scripts.deploy import deploy_protocol, to_aggregator_answer
+
+WAD = 10**18
+BUY, SELL = 0, 1
+REPORTS = Path(__file__).resolve().parent.parent / "reports"
+
+CONFIG: dict[str, Any] = {
+    "quote_decimals": 6,
+    "init_margin_ratio": 10 * 10**16,
+    "maintenance_margin_ratio": 625 * 10**14,
+    "liquidation_fee_ratio": 125 * 10**14,
+    "partial_liquidation_ratio": 25 * 10**16,
+    "quote_asset_reserve": 3_000_000 * WAD,
+    "base_asset_reserve": 1_000 * WAD,
+    "index_price": 3_000 * WAD,
+    "fluctuation_limit_ratio": 12 * 10**15,
+    "spread_ratio": 10**15,
+}
+
+# (operation, budget, Perp v1's figure on the same anvil)
+BUDGETS: dict[str, tuple[int, str]] = {
+    "deposit (first)": (60_000, "-"),
+    "deposit (repeat)": (60_000, "-"),
+    "withdraw": (60_000, "-"),
+    "openPosition: first trade on the market (new long)": (120_000, "364k-457k"),
+    "openPosition: second trader, new short": (120_000, "364k-457k"),
+    "openPosition: increase": (100_000, "405k"),
+    "openPosition: reduce": (100_000, "-"),
+    "openPosition: reverse": (120_000, "-"),
+    "closePosition": (90_000, "276k"),
+    "addMargin": (50_000, "103k"),
+    "removeMargin": (70_000, "149k-216k"),
+    "liquidate (partial)": (130_000, "403k"),
+    "liquidate (full)": (130_000, "399k"),
+    "payFunding after 1 trade": (60_000, "186k-256k"),
+    "payFunding after 200 trades": (60_000, "2.6M"),
+}
+CODE_SIZE_BUDGET = 16 * 1024
+
+
+def _measure() -> dict[str, int]:
+    d = deploy_protocol(CONFIG)
+    ch, amm, vault, token = d.clearing_house, d.amm, d.vault, d.quote_token
+    alice, bob, carol, dave, keeper = accounts[1], accounts[2], accounts[3], accounts[4], accounts[5]
+    gas: dict[str, int] = {}
+    usd = 10**6
+
+    def fund(who: Any, amount: int) -> Any:
+        token.mint(who, 2 * amount * usd, {"from": who})
+        token.approve(vault, 2**256 - 1, {"from": who})
+        return vault.deposit(amount * usd, {"from": who})
+
+    def step() -> None:
+        chain.sleep(15)
+
+    gas["deposit (first)"] = fund(alice, 10_000).gas_used
+    gas["deposit (repeat)"] = vault.deposit(1_000 * usd, {"from": alice}).gas_used
+    gas["withdraw"] = vault.withdraw(1_000 * usd, {"from": alice}).gas_used
+    for who in (bob, carol, dave):
+        fund(who, 10_000)
+    fund(keeper, 200_000)
+    step()
+    gas["openPosition: first trade on the market (new long)"] = ch.openPosition(
+        amm, BUY, 100 * WAD, 10 * WAD, 0, {"from": alice}).gas_used
+    step()
+    gas["openPosition: second trader, new short"] = ch.openPosition(
+        amm, SELL, 100 * WAD, 5 * WAD, 0, {"from": bob}).gas_used
+    step()
+    gas["openPosition: increase"] = ch.openPosition(amm, BUY, 50 * WAD, 5 * WAD, 0, {"from": alice}).gas_used
+    step()
+    gas["openPosition: reduce"] = ch.openPosition(amm, SELL, 20 * WAD, 5 * WAD, 0, {"from": alice}).gas_used
+    step()
+    gas["addMargin"] = ch.addMargin(amm, 10 * WAD, {"from": bob}).gas_used
+    step()
+    gas["removeMargin"] = ch.removeMargin(amm, 5 * WAD, {"from": bob}).gas_used
+    step()
+    gas["openPosition: reverse"] = ch.openPosition(amm, BUY, 150 * WAD, 5 * WAD, 0, {"from": bob}).gas_used
+    step()
+    gas["closePosition"] = ch.closePosition(amm, 0, {"from": bob}).gas_used
+
+    # liquidations: carol and dave go long 10x, the index and the mark fall, 15 minutes pass
+    step()
+    ch.openPosition(amm, BUY, 200 * WAD, 10 * WAD, 0, {"from": carol})
+    step()
+    ch.openPosition(amm, BUY, 20 * WAD, 10 * WAD, 0, {"from": dave})
+    d.aggregators["ETH"].updateAnswer(to_aggregator_answer(2_800 * WAD), {"from": d.owner})
+
+    def push_down(trades: int) -> None:
+        for _ in range(trades):
+            step()
+            ch.openPosition(amm, SELL, 2_000 * WAD, 5 * WAD, 0, {"from": keeper})
+        chain.sleep(900)
+        chain.mine()
+
+    push_down(16)
+    gas["liquidate (partial)"] = ch.liquidate(amm, carol, {"from": keeper}).gas_used
+    push_down(6)
+    gas["liquidate (full)"] = ch.liquidate(amm, dave, {"from": keeper}).gas_used
+
+    # funding after 1 trade, then after 200 trades in the window
+    chain.sleep(3_600)
+    ch.openPosition(amm, BUY, 1 * WAD, 1 * WAD, 0, {"from": keeper})
+    step()
+    gas["payFunding after 1 trade"] = ch.payFunding(amm, {"from": keeper}).gas_used
+    chain.sleep(600)
+    for i in tqdm(range(200), desc="200 trades in the funding window", leave=False):
+        ch.openPosition(amm, BUY if i % 2 else SELL, 1 * WAD, 1 * WAD, 0, {"from": keeper})
+        chain.sleep(10)
+    chain.sleep(max(0, amm.nextFundingTime() - chain.time()) + 1)
+    gas["payFunding after 200 trades"] = ch.payFunding(amm, {"from": keeper}).gas_used
+    return gas
+
+
+def _code_sizes() -> dict[str, int]:
+    proj = project.get_loaded_projects()[0]
+    sizes = {}
+    for name in ("ClearingHouse", "Amm", "Vault", "InsuranceFund", "ChainlinkPriceFeed"):
+        sizes[name] = len(proj[name]._build["deployedBytecode"]) // 2
+    return sizes
+
+
+def write_report(gas: dict[str, int], sizes: dict[str, int]) -> list[str]:
+    over: list[str] = []
+    lines = [
+        "# Gas report",
+        "",
+        "Generated by `make gas` (`scripts/gas_report.py`); scenario in the script's docstring.",
+        "",
+        "| operation | gas | budget | Perp v1 | v1 / ours |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for op, (budget, v1) in BUDGETS.items():
+        used = gas[op]
+        ratio = ""
+        if v1 != "-":
+            low = v1.split("-")[0].replace("k", "000").replace("2.6M", "2600000")
+            ratio = f"{int(float(low.rstrip('k'))) / used:.1f}x"
+        flag = "" if used <= budget else " **over**"
+        if used > budget:
+            over.append(op)
+        lines.append(f"| {op} | {used:,}{flag} | {budget:,} | {v1} | {ratio} |")
+    spread = abs(gas["payFunding after 200 trades"] - gas["payFunding after 1 trade"]) / gas["payFunding after 1 trade"]
+    lines += ["", f"payFunding after 200 trades vs after 1: {spread:.2%} apart (budget 2 %).", ""]
+    if spread > 0.02:
+        over.append("payFunding spread")
+    lines += ["| contract | runtime code (bytes) | budget |", "| --- | ---: | ---: |"]
+    for name, size in sizes.items():
+        flag = "" if size <= CODE_SIZE_BUDGET else " **over**"
+        if size > CODE_SIZE_BUDGET:
+            over.append(f"{name} size")
+        lines.append(f"| {name} | {size:,}{flag} | {CODE_SIZE_BUDGET:,} |")
+    lines += ["", "Perp v1's ClearingHouse: 23.9 KB (97 % of the 24 KB limit)."]
+    REPORTS.mkdir(exist_ok=True)
+    (REPORTS / "gas.md").write_text("\n".join(lines) + "\n")
+    payload = {"gas": gas, "budgets": {k: v[0] for k, v in BUDGETS.items()}, "code_size": sizes, "over_budget": over}
+    (REPORTS / "gas.json").write_text(json.dumps(payload, indent=2) + "\n")
+    print("\n".join(lines))
+    return over
+
+
+def main() -> None:
+    over = write_report(_measure(), _code_sizes())
+    if over:
+        raise SystemExit(f"over budget: {', '.join(over)}")
