@@ -29,25 +29,15 @@ contract Amm is IAmm, Ownable {
         bool open;
     }
 
-    /// @dev Written on every trade: the traders' net base position and the block's refPrice price for
-    ///      the fluctuation limit (the price at the start of the current block).
-    struct Slot1 {
-        int128 totalPositionSize;
-        uint128 blockStartPrice;
-    }
-
-    /// @dev Trading ratios, read on every trade; each <= 1e18.
-    struct Ratios {
-        uint64 tradeLimitRatio;
-        uint64 fluctuationLimitRatio;
-        uint64 tollRatio;
-        uint64 spreadRatio;
-    }
-
-    /// @dev Position caps (0 = none).
-    struct Caps {
-        uint128 maxHoldingBaseAsset;
-        uint128 openInterestNotionalCap;
+    /// @dev Trading parameters, one slot read on every trade. Ratios are stored in units of 1e-12
+    ///      (1e6 wei), caps in units of 1e-3 (1e15 wei); setters reject values that do not fit exactly.
+    struct Params {
+        uint40 tradeLimitRatio;
+        uint40 fluctuationLimitRatio;
+        uint40 tollRatio;
+        uint40 spreadRatio;
+        uint48 maxHoldingBaseAsset;
+        uint48 openInterestNotionalCap;
     }
 
     /// @dev Funding schedule and the last rate.
@@ -68,11 +58,15 @@ contract Amm is IAmm, Ownable {
     /// @inheritdoc IAmm
     bytes32 public immutable override priceFeedKey;
 
+    uint256 private constant RATIO_UNIT = 1e6;
+    uint256 private constant CAP_UNIT = 1e15;
+
     Slot0 private _slot0;
-    Slot1 private _slot1;
-    Ratios private _ratios;
-    Caps private _caps;
+    Params private _params;
     Funding private _funding;
+    /// @dev totalPositionSize = baseAtZeroPosition − baseReserve: swaps move the base reserve by exactly
+    ///      the base the traders receive or give, so the net position needs no storage write per trade.
+    uint256 private _baseAtZeroPosition;
     /// @inheritdoc IAmm
     IPriceFeed public override priceFeed;
     /// @inheritdoc IAmm
@@ -111,8 +105,10 @@ contract Amm is IAmm, Ownable {
         clearingHouse = clearingHouse_;
         priceFeed = feed;
         priceFeedKey = key;
-        _setRatios(config.tradeLimitRatio, config.fluctuationLimitRatio, config.tollRatio, config.spreadRatio);
-        _setCaps(config.maxHoldingBaseAsset, config.openInterestNotionalCap);
+        Params memory p;
+        _setRatios(p, config.tradeLimitRatio, config.fluctuationLimitRatio, config.tollRatio, config.spreadRatio);
+        _setCaps(p, config.maxHoldingBaseAsset, config.openInterestNotionalCap);
+        _params = p;
         _funding.fundingPeriod = config.fundingPeriod.toUint32();
         _setMaxFundingRate(config.maxFundingRate);
         _slot0 = Slot0({
@@ -122,8 +118,11 @@ contract Amm is IAmm, Ownable {
             observationIndex: 0,
             open: false
         });
+        _baseAtZeroPosition = config.baseAssetReserve;
         initialQuoteAssetReserve = _quoteAtZeroPosition(config.quoteAssetReserve, config.baseAssetReserve, 0);
-        _observations.initialize(_blockTimestamp());
+        _observations.initialize(
+            _blockTimestamp(), _toPrice(PoolMath.spotPrice(config.quoteAssetReserve, config.baseAssetReserve))
+        );
         _grownTo = 1;
     }
 
@@ -134,26 +133,31 @@ contract Amm is IAmm, Ownable {
         external
         override
         onlyClearingHouse
-        returns (uint256 baseAmount)
+        returns (SwapResult memory result)
     {
-        if (quoteAmount == 0) return 0;
         Slot0 memory s0 = _slot0;
         if (!s0.open) revert MarketClosed();
-        Ratios memory ratios = _ratios;
+        Params memory p = _params;
+        _fillParams(result, p);
+        if (quoteAmount == 0) {
+            (result.quoteReserve, result.baseReserve) = (s0.quoteReserve, s0.baseReserve);
+            return result;
+        }
         bool isAdd = dir == Dir.ADD_TO_AMM;
-        baseAmount = PoolMath.getInputPrice(isAdd, quoteAmount, s0.quoteReserve, s0.baseReserve);
+        uint256 baseAmount = PoolMath.getInputPrice(isAdd, quoteAmount, s0.quoteReserve, s0.baseReserve);
         if (isAdd) {
-            _checkTradeLimit(baseAmount, s0.baseReserve, ratios.tradeLimitRatio);
+            _checkTradeLimit(baseAmount, s0.baseReserve, p.tradeLimitRatio);
             if (baseAmountLimit != 0 && baseAmount < baseAmountLimit) {
                 revert SlippageExceeded(baseAmount, baseAmountLimit);
             }
         } else {
-            _checkTradeLimit(quoteAmount, s0.quoteReserve, ratios.tradeLimitRatio);
+            _checkTradeLimit(quoteAmount, s0.quoteReserve, p.tradeLimitRatio);
             if (baseAmountLimit != 0 && baseAmount > baseAmountLimit) {
                 revert SlippageExceeded(baseAmount, baseAmountLimit);
             }
         }
-        _updateReserves(s0, ratios, isAdd, quoteAmount, baseAmount, canOverFluctuationLimit);
+        result.amount = baseAmount;
+        _updateReserves(s0, p, isAdd, quoteAmount, baseAmount, canOverFluctuationLimit, result);
     }
 
     /// @inheritdoc IAmm
@@ -161,28 +165,33 @@ contract Amm is IAmm, Ownable {
         external
         override
         onlyClearingHouse
-        returns (uint256 quoteAmount)
+        returns (SwapResult memory result)
     {
-        if (baseAmount == 0) return 0;
         Slot0 memory s0 = _slot0;
         if (!s0.open) revert MarketClosed();
-        Ratios memory ratios = _ratios;
+        Params memory p = _params;
+        _fillParams(result, p);
+        if (baseAmount == 0) {
+            (result.quoteReserve, result.baseReserve) = (s0.quoteReserve, s0.baseReserve);
+            return result;
+        }
         bool baseAdded = dir == Dir.ADD_TO_AMM;
-        quoteAmount = PoolMath.getOutputPrice(baseAdded, baseAmount, s0.quoteReserve, s0.baseReserve);
+        uint256 quoteAmount = PoolMath.getOutputPrice(baseAdded, baseAmount, s0.quoteReserve, s0.baseReserve);
         if (baseAdded) {
             // closing a long: quote leaves the pool
-            _checkTradeLimit(quoteAmount, s0.quoteReserve, ratios.tradeLimitRatio);
+            _checkTradeLimit(quoteAmount, s0.quoteReserve, p.tradeLimitRatio);
             if (quoteAmountLimit != 0 && quoteAmount < quoteAmountLimit) {
                 revert SlippageExceeded(quoteAmount, quoteAmountLimit);
             }
         } else {
-            _checkTradeLimit(baseAmount, s0.baseReserve, ratios.tradeLimitRatio);
+            _checkTradeLimit(baseAmount, s0.baseReserve, p.tradeLimitRatio);
             if (quoteAmountLimit != 0 && quoteAmount > quoteAmountLimit) {
                 revert SlippageExceeded(quoteAmount, quoteAmountLimit);
             }
         }
+        result.amount = quoteAmount;
         // the quote moves opposite to the base
-        _updateReserves(s0, ratios, !baseAdded, quoteAmount, baseAmount, canOverFluctuationLimit);
+        _updateReserves(s0, p, !baseAdded, quoteAmount, baseAmount, canOverFluctuationLimit, result);
     }
 
     /// @inheritdoc IAmm
@@ -192,15 +201,18 @@ contract Amm is IAmm, Ownable {
         onlyClearingHouse
         returns (int256 premiumFraction, int256 totalPositionSize_)
     {
-        if (!_slot0.open) revert MarketClosed();
+        Slot0 memory s0 = _slot0;
+        if (!s0.open) revert MarketClosed();
         Funding memory f = _funding;
         uint256 nowTs = block.timestamp;
         if (nowTs < f.nextFundingTime) revert FundingTooEarly(nowTs, f.nextFundingTime);
         uint256 period = f.fundingPeriod;
 
         uint256 indexTwap = priceFeed.getTwapPrice(priceFeedKey, period);
-        int256 premium = getTwapPrice(period).toInt() - indexTwap.toInt();
-        premiumFraction = premium * int256(period) / int256(ONE_DAY);
+        uint256 markTwap = _observations.twap(
+            s0.observationIndex, _blockTimestamp(), PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve), period
+        );
+        premiumFraction = (markTwap.toInt() - indexTwap.toInt()) * int256(period) / int256(ONE_DAY);
         if (f.maxFundingRate != 0) {
             int256 cap = indexTwap.mulWad(f.maxFundingRate).toInt();
             if (premiumFraction > cap) premiumFraction = cap;
@@ -208,25 +220,27 @@ contract Amm is IAmm, Ownable {
         }
         int256 rate = premiumFraction.divWad(indexTwap.toInt());
 
-        // next = max(start of the hour after next + period, now + period / 2) (v1's rule)
+        // next = max(the hour boundary at or before nextFundingTime + period, now + period / 2) (v1's rule)
         uint256 onHour = (uint256(f.nextFundingTime) + period) / 1 hours * 1 hours;
         uint256 minNext = nowTs + period / 2;
         f.nextFundingTime = (onHour > minNext ? onHour : minNext).toUint32();
         f.fundingRate = rate.toInt128();
         _funding = f;
         emit FundingRateUpdated(rate, indexTwap);
-        totalPositionSize_ = _slot1.totalPositionSize;
+        totalPositionSize_ = _totalPositionSize(s0.baseReserve);
     }
 
     /// @inheritdoc IAmm
     function resetReserves(uint256 quoteReserve, uint256 baseReserve) external override onlyClearingHouse {
         Slot0 memory s0 = _slot0;
         if (quoteReserve == 0 || baseReserve == 0) revert InvalidParameter();
+        int256 size = _totalPositionSize(s0.baseReserve);
         _recordObservation(s0);
         s0.quoteReserve = _toReserve(quoteReserve);
         s0.baseReserve = _toReserve(baseReserve);
         _slot0 = s0;
-        initialQuoteAssetReserve = _quoteAtZeroPosition(quoteReserve, baseReserve, _slot1.totalPositionSize);
+        _baseAtZeroPosition = (baseReserve.toInt() + size).toUint256();
+        initialQuoteAssetReserve = _quoteAtZeroPosition(quoteReserve, baseReserve, size);
         emit ReservesReset(quoteReserve, baseReserve);
     }
 
@@ -234,12 +248,12 @@ contract Amm is IAmm, Ownable {
     function shutdown() external override {
         if (msg.sender != owner() && msg.sender != clearingHouse) revert OwnableUnauthorizedAccount(msg.sender);
         if (isShutdown) revert MarketClosed();
-        int256 size = _slot1.totalPositionSize;
+        Slot0 memory s0 = _slot0;
+        int256 size = _totalPositionSize(s0.baseReserve);
         uint256 price;
         if (size.abs() > IGNORABLE_SIZE_FOR_SHUTDOWN) {
-            uint256 quote = _slot0.quoteReserve;
             uint256 init = initialQuoteAssetReserve;
-            uint256 notional = init > quote ? init - quote : quote - init;
+            uint256 notional = init > s0.quoteReserve ? init - s0.quoteReserve : s0.quoteReserve - init;
             price = notional.divWad(size.abs());
         }
         _settlementPrice = price;
@@ -261,17 +275,21 @@ contract Amm is IAmm, Ownable {
         emit OpenChanged(open_);
     }
 
-    /// @notice Sets the trading ratios (each in wad, <= 1e18; fluctuation 0 = off).
+    /// @notice Sets the trading ratios (each in wad, <= 1e18, a multiple of 1e6; fluctuation 0 = off).
     function setRatios(uint256 tradeLimitRatio_, uint256 fluctuationLimitRatio_, uint256 tollRatio_, uint256 spreadRatio_)
         external
         onlyOwner
     {
-        _setRatios(tradeLimitRatio_, fluctuationLimitRatio_, tollRatio_, spreadRatio_);
+        Params memory p = _params;
+        _setRatios(p, tradeLimitRatio_, fluctuationLimitRatio_, tollRatio_, spreadRatio_);
+        _params = p;
     }
 
-    /// @notice Sets the per-trader holding cap and the open-interest cap (wad; 0 = none).
+    /// @notice Sets the per-trader holding cap and the open-interest cap (wad, multiples of 1e15; 0 = none).
     function setCap(uint256 maxHoldingBaseAsset_, uint256 openInterestNotionalCap_) external onlyOwner {
-        _setCaps(maxHoldingBaseAsset_, openInterestNotionalCap_);
+        Params memory p = _params;
+        _setCaps(p, maxHoldingBaseAsset_, openInterestNotionalCap_);
+        _params = p;
     }
 
     /// @notice Sets the funding-rate cap per period (wad; 0 = off).
@@ -340,16 +358,15 @@ contract Amm is IAmm, Ownable {
     }
 
     /// @inheritdoc IAmm
-    function getTradingState() external view override returns (uint256, uint256, uint256, uint256, uint256, uint256) {
+    function getTradingState() external view override returns (SwapResult memory result) {
         Slot0 memory s0 = _slot0;
-        Ratios memory r = _ratios;
-        Caps memory c = _caps;
-        return (s0.quoteReserve, s0.baseReserve, r.tollRatio, r.spreadRatio, c.maxHoldingBaseAsset, c.openInterestNotionalCap);
+        _fillParams(result, _params);
+        (result.quoteReserve, result.baseReserve) = (s0.quoteReserve, s0.baseReserve);
     }
 
     /// @inheritdoc IAmm
     function isOverFluctuationLimit(Dir dir, uint256 baseAmount) external view override returns (bool) {
-        uint256 limitRatio = _ratios.fluctuationLimitRatio;
+        uint256 limitRatio = uint256(_params.fluctuationLimitRatio) * RATIO_UNIT;
         if (limitRatio == 0) return false;
         Slot0 memory s0 = _slot0;
         uint256 refPrice = _referencePrice(s0);
@@ -371,18 +388,20 @@ contract Amm is IAmm, Ownable {
 
     /// @inheritdoc IAmm
     function calcFee(uint256 quoteAmount) external view override returns (uint256, uint256) {
-        Ratios memory r = _ratios;
-        return (quoteAmount.mulWad(r.tollRatio), quoteAmount.mulWad(r.spreadRatio));
+        Params memory p = _params;
+        return (
+            quoteAmount.mulWad(uint256(p.tollRatio) * RATIO_UNIT), quoteAmount.mulWad(uint256(p.spreadRatio) * RATIO_UNIT)
+        );
     }
 
     /// @inheritdoc IAmm
     function totalPositionSize() external view override returns (int256) {
-        return _slot1.totalPositionSize;
+        return _totalPositionSize(_slot0.baseReserve);
     }
 
     /// @inheritdoc IAmm
     function getBaseAssetDelta() external view override returns (int256) {
-        return _slot1.totalPositionSize;
+        return _totalPositionSize(_slot0.baseReserve);
     }
 
     /// @inheritdoc IAmm
@@ -403,27 +422,27 @@ contract Amm is IAmm, Ownable {
     }
 
     function tradeLimitRatio() external view override returns (uint256) {
-        return _ratios.tradeLimitRatio;
+        return uint256(_params.tradeLimitRatio) * RATIO_UNIT;
     }
 
     function fluctuationLimitRatio() external view override returns (uint256) {
-        return _ratios.fluctuationLimitRatio;
+        return uint256(_params.fluctuationLimitRatio) * RATIO_UNIT;
     }
 
     function tollRatio() external view override returns (uint256) {
-        return _ratios.tollRatio;
+        return uint256(_params.tollRatio) * RATIO_UNIT;
     }
 
     function spreadRatio() external view override returns (uint256) {
-        return _ratios.spreadRatio;
+        return uint256(_params.spreadRatio) * RATIO_UNIT;
     }
 
     function maxHoldingBaseAsset() external view override returns (uint256) {
-        return _caps.maxHoldingBaseAsset;
+        return uint256(_params.maxHoldingBaseAsset) * CAP_UNIT;
     }
 
     function openInterestNotionalCap() external view override returns (uint256) {
-        return _caps.openInterestNotionalCap;
+        return uint256(_params.openInterestNotionalCap) * CAP_UNIT;
     }
 
     function fundingPeriod() external view override returns (uint256) {
@@ -448,23 +467,20 @@ contract Amm is IAmm, Ownable {
     ///      records the block's observation and writes the reserves. `quoteAdded`: quote enters the pool.
     function _updateReserves(
         Slot0 memory s0,
-        Ratios memory ratios,
+        Params memory p,
         bool quoteAdded,
         uint256 quoteAmount,
         uint256 baseAmount,
-        bool canOverFluctuationLimit
+        bool canOverFluctuationLimit,
+        SwapResult memory result
     ) private {
-        Slot1 memory s1 = _slot1;
-        bool newBlock = s0.lastTimestamp != _blockTimestamp();
-        if (newBlock) {
-            s1.blockStartPrice = uint128(_recordObservation(s0));
-        }
         uint256 quoteAfter = quoteAdded ? uint256(s0.quoteReserve) + quoteAmount : uint256(s0.quoteReserve) - quoteAmount;
         uint256 baseAfter = quoteAdded ? uint256(s0.baseReserve) - baseAmount : uint256(s0.baseReserve) + baseAmount;
-        if (ratios.fluctuationLimitRatio != 0) {
-            uint256 refPrice = s1.blockStartPrice;
-            uint256 upper = refPrice.mulWad(1e18 + ratios.fluctuationLimitRatio);
-            uint256 lower = refPrice.mulWad(1e18 - ratios.fluctuationLimitRatio);
+        if (p.fluctuationLimitRatio != 0) {
+            uint256 limitRatio = uint256(p.fluctuationLimitRatio) * RATIO_UNIT;
+            uint256 refPrice = _referencePrice(s0);
+            uint256 upper = refPrice.mulWad(1e18 + limitRatio);
+            uint256 lower = refPrice.mulWad(1e18 - limitRatio);
             // the block may already have crossed the limit once: then it is frozen
             uint256 priceBefore = PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
             if (priceBefore > upper || priceBefore < lower) revert FluctuationLimitExceeded(priceBefore, lower, upper);
@@ -473,32 +489,42 @@ contract Amm is IAmm, Ownable {
                 if (priceAfter > upper || priceAfter < lower) revert FluctuationLimitExceeded(priceAfter, lower, upper);
             }
         }
+        _recordObservation(s0);
         s0.quoteReserve = _toReserve(quoteAfter);
         s0.baseReserve = _toReserve(baseAfter);
         _slot0 = s0;
-        int256 signedBase = quoteAdded ? baseAmount.toInt() : -baseAmount.toInt();
-        s1.totalPositionSize = (int256(s1.totalPositionSize) + signedBase).toInt128();
-        _slot1 = s1;
+        (result.quoteReserve, result.baseReserve) = (quoteAfter, baseAfter);
     }
 
-    /// @dev Starts a new block in the accumulator if needed (mutates `s0`); returns the price that
-    ///      was in force until now (the block's start price).
-    function _recordObservation(Slot0 memory s0) private returns (uint256 lastPrice) {
-        lastPrice = PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
+    /// @dev Starts a new block in the accumulator if this is the first change in it (mutates `s0`).
+    function _recordObservation(Slot0 memory s0) private {
         uint32 nowTs = _blockTimestamp();
-        if (s0.lastTimestamp == nowTs) return lastPrice;
-        s0.observationIndex = _observations.write(s0.observationIndex, nowTs, lastPrice);
+        if (s0.lastTimestamp == nowTs) return;
+        s0.observationIndex = _observations.write(
+            s0.observationIndex, nowTs, _toPrice(PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve))
+        );
         s0.lastTimestamp = nowTs;
     }
 
-    /// @dev The fluctuation refPrice: the price at the start of the current block.
+    /// @dev The fluctuation reference: the price at the start of the current block.
     function _referencePrice(Slot0 memory s0) private view returns (uint256) {
-        if (s0.lastTimestamp == _blockTimestamp()) return _slot1.blockStartPrice;
+        if (s0.lastTimestamp == _blockTimestamp()) return _observations.startPrice(s0.observationIndex);
         return PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
     }
 
-    function _checkTradeLimit(uint256 amount, uint256 reserve, uint256 ratio) private pure {
-        uint256 limit = reserve.mulWad(ratio);
+    function _fillParams(SwapResult memory result, Params memory p) private pure {
+        result.tollRatio = uint256(p.tollRatio) * RATIO_UNIT;
+        result.spreadRatio = uint256(p.spreadRatio) * RATIO_UNIT;
+        result.maxHoldingBaseAsset = uint256(p.maxHoldingBaseAsset) * CAP_UNIT;
+        result.openInterestNotionalCap = uint256(p.openInterestNotionalCap) * CAP_UNIT;
+    }
+
+    function _totalPositionSize(uint256 baseReserve) private view returns (int256) {
+        return _baseAtZeroPosition.toInt() - baseReserve.toInt();
+    }
+
+    function _checkTradeLimit(uint256 amount, uint256 reserve, uint40 ratio) private pure {
+        uint256 limit = reserve.mulWad(uint256(ratio) * RATIO_UNIT);
         if (amount > limit) revert TradeLimitExceeded(amount, limit);
     }
 
@@ -508,17 +534,31 @@ contract Amm is IAmm, Ownable {
         return k.divWad((base.toInt() + netSize).toUint256());
     }
 
-    function _setRatios(uint256 tradeLimit, uint256 fluctuation, uint256 toll, uint256 spread) private {
-        if (tradeLimit == 0 || tradeLimit > 1e18 || fluctuation > 1e18 || toll > 1e18 || spread > 1e18) {
-            revert InvalidParameter();
-        }
-        _ratios = Ratios(uint64(tradeLimit), uint64(fluctuation), uint64(toll), uint64(spread));
+    function _setRatios(Params memory p, uint256 tradeLimit, uint256 fluctuation, uint256 toll, uint256 spread)
+        private
+    {
+        if (tradeLimit == 0) revert InvalidParameter();
+        p.tradeLimitRatio = _toRatio(tradeLimit);
+        p.fluctuationLimitRatio = _toRatio(fluctuation);
+        p.tollRatio = _toRatio(toll);
+        p.spreadRatio = _toRatio(spread);
         emit ParametersChanged(tradeLimit, fluctuation, toll, spread);
     }
 
-    function _setCaps(uint256 maxHolding, uint256 oiCap) private {
-        _caps = Caps(maxHolding.toUint128(), oiCap.toUint128());
+    function _setCaps(Params memory p, uint256 maxHolding, uint256 oiCap) private {
+        p.maxHoldingBaseAsset = _toCap(maxHolding);
+        p.openInterestNotionalCap = _toCap(oiCap);
         emit CapChanged(maxHolding, oiCap);
+    }
+
+    function _toRatio(uint256 ratio) private pure returns (uint40) {
+        if (ratio > 1e18 || ratio % RATIO_UNIT != 0) revert InvalidParameter();
+        return uint40(ratio / RATIO_UNIT);
+    }
+
+    function _toCap(uint256 cap) private pure returns (uint48) {
+        if (cap % CAP_UNIT != 0 || cap / CAP_UNIT > type(uint48).max) revert InvalidParameter();
+        return uint48(cap / CAP_UNIT);
     }
 
     function _setMaxFundingRate(uint256 rate) private {
@@ -529,6 +569,11 @@ contract Amm is IAmm, Ownable {
     function _toReserve(uint256 x) private pure returns (uint104) {
         if (x > type(uint104).max) revert ReserveOverflow();
         return uint104(x);
+    }
+
+    function _toPrice(uint256 price) private pure returns (uint256) {
+        if (price > type(uint80).max) revert ReserveOverflow();
+        return price;
     }
 
     function _blockTimestamp() internal view virtual returns (uint32) {

@@ -2,7 +2,6 @@
 pragma solidity 0.8.28;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IAmm} from "../interfaces/IAmm.sol";
 import {IClearingHouse} from "../interfaces/IClearingHouse.sol";
@@ -10,25 +9,38 @@ import {IVault} from "../interfaces/IVault.sol";
 import {WadMath} from "./libraries/WadMath.sol";
 import {PoolMath} from "./libraries/PoolMath.sol";
 import {PositionMath} from "./libraries/PositionMath.sol";
+import {KMath} from "./libraries/KMath.sol";
 
 /// @title ClearingHouse
 /// @notice Positions, margin, fees, funding, liquidation and settlement over virtual AMMs, with
 ///         Perpetual Protocol v1's numbers. Margin lives in the Vault: opening debits the trader's
 ///         free balance, closing credits it. Each market books the collateral it holds (`collateral`),
 ///         so that a market's losses can never be paid out of another market or a trader's free balance.
-contract ClearingHouse is IClearingHouse, Ownable, Pausable {
+contract ClearingHouse is IClearingHouse, Ownable {
     using WadMath for uint256;
     using WadMath for int256;
     using SafeCast for uint256;
     using SafeCast for int256;
 
-    /// @dev Margin parameters, one slot; each <= 1e18.
-    struct Params {
-        uint64 initMarginRatio;
-        uint64 maintenanceMarginRatio;
-        uint64 liquidationFeeRatio;
-        uint64 partialLiquidationRatio;
+    /// @dev Margin parameters and the pause flag: one slot read once per action. Ratios (<= 1e18, wad)
+    ///      are stored in units of 100 wei; the setter rejects values that are not multiples of 100.
+    struct StoredParams {
+        uint56 initMarginRatio;
+        uint56 maintenanceMarginRatio;
+        uint56 liquidationFeeRatio;
+        uint56 partialLiquidationRatio;
+        bool paused;
     }
+
+    /// @dev The same, unpacked to wad.
+    struct Params {
+        uint256 initMarginRatio;
+        uint256 maintenanceMarginRatio;
+        uint256 liquidationFeeRatio;
+        uint256 partialLiquidationRatio;
+    }
+
+    uint256 private constant PARAM_UNIT = 100;
 
     /// @dev Per market, one slot read on every action.
     struct Market {
@@ -67,9 +79,11 @@ contract ClearingHouse is IClearingHouse, Ownable, Pausable {
 
     IVault public immutable vault;
     address public immutable insuranceFund;
-    Params private _params;
+    StoredParams private _params;
     /// @notice Receives the toll; zero means the InsuranceFund.
     address public feePool;
+    /// @notice May call adjustK and repeg besides the owner (the automatic liquidity controller).
+    address public liquidityController;
     mapping(IAmm amm => Market) private _markets;
     mapping(IAmm amm => uint256) public openInterestNotional;
     mapping(IAmm amm => mapping(address trader => StoredPosition)) private _positions;
@@ -95,9 +109,8 @@ contract ClearingHouse is IClearingHouse, Ownable, Pausable {
     function openPosition(IAmm amm, Side side, uint256 quoteAssetAmount, uint256 leverage, uint256 baseAssetAmountLimit)
         external
         override
-        whenNotPaused
     {
-        Params memory p = _params;
+        Params memory p = _paramsWhenNotPaused();
         if (quoteAssetAmount == 0 || leverage == 0) revert ZeroAmount();
         if (uint256(1e18).divWad(leverage) < p.initMarginRatio) {
             revert LeverageTooHigh(leverage, uint256(1e18).divWad(p.initMarginRatio));
@@ -106,53 +119,54 @@ contract ClearingHouse is IClearingHouse, Ownable, Pausable {
         StoredPosition memory old = _positions[amm][msg.sender];
         _requireNotRestricted(market, old);
 
-        (uint256 q, uint256 b, uint256 tollRatio, uint256 spreadRatio, uint256 maxHolding, uint256 oiCap) =
-            amm.getTradingState();
         Result memory r;
+        IAmm.SwapResult memory swap;
         bool isNew = old.size == 0;
         if (isNew || (old.size > 0) == (side == Side.BUY)) {
-            r = _increase(amm, market, old, side, quoteAssetAmount.mulWad(leverage), leverage, baseAssetAmountLimit, q, b);
-            _checkHolding(r.size, maxHolding);
-            _updateOpenInterest(amm, r.exchangedQuote.toInt(), oiCap);
+            (r, swap) = _increase(amm, market, old, side, quoteAssetAmount.mulWad(leverage), leverage, baseAssetAmountLimit);
+            _checkHolding(r.size, swap.maxHoldingBaseAsset);
+            _updateOpenInterest(amm, r.exchangedQuote.toInt(), swap.openInterestNotionalCap);
         } else {
-            r = _openReverse(amm, market, old, side, quoteAssetAmount, leverage, baseAssetAmountLimit, false, q, b, maxHolding, oiCap);
+            swap = amm.getTradingState();
+            r = _openReverse(amm, market, old, side, quoteAssetAmount, leverage, baseAssetAmountLimit, false, swap);
         }
         if (!isNew && r.size != 0) {
             _requireMaintenance(amm, market, r, p.maintenanceMarginRatio);
         }
         if (r.badDebt != 0) revert BadDebt(r.badDebt);
-        uint256 fee = _settleTrader(amm, market, r, tollRatio, spreadRatio);
+        uint256 fee = _settleTrader(amm, market, r, swap.tollRatio, swap.spreadRatio);
         _store(amm, msg.sender, r, market.cumulativePremiumFraction);
         _emitPositionChanged(msg.sender, amm, r, fee, 0);
     }
 
     /// @inheritdoc IClearingHouse
-    function closePosition(IAmm amm, uint256 quoteAssetAmountLimit) external override whenNotPaused {
-        Params memory p = _params;
+    function closePosition(IAmm amm, uint256 quoteAssetAmountLimit) external override {
+        Params memory p = _paramsWhenNotPaused();
         Market memory market = _listedMarket(amm);
         StoredPosition memory old = _positions[amm][msg.sender];
         _requireNotRestricted(market, old);
         if (old.size == 0) revert NoPosition();
 
-        (uint256 q, uint256 b, uint256 tollRatio, uint256 spreadRatio,,) = amm.getTradingState();
         Result memory r;
-        IAmm.Dir dirOfBase = old.size > 0 ? IAmm.Dir.ADD_TO_AMM : IAmm.Dir.REMOVE_FROM_AMM;
+        IAmm.SwapResult memory swap;
         if (
             p.partialLiquidationRatio != 0 && p.partialLiquidationRatio < 1e18
-                && amm.isOverFluctuationLimit(dirOfBase, WadMath.abs(old.size))
+                && amm.isOverFluctuationLimit(old.size > 0 ? IAmm.Dir.ADD_TO_AMM : IAmm.Dir.REMOVE_FROM_AMM, WadMath.abs(old.size))
         ) {
-            r = _partialClose(amm, market, old, p.partialLiquidationRatio, q, b);
+            swap = amm.getTradingState();
+            r = _partialClose(amm, market, old, p.partialLiquidationRatio, swap);
         } else {
-            r = _close(amm, market, old, quoteAssetAmountLimit, q, b);
+            (r, swap) = _close(amm, market, old, quoteAssetAmountLimit);
         }
         if (r.badDebt != 0) revert BadDebt(r.badDebt);
-        uint256 fee = _settleTrader(amm, market, r, tollRatio, spreadRatio);
+        uint256 fee = _settleTrader(amm, market, r, swap.tollRatio, swap.spreadRatio);
         _store(amm, msg.sender, r, market.cumulativePremiumFraction);
         _emitPositionChanged(msg.sender, amm, r, fee, 0);
     }
 
     /// @inheritdoc IClearingHouse
-    function addMargin(IAmm amm, uint256 amount) external override whenNotPaused {
+    function addMargin(IAmm amm, uint256 amount) external override {
+        _paramsWhenNotPaused();
         if (amount == 0) revert ZeroAmount();
         Market memory market = _listedMarket(amm);
         StoredPosition storage pos = _positions[amm][msg.sender];
@@ -160,12 +174,13 @@ contract ClearingHouse is IClearingHouse, Ownable, Pausable {
         pos.margin = (uint256(pos.margin) + amount).toUint96();
         market.collateral = (int256(market.collateral) + amount.toInt()).toInt96();
         _markets[amm] = market;
-        vault.settle(msg.sender, amount, 0);
+        vault.settle(msg.sender, amount, 0, address(0), 0);
         emit MarginChanged(msg.sender, address(amm), amount.toInt(), 0);
     }
 
     /// @inheritdoc IClearingHouse
-    function removeMargin(IAmm amm, uint256 amount) external override whenNotPaused {
+    function removeMargin(IAmm amm, uint256 amount) external override {
+        _paramsWhenNotPaused();
         if (amount == 0) revert ZeroAmount();
         Market memory market = _listedMarket(amm);
         StoredPosition memory pos = _positions[amm][msg.sender];
@@ -180,13 +195,13 @@ contract ClearingHouse is IClearingHouse, Ownable, Pausable {
         _positions[amm][msg.sender] = pos;
         market.collateral = (int256(market.collateral) - amount.toInt()).toInt96();
         _markets[amm] = market;
-        vault.settle(msg.sender, 0, amount);
+        vault.settle(msg.sender, 0, amount, address(0), 0);
         emit MarginChanged(msg.sender, address(amm), -amount.toInt(), fundingPayment);
     }
 
     /// @inheritdoc IClearingHouse
     function liquidate(IAmm amm, address trader) external override {
-        Params memory p = _params;
+        Params memory p = _unpack(_params);
         Market memory market = _listedMarket(amm);
         StoredPosition memory old = _positions[amm][trader];
         if (old.size == 0) revert NoPosition();
@@ -196,17 +211,17 @@ contract ClearingHouse is IClearingHouse, Ownable, Pausable {
                 revert MarginRatioHealthy(ratio, p.maintenanceMarginRatio);
             }
         }
-        (uint256 q, uint256 b,,,,) = amm.getTradingState();
+        IAmm.SwapResult memory state = amm.getTradingState();
         Result memory r;
         uint256 penalty;
         uint256 toLiquidator;
         uint256 liquidationBadDebt;
-        int256 spotRatio = _spotMarginRatio(market, old, q, b);
+        int256 spotRatio = _spotMarginRatio(market, old, state.quoteReserve, state.baseReserve);
         if (
             spotRatio > int256(uint256(p.liquidationFeeRatio)) && p.partialLiquidationRatio != 0
                 && p.partialLiquidationRatio < 1e18
         ) {
-            r = _partialCloseFor(amm, market, old, trader, p.partialLiquidationRatio, q, b);
+            r = _partialClose(amm, market, old, p.partialLiquidationRatio, state);
             penalty = r.exchangedQuote.mulWad(p.liquidationFeeRatio);
             toLiquidator = penalty / 2;
             r.margin -= penalty;
@@ -215,7 +230,7 @@ contract ClearingHouse is IClearingHouse, Ownable, Pausable {
             vault.credit(insuranceFund, penalty - toLiquidator);
         } else {
             penalty = old.margin;
-            r = _closeFor(amm, market, old, trader, 0, q, b);
+            (r,) = _close(amm, market, old, 0);
             uint256 remain = uint256(-r.marginToVault);
             toLiquidator = r.exchangedQuote.mulWad(p.liquidationFeeRatio) / 2;
             uint256 fromInsurance = r.badDebt;
@@ -287,6 +302,37 @@ contract ClearingHouse is IClearingHouse, Ownable, Pausable {
 
     // ======================================================================================= owner
 
+    /// @notice Scales both reserves of `amm` by `factor` (wad; 1.2e18 deepens the pool by 20 %) at
+    ///         an unchanged price. The change in what closing the traders' net position would exchange is
+    ///         booked against the InsuranceFund; reverts with `InsuranceFundInsufficient` when it cannot pay.
+    function adjustK(IAmm amm, uint256 factor) external returns (int256 cost) {
+        _onlyOwnerOrController();
+        if (factor == 0) revert InvalidParameter();
+        _listedMarket(amm);
+        (uint256 q0, uint256 b0) = amm.getReserve();
+        (uint256 q1, uint256 b1) = KMath.scaled(q0, b0, factor);
+        cost = _moveCurve(amm, q0, b0, q1, b1);
+        emit KAdjusted(address(amm), q0, b0, q1, b1, cost);
+    }
+
+    /// @notice Moves the mark of `amm` to `newPrice` (wad) at a constant base reserve, with the same
+    ///         cost accounting and refusal rule as `adjustK`.
+    function repeg(IAmm amm, uint256 newPrice) external returns (int256 cost) {
+        _onlyOwnerOrController();
+        if (newPrice == 0) revert InvalidParameter();
+        _listedMarket(amm);
+        (uint256 q0, uint256 b0) = amm.getReserve();
+        (uint256 q1, uint256 b1) = KMath.repegged(b0, newPrice);
+        cost = _moveCurve(amm, q0, b0, q1, b1);
+        emit Repegged(address(amm), PoolMath.spotPrice(q0, b0), PoolMath.spotPrice(q1, b1), cost);
+    }
+
+    /// @notice Sets the contract allowed to call adjustK and repeg besides the owner (zero: none).
+    function setLiquidityController(address controller) external onlyOwner {
+        liquidityController = controller;
+        emit LiquidityControllerChanged(controller);
+    }
+
     /// @notice Lists a market (its Amm must name this ClearingHouse).
     function addAmm(IAmm amm) external onlyOwner {
         if (_markets[amm].listed) revert MarketAlreadyListed(address(amm));
@@ -311,29 +357,36 @@ contract ClearingHouse is IClearingHouse, Ownable, Pausable {
 
     /// @notice Pauses trading (withdrawals, liquidations and funding stay open).
     function pause() external onlyOwner {
-        _pause();
+        _params.paused = true;
+        emit Paused(msg.sender);
     }
 
     function unpause() external onlyOwner {
-        _unpause();
+        _params.paused = false;
+        emit Unpaused(msg.sender);
+    }
+
+    /// @notice Whether trading is paused.
+    function paused() external view returns (bool) {
+        return _params.paused;
     }
 
     // ======================================================================================= views
 
     function initMarginRatio() external view returns (uint256) {
-        return _params.initMarginRatio;
+        return uint256(_params.initMarginRatio) * PARAM_UNIT;
     }
 
     function maintenanceMarginRatio() external view returns (uint256) {
-        return _params.maintenanceMarginRatio;
+        return uint256(_params.maintenanceMarginRatio) * PARAM_UNIT;
     }
 
     function liquidationFeeRatio() external view returns (uint256) {
-        return _params.liquidationFeeRatio;
+        return uint256(_params.liquidationFeeRatio) * PARAM_UNIT;
     }
 
     function partialLiquidationRatio() external view returns (uint256) {
-        return _params.partialLiquidationRatio;
+        return uint256(_params.partialLiquidationRatio) * PARAM_UNIT;
     }
 
     /// @notice The market's booked collateral (wad) and whether it is listed.
@@ -398,14 +451,12 @@ contract ClearingHouse is IClearingHouse, Ownable, Pausable {
         Side side,
         uint256 notional,
         uint256 leverage,
-        uint256 baseLimit,
-        uint256 q,
-        uint256 b
-    ) private returns (Result memory r) {
+        uint256 baseLimit
+    ) private returns (Result memory r, IAmm.SwapResult memory swap) {
         bool isLong = side == Side.BUY;
-        uint256 base = amm.swapInput(isLong ? IAmm.Dir.ADD_TO_AMM : IAmm.Dir.REMOVE_FROM_AMM, notional, baseLimit, false);
-        (r.quoteReserve, r.baseReserve) = isLong ? (q + notional, b - base) : (q - notional, b + base);
-        r.exchangedSize = isLong ? base.toInt() : -base.toInt();
+        swap = amm.swapInput(isLong ? IAmm.Dir.ADD_TO_AMM : IAmm.Dir.REMOVE_FROM_AMM, notional, baseLimit, false);
+        (r.quoteReserve, r.baseReserve) = (swap.quoteReserve, swap.baseReserve);
+        r.exchangedSize = isLong ? swap.amount.toInt() : -swap.amount.toInt();
         r.size = int256(old.size) + r.exchangedSize;
         uint256 marginRequirement = notional.divWad(leverage);
         r.fundingPayment = _fundingPayment(market, old);
@@ -419,7 +470,7 @@ contract ClearingHouse is IClearingHouse, Ownable, Pausable {
     }
 
     /// @dev Opposite side: reduce when the position is worth more than the new notional, else close
-    ///      and open the rest the other way at the same leverage.
+    ///      and open the rest the other way at the same leverage. `state`: the pool before the trade.
     function _openReverse(
         IAmm amm,
         Market memory market,
@@ -429,26 +480,25 @@ contract ClearingHouse is IClearingHouse, Ownable, Pausable {
         uint256 leverage,
         uint256 baseLimit,
         bool canOverFluctuationLimit,
-        uint256 q,
-        uint256 b,
-        uint256 maxHolding,
-        uint256 oiCap
+        IAmm.SwapResult memory state
     ) private returns (Result memory r) {
         uint256 notional = quoteAssetAmount.mulWad(leverage);
-        (uint256 oldNotional, int256 unrealizedPnl) = PositionMath.spotNotionalAndPnl(old.size, old.openNotional, q, b);
+        (uint256 oldNotional, int256 unrealizedPnl) =
+            PositionMath.spotNotionalAndPnl(old.size, old.openNotional, state.quoteReserve, state.baseReserve);
         if (oldNotional > notional) {
-            _updateOpenInterest(amm, -notional.toInt(), oiCap);
-            return _reduce(amm, market, old, side, notional, baseLimit, canOverFluctuationLimit, oldNotional, unrealizedPnl, q, b);
+            _updateOpenInterest(amm, -notional.toInt(), state.openInterestNotionalCap);
+            return _reduce(amm, market, old, side, notional, baseLimit, canOverFluctuationLimit, oldNotional, unrealizedPnl);
         }
-        Result memory closed = _closeWithPnl(amm, market, old, 0, unrealizedPnl, q, b);
+        (Result memory closed,) = _close(amm, market, old, 0);
         if (closed.badDebt != 0) revert BadDebt(closed.badDebt);
         uint256 rest = notional - closed.exchangedQuote;
         if (rest.divWad(leverage) == 0) return closed;
         uint256 restLimit = baseLimit > WadMath.abs(closed.exchangedSize) ? baseLimit - WadMath.abs(closed.exchangedSize) : 0;
         StoredPosition memory empty;
-        r = _increase(amm, market, empty, side, rest, leverage, restLimit, closed.quoteReserve, closed.baseReserve);
-        _checkHolding(r.size, maxHolding);
-        _updateOpenInterest(amm, rest.toInt(), oiCap);
+        IAmm.SwapResult memory swap;
+        (r, swap) = _increase(amm, market, empty, side, rest, leverage, restLimit);
+        _checkHolding(r.size, swap.maxHoldingBaseAsset);
+        _updateOpenInterest(amm, rest.toInt(), swap.openInterestNotionalCap);
         r.exchangedQuote += closed.exchangedQuote;
         r.exchangedSize += closed.exchangedSize;
         r.fundingPayment += closed.fundingPayment;
@@ -467,14 +517,13 @@ contract ClearingHouse is IClearingHouse, Ownable, Pausable {
         uint256 baseLimit,
         bool canOverFluctuationLimit,
         uint256 oldNotional,
-        int256 unrealizedPnl,
-        uint256 q,
-        uint256 b
+        int256 unrealizedPnl
     ) private returns (Result memory r) {
         bool isBuy = side == Side.BUY;
-        uint256 base =
+        IAmm.SwapResult memory swap =
             amm.swapInput(isBuy ? IAmm.Dir.ADD_TO_AMM : IAmm.Dir.REMOVE_FROM_AMM, notional, baseLimit, canOverFluctuationLimit);
-        (r.quoteReserve, r.baseReserve) = isBuy ? (q + notional, b - base) : (q - notional, b + base);
+        uint256 base = swap.amount;
+        (r.quoteReserve, r.baseReserve) = (swap.quoteReserve, swap.baseReserve);
         r.exchangedSize = isBuy ? base.toInt() : -base.toInt();
         r.realizedPnl = unrealizedPnl.mulWad(base.toInt()).divWad(WadMath.abs(old.size).toInt());
         r.fundingPayment = _fundingPayment(market, old);
@@ -491,77 +540,40 @@ contract ClearingHouse is IClearingHouse, Ownable, Pausable {
         r.size = int256(old.size) + r.exchangedSize;
     }
 
-    function _close(IAmm amm, Market memory market, StoredPosition memory old, uint256 limit, uint256 q, uint256 b)
+    /// @dev Swap the whole size out; the margin after PnL (at the price received) and funding returns to
+    ///      the vault balance. v1 valued the position at spot before the swap: the same number.
+    function _close(IAmm amm, Market memory market, StoredPosition memory old, uint256 limit)
         private
-        returns (Result memory)
+        returns (Result memory r, IAmm.SwapResult memory swap)
     {
-        (, int256 pnl) = PositionMath.spotNotionalAndPnl(old.size, old.openNotional, q, b);
-        return _closeWithPnl(amm, market, old, limit, pnl, q, b);
-    }
-
-    function _closeFor(
-        IAmm amm,
-        Market memory market,
-        StoredPosition memory old,
-        address,
-        uint256 limit,
-        uint256 q,
-        uint256 b
-    ) private returns (Result memory) {
-        return _close(amm, market, old, limit, q, b);
-    }
-
-    /// @dev Swap the whole size out; the margin after PnL and funding returns to the vault balance.
-    function _closeWithPnl(
-        IAmm amm,
-        Market memory market,
-        StoredPosition memory old,
-        uint256 limit,
-        int256 unrealizedPnl,
-        uint256 q,
-        uint256 b
-    ) private returns (Result memory r) {
         bool isLong = old.size > 0;
-        uint256 size = WadMath.abs(old.size);
+        swap = amm.swapOutput(isLong ? IAmm.Dir.ADD_TO_AMM : IAmm.Dir.REMOVE_FROM_AMM, WadMath.abs(old.size), limit, true);
+        r.exchangedQuote = swap.amount;
+        (r.quoteReserve, r.baseReserve) = (swap.quoteReserve, swap.baseReserve);
+        int256 unrealizedPnl = isLong
+            ? swap.amount.toInt() - uint256(old.openNotional).toInt()
+            : uint256(old.openNotional).toInt() - swap.amount.toInt();
         r.fundingPayment = _fundingPayment(market, old);
         int256 remain = int256(uint256(old.margin)) + unrealizedPnl - r.fundingPayment;
         if (remain < 0) r.badDebt = uint256(-remain);
         r.marginToVault = remain < 0 ? int256(0) : -remain;
         r.realizedPnl = unrealizedPnl;
         r.exchangedSize = -int256(old.size);
-        r.exchangedQuote = amm.swapOutput(isLong ? IAmm.Dir.ADD_TO_AMM : IAmm.Dir.REMOVE_FROM_AMM, size, limit, true);
-        (r.quoteReserve, r.baseReserve) = isLong ? (q - r.exchangedQuote, b + size) : (q + r.exchangedQuote, b - size);
         // bankrupt positions' bad debt counts toward the open interest they release (v1)
-        _updateOpenInterest(amm, -(unrealizedPnl + r.badDebt.toInt() + uint256(old.openNotional).toInt()), 0);
-    }
-
-    /// @dev Close `ratio` of the size at leverage 1, allowed to cross the fluctuation limit once.
-    function _partialClose(
-        IAmm amm,
-        Market memory market,
-        StoredPosition memory old,
-        uint256 ratio,
-        uint256 q,
-        uint256 b
-    ) private returns (Result memory) {
-        bool isLong = old.size > 0;
-        uint256 partSize = WadMath.abs(int256(old.size).mulWad(ratio.toInt()));
-        uint256 notional = PoolMath.getOutputPrice(isLong, partSize, q, b);
-        return _openReverse(
-            amm, market, old, isLong ? Side.SELL : Side.BUY, notional, 1e18, 0, true, q, b, 0, 0
+        _updateOpenInterest(
+            amm, -(unrealizedPnl + r.badDebt.toInt() + uint256(old.openNotional).toInt()), swap.openInterestNotionalCap
         );
     }
 
-    function _partialCloseFor(
-        IAmm amm,
-        Market memory market,
-        StoredPosition memory old,
-        address,
-        uint256 ratio,
-        uint256 q,
-        uint256 b
-    ) private returns (Result memory) {
-        return _partialClose(amm, market, old, ratio, q, b);
+    /// @dev Close `ratio` of the size at leverage 1, allowed to cross the fluctuation limit once.
+    function _partialClose(IAmm amm, Market memory market, StoredPosition memory old, uint256 ratio, IAmm.SwapResult memory state)
+        private
+        returns (Result memory)
+    {
+        bool isLong = old.size > 0;
+        uint256 partSize = WadMath.abs(int256(old.size).mulWad(ratio.toInt()));
+        uint256 notional = PoolMath.getOutputPrice(isLong, partSize, state.quoteReserve, state.baseReserve);
+        return _openReverse(amm, market, old, isLong ? Side.SELL : Side.BUY, notional, 1e18, 0, true, state);
     }
 
     // =================================================================================== margin math
@@ -655,10 +667,32 @@ contract ClearingHouse is IClearingHouse, Ownable, Pausable {
         (uint256 notional, int256 pnl) = spotPnl > twapPnl ? (twapNotional, twapPnl) : (spotNotional, spotPnl);
         int256 collateral = pnl > 0 ? marginWithFunding : marginWithFunding + pnl;
         uint256 base = pos.size > 0 ? uint256(pos.openNotional) : notional;
-        return collateral - base.mulWad(_params.initMarginRatio).toInt();
+        return collateral - base.mulWad(uint256(_params.initMarginRatio) * PARAM_UNIT).toInt();
     }
 
     // ============================================================================ bookkeeping
+
+    /// @dev Books the cost of a curve change against the InsuranceFund (all or nothing), then moves it.
+    function _moveCurve(IAmm amm, uint256 q0, uint256 b0, uint256 q1, uint256 b1) private returns (int256 cost) {
+        cost = KMath.curveChangeCost(amm.totalPositionSize(), q0, b0, q1, b1);
+        Market memory market = _markets[amm];
+        if (cost > 0) {
+            uint256 available = vault.balanceOfWad(insuranceFund);
+            if (available < uint256(cost)) revert InsuranceFundInsufficient(uint256(cost), available);
+            vault.debitUpTo(insuranceFund, uint256(cost));
+        } else if (cost < 0) {
+            vault.credit(insuranceFund, uint256(-cost));
+        }
+        market.collateral = (int256(market.collateral) + cost).toInt96();
+        _markets[amm] = market;
+        amm.resetReserves(q1, b1);
+    }
+
+    function _onlyOwnerOrController() private view {
+        if (msg.sender != owner() && (msg.sender != liquidityController || msg.sender == address(0))) {
+            revert OwnableUnauthorizedAccount(msg.sender);
+        }
+    }
 
     /// @dev Moves the trader's margin and fees through the Vault and books the market's collateral.
     function _settleTrader(IAmm amm, Market memory market, Result memory r, uint256 tollRatio, uint256 spreadRatio)
@@ -674,15 +708,12 @@ contract ClearingHouse is IClearingHouse, Ownable, Pausable {
         else creditBack = uint256(-r.marginToVault);
         market.collateral = (int256(market.collateral) + r.marginToVault).toInt96();
         _markets[amm] = market;
-        vault.settle(msg.sender, debit, creditBack);
-        if (fee != 0) {
-            address pool = feePool;
-            if (pool == address(0) || toll == 0) {
-                vault.credit(insuranceFund, fee);
-            } else {
-                vault.credit(pool, toll);
-                if (spread != 0) vault.credit(insuranceFund, spread);
-            }
+        address pool = toll == 0 ? address(0) : feePool;
+        if (pool == address(0)) {
+            vault.settle(msg.sender, debit, creditBack, insuranceFund, fee);
+        } else {
+            vault.settle(msg.sender, debit, creditBack, insuranceFund, spread);
+            vault.credit(pool, toll);
         }
     }
 
@@ -739,6 +770,21 @@ contract ClearingHouse is IClearingHouse, Ownable, Pausable {
         );
     }
 
+    function _paramsWhenNotPaused() private view returns (Params memory) {
+        StoredParams memory s = _params;
+        if (s.paused) revert EnforcedPause();
+        return _unpack(s);
+    }
+
+    function _unpack(StoredParams memory s) private pure returns (Params memory) {
+        return Params(
+            uint256(s.initMarginRatio) * PARAM_UNIT,
+            uint256(s.maintenanceMarginRatio) * PARAM_UNIT,
+            uint256(s.liquidationFeeRatio) * PARAM_UNIT,
+            uint256(s.partialLiquidationRatio) * PARAM_UNIT
+        );
+    }
+
     function _listedMarket(IAmm amm) private view returns (Market memory market) {
         market = _markets[amm];
         if (!market.listed) revert UnknownMarket(address(amm));
@@ -765,7 +811,16 @@ contract ClearingHouse is IClearingHouse, Ownable, Pausable {
 
     function _setParams(uint256 imr, uint256 mmr, uint256 lfr, uint256 plr) private {
         if (imr == 0 || imr > 1e18 || mmr > imr || lfr > 1e18 || plr > 1e18) revert InvalidParameter();
-        _params = Params(uint64(imr), uint64(mmr), uint64(lfr), uint64(plr));
+        if (imr % PARAM_UNIT != 0 || mmr % PARAM_UNIT != 0 || lfr % PARAM_UNIT != 0 || plr % PARAM_UNIT != 0) {
+            revert InvalidParameter();
+        }
+        _params = StoredParams(
+            uint56(imr / PARAM_UNIT),
+            uint56(mmr / PARAM_UNIT),
+            uint56(lfr / PARAM_UNIT),
+            uint56(plr / PARAM_UNIT),
+            _params.paused
+        );
         emit ParametersChanged(imr, mmr, lfr, plr);
     }
 }

@@ -66,12 +66,17 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
     // ============================================================================ ClearingHouse only
 
     /// @inheritdoc IVault
-    function settle(address account, uint256 debitWad, uint256 creditWad) external override onlyClearingHouse {
+    function settle(address account, uint256 debitWad, uint256 creditWad, address feeRecipient, uint256 feeWad)
+        external
+        override
+        onlyClearingHouse
+    {
         uint256 balance = _balances[account] + creditWad;
         if (balance < debitWad) revert InsufficientBalance(account, balance, debitWad);
         unchecked {
             _balances[account] = balance - debitWad;
         }
+        if (feeWad != 0) _balances[feeRecipient] += feeWad;
     }
 
     /// @inheritdoc IVault

@@ -13,6 +13,20 @@ interface IAmm {
         REMOVE_FROM_AMM
     }
 
+    /// @notice What a swap did, with everything the ClearingHouse needs afterwards (one call).
+    /// @param amount base received/given (swapInput) or quote received/paid (swapOutput), wad
+    /// @param quoteReserve pool after the swap
+    /// @param baseReserve pool after the swap
+    struct SwapResult {
+        uint256 amount;
+        uint256 quoteReserve;
+        uint256 baseReserve;
+        uint256 tollRatio;
+        uint256 spreadRatio;
+        uint256 maxHoldingBaseAsset;
+        uint256 openInterestNotionalCap;
+    }
+
     // ----------------------------------------------------------------------------------------- errors
     /// @dev The caller is not the ClearingHouse this market was deployed for.
     error OnlyClearingHouse(address caller);
@@ -30,9 +44,10 @@ interface IAmm {
     error FluctuationLimitExceeded(uint256 price, uint256 lowerLimit, uint256 upperLimit);
     /// @dev `settleFunding` before `nextFundingTime`.
     error FundingTooEarly(uint256 nowTs, uint256 nextFundingTime);
-    /// @dev A ratio parameter above 1 (1e18), or a required parameter that is zero.
+    /// @dev A ratio above 1e18 or not a multiple of 1e6, a cap not a multiple of 1e15, or a required
+    ///      parameter that is zero.
     error InvalidParameter();
-    /// @dev A reserve does not fit the packed 104-bit storage.
+    /// @dev A reserve above 2^104 or a price above 2^80 (wad): outside the packed storage's range.
     error ReserveOverflow();
 
     // ----------------------------------------------------------------------------------------- events
@@ -58,17 +73,17 @@ interface IAmm {
     /// @param quoteAmount wad
     /// @param baseAmountLimit minimum base for a long, maximum for a short; 0 = none
     /// @param canOverFluctuationLimit true for closes and liquidations: may cross the limit once per block
-    /// @return baseAmount wad, with v1's rounding against the trader
+    /// @return result `amount` = base, wad, with v1's rounding against the trader
     function swapInput(Dir dir, uint256 quoteAmount, uint256 baseAmountLimit, bool canOverFluctuationLimit)
         external
-        returns (uint256 baseAmount);
+        returns (SwapResult memory result);
 
     /// @notice Adds (closing a long) or removes (closing a short) `baseAmount` of base; returns the quote.
     /// @param quoteAmountLimit minimum quote when adding base, maximum when removing; 0 = none
-    /// @return quoteAmount wad, with v1's rounding against the trader
+    /// @return result `amount` = quote, wad, with v1's rounding against the trader
     function swapOutput(Dir dir, uint256 baseAmount, uint256 quoteAmountLimit, bool canOverFluctuationLimit)
         external
-        returns (uint256 quoteAmount);
+        returns (SwapResult memory result);
 
     /// @notice Settles a funding period: premium = markTwap − indexTwap over `fundingPeriod`.
     /// @dev Only the ClearingHouse, once `block.timestamp >= nextFundingTime`.
@@ -98,17 +113,7 @@ interface IAmm {
     /// @notice (quoteAssetReserve, baseAssetReserve) in wad.
     function getReserve() external view returns (uint256 quoteReserve, uint256 baseReserve);
     /// @notice Everything the ClearingHouse needs for a trade, in one call.
-    function getTradingState()
-        external
-        view
-        returns (
-            uint256 quoteReserve,
-            uint256 baseReserve,
-            uint256 tollRatio,
-            uint256 spreadRatio,
-            uint256 maxHoldingBaseAsset,
-            uint256 openInterestNotionalCap
-        );
+    function getTradingState() external view returns (SwapResult memory state);
     /// @notice Whether closing `baseAmount` in `dir` would cross the fluctuation limit.
     function isOverFluctuationLimit(Dir dir, uint256 baseAmount) external view returns (bool);
     /// @notice Whether |spot − index| / index >= 10 % (v1's oracle spread limit).

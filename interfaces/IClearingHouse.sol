@@ -58,6 +58,10 @@ interface IClearingHouse {
     error InvalidOpenNotional();
     /// @dev A ratio parameter out of range.
     error InvalidParameter();
+    /// @dev A curve change would cost the InsuranceFund `cost` (wad) but it holds only `available`.
+    error InsuranceFundInsufficient(uint256 cost, uint256 available);
+    /// @dev Trading is paused (OpenZeppelin Pausable's name).
+    error EnforcedPause();
     /// @dev A quote amount outside the slippage limit on a close.
     error SlippageExceeded(uint256 amount, uint256 limit);
 
@@ -116,6 +120,22 @@ interface IClearingHouse {
     event ParametersChanged(
         uint256 initMarginRatio, uint256 maintenanceMarginRatio, uint256 liquidationFeeRatio, uint256 partialLiquidationRatio
     );
+    /// @notice Both reserves scaled (k adjustment). `cost` > 0: paid by the InsuranceFund; < 0: credited to it.
+    event KAdjusted(
+        address indexed amm,
+        uint256 quoteReserveBefore,
+        uint256 baseReserveBefore,
+        uint256 quoteReserveAfter,
+        uint256 baseReserveAfter,
+        int256 cost
+    );
+    /// @notice The mark moved to `priceAfter` at a constant base reserve. `cost` as for KAdjusted.
+    event Repegged(address indexed amm, uint256 priceBefore, uint256 priceAfter, int256 cost);
+    /// @notice The liquidity controller allowed to call adjustK/repeg changed.
+    event LiquidityControllerChanged(address controller);
+    /// @notice Trading paused / unpaused by `account` (OpenZeppelin Pausable's events).
+    event Paused(address account);
+    event Unpaused(address account);
     /// @notice The fee pool (toll receiver) changed; zero = the InsuranceFund.
     event FeePoolChanged(address feePool);
 

@@ -42,8 +42,10 @@ interface IVault {
     function scale() external view returns (uint256);
 
     // ---------------------------------------------------------------------------- ClearingHouse only
-    /// @notice Debits `debitWad` from `account` (reverts if short) and credits `creditWad` to it.
-    function settle(address account, uint256 debitWad, uint256 creditWad) external;
+    /// @notice Debits `debitWad` from `account` (reverts if short), credits `creditWad` to it, and credits
+    ///         `feeWad` to `feeRecipient` (a trade's whole ledger movement in one call).
+    function settle(address account, uint256 debitWad, uint256 creditWad, address feeRecipient, uint256 feeWad)
+        external;
     /// @notice Credits `amountWad` to `account` (liquidator fee, fee pool, insurance income).
     function credit(address account, uint256 amountWad) external;
     /// @notice Debits up to `amountWad` from `account`; returns what was debited.

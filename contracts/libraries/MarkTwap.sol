@@ -3,34 +3,38 @@ pragma solidity 0.8.28;
 
 /// @title Mark-price TWAP: a price×time accumulator read at two points
 /// @notice One observation per block that moved the pool, in a ring buffer of 256 one-slot entries
-///         (Uniswap v3's layout). An observation holds the block's timestamp and the price×seconds
-///         accumulated up to it. Between two observations the price is constant (the price left by
-///         the earlier block), so the accumulator at any past second is exact, and a TWAP equals Perp v1's
-///         walk over reserve snapshots to the wei, at a cost that does not depend on the number of trades.
-/// @dev A slot never written holds (timestamp 0, cumulative 0); `grow` pre-writes placeholders
-///      (timestamp 0, cumulative 1) so that the first real write to a slot costs 5k gas, not 22k.
+///         (Uniswap v3's layout). An observation holds the block's timestamp, the price in force before
+///         the block (the fluctuation limit's reference) and the price×seconds accumulated up to it.
+///         Between two observations the price is constant, so the accumulator at any past second is
+///         exact, and a TWAP equals Perp v1's walk over reserve snapshots to the wei, at a cost that does
+///         not depend on the number of trades.
+/// @dev The accumulator wraps modulo 2^144 (Uniswap v2's trick): only differences are used, and a
+///      difference over any window stays far below 2^144 (a price of 1e30 wad for 1e12 seconds).
+///      A slot never written holds zeros; `grow` pre-writes placeholders (timestamp 0, non-zero) so that
+///      the first real write to a slot costs 5k gas, not 22k.
 library MarkTwap {
     struct Observation {
         uint32 timestamp;
-        uint224 priceCumulative; // Σ price(wad) × seconds
+        uint80 startPrice; // the price in force since the previous observation (wad)
+        uint144 cumulative; // Σ price(wad) × seconds, modulo 2^144
     }
 
     uint256 internal constant CAPACITY = 256;
 
     /// @dev Writes the first observation.
-    function initialize(Observation[256] storage self, uint32 timestamp) internal {
-        self[0] = Observation(timestamp, 0);
+    function initialize(Observation[256] storage self, uint32 timestamp, uint256 price) internal {
+        self[0] = Observation(timestamp, uint80(price), 0);
     }
 
     /// @dev Pre-writes placeholder observations in slots [from, to) that were never written.
     function grow(Observation[256] storage self, uint256 from, uint256 to) internal {
         for (uint256 i = from; i < to; ++i) {
-            if (self[i].timestamp == 0 && self[i].priceCumulative == 0) self[i].priceCumulative = 1;
+            if (self[i].timestamp == 0 && self[i].cumulative == 0) self[i].cumulative = 1;
         }
     }
 
-    /// @dev Records the start of a new block at `timestamp`; `lastPrice` was in force since the
-    ///      previous observation at `index`. Returns the new index.
+    /// @dev Records the start of a new block at `timestamp`; `lastPrice` (< 2^80) has been in force since
+    ///      the observation at `index`. Returns the new index.
     function write(Observation[256] storage self, uint8 index, uint32 timestamp, uint256 lastPrice)
         internal
         returns (uint8 next)
@@ -38,10 +42,10 @@ library MarkTwap {
         Observation memory last = self[index];
         unchecked {
             next = index + 1; // wraps at 256 by design
+            self[next] = Observation(
+                timestamp, uint80(lastPrice), uint144(last.cumulative + lastPrice * (timestamp - last.timestamp))
+            );
         }
-        self[next] = Observation(
-            timestamp, uint224(uint256(last.priceCumulative) + lastPrice * (timestamp - last.timestamp))
-        );
     }
 
     /// @notice Time-weighted average price over [now - interval, now].
@@ -56,37 +60,41 @@ library MarkTwap {
     {
         Observation memory newest = self[index];
         if (interval == 0 || newest.timestamp + interval <= nowTs) return spot;
-        uint256 cumulativeNow = uint256(newest.priceCumulative) + spot * (nowTs - newest.timestamp);
         uint256 target = nowTs - interval;
-
-        // the oldest real observation: the slot after `index` once the ring has wrapped, else slot 0
-        Observation memory oldest;
         unchecked {
-            oldest = self[uint8(index + 1)];
-        }
-        if (oldest.timestamp == 0) oldest = self[0];
-        if (oldest.timestamp >= target) {
-            // history shorter than the interval: average over what there is
-            uint256 covered = nowTs - oldest.timestamp;
-            return covered == 0 ? spot : (cumulativeNow - oldest.priceCumulative) / covered;
-        }
+            uint144 cumulativeNow = uint144(newest.cumulative + spot * (nowTs - newest.timestamp));
 
-        // Binary search over logical positions p = 0..255, physical slot (index + 1 + p) % 256, p = 255
-        // the newest. Placeholders and the oldest real observation sit at or before `target`, the newest
-        // after it, so the search always takes 8 steps whatever the number of trades.
-        uint256 lo = 0;
-        uint256 hi = CAPACITY - 1;
-        while (hi - lo > 1) {
-            uint256 mid = (lo + hi) >> 1;
-            if (self[uint8(uint256(index) + 1 + mid)].timestamp <= target) lo = mid;
-            else hi = mid;
+            // the oldest real observation: the slot after `index` once the ring has wrapped, else slot 0
+            Observation memory oldest = self[uint8(index + 1)];
+            if (oldest.timestamp == 0) oldest = self[0];
+            if (oldest.timestamp >= target) {
+                // history shorter than the interval: average over what there is
+                uint256 covered = nowTs - oldest.timestamp;
+                return covered == 0 ? spot : uint256(uint144(cumulativeNow - oldest.cumulative)) / covered;
+            }
+
+            // Binary search over logical positions p = 0..255, physical slot (index + 1 + p) % 256, p = 255
+            // the newest. Placeholders and the oldest real observation sit at or before `target`, the
+            // newest after it, so the search always takes 8 steps whatever the number of trades.
+            uint256 lo = 0;
+            uint256 hi = CAPACITY - 1;
+            while (hi - lo > 1) {
+                uint256 mid = (lo + hi) >> 1;
+                if (self[uint8(uint256(index) + 1 + mid)].timestamp <= target) lo = mid;
+                else hi = mid;
+            }
+            // lo: the last observation at or before `target`; hi = lo + 1 comes after it and records the
+            // price that was in force from lo until hi
+            Observation memory before = self[uint8(uint256(index) + 1 + lo)];
+            Observation memory afterIt = self[uint8(uint256(index) + 1 + hi)];
+            uint144 cumulativeAtTarget = uint144(before.cumulative + uint256(afterIt.startPrice) * (target - before.timestamp));
+            return uint256(uint144(cumulativeNow - cumulativeAtTarget)) / interval;
         }
-        // lo: last position with timestamp <= target; hi = lo + 1 exists (newest is after target)
-        Observation memory before = self[uint8(uint256(index) + 1 + lo)];
-        Observation memory afterIt = self[uint8(uint256(index) + 1 + hi)];
-        uint256 priceBefore =
-            (afterIt.priceCumulative - before.priceCumulative) / (afterIt.timestamp - before.timestamp);
-        uint256 cumulativeAtTarget = before.priceCumulative + priceBefore * (target - before.timestamp);
-        return (cumulativeNow - cumulativeAtTarget) / interval;
+    }
+
+    /// @dev The price in force before the newest observation's block: the fluctuation limit's reference
+    ///      while that block is the current one.
+    function startPrice(Observation[256] storage self, uint8 index) internal view returns (uint256) {
+        return self[index].startPrice;
     }
 }

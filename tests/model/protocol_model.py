@@ -697,6 +697,13 @@ class Protocol:
             raise ModelError("NoPosition")
         return self._margin_ratio_full(name, position, now)
 
+    def margin_ratio_spot_twap(self, name: str, trader: str, now: int) -> int:
+        """v1's getMarginRatio (no oracle): the ratio the maintenance check after a trade uses."""
+        position = self.get_position(name, trader)
+        if position.size == 0:
+            raise ModelError("NoPosition")
+        return self._margin_ratio_spot_twap(name, position, now)
+
     def margin_ratio_by_option(self, name: str, trader: str, option: PnlCalcOption, now: int) -> int:
         position = self.get_position(name, trader)
         if position.size == 0:
