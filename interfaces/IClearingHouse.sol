@@ -3,11 +3,11 @@ pragma solidity 0.8.28;
 
 import {IAmm} from "./IAmm.sol";
 
-/// @title ClearingHouse: positions, margin, fees, funding and liquidation
+/// @title ClearingHouse types, errors and events (shared by the ClearingHouse and its risk module)
 /// @notice Traders act here; collateral stays in the Vault, where a position's margin is taken from and
 ///         returned to the trader's free balance. Every amount, price and ratio is a wad (18 decimals);
 ///         sizes, PnL and funding are signed, long positive.
-interface IClearingHouse {
+interface IClearingHouseTypes {
     enum Side {
         BUY,
         SELL
@@ -138,7 +138,13 @@ interface IClearingHouse {
     event Unpaused(address account);
     /// @notice The fee pool (toll receiver) changed; zero = the InsuranceFund.
     event FeePoolChanged(address feePool);
+}
 
+/// @title ClearingHouse: positions, margin, fees, funding and liquidation
+/// @notice Traders act here; collateral stays in the Vault, where a position's margin is taken from and
+///         returned to the trader's free balance. Every amount, price and ratio is a wad (18 decimals);
+///         sizes, PnL and funding are signed, long positive.
+interface IClearingHouse is IClearingHouseTypes {
     // ---------------------------------------------------------------------------------------- trading
     /// @notice Opens, increases, reduces or reverses a position.
     /// @param amm the market
@@ -165,6 +171,15 @@ interface IClearingHouse {
 
     /// @notice Settles a funding period; anyone, once `nextFundingTime` has come.
     function payFunding(IAmm amm) external;
+
+    /// @notice Scales both reserves by `factor` (wad) at an unchanged price; the exact cost of the change
+    ///         (what closing the traders' net position would exchange, new curve minus old) is paid by the
+    ///         InsuranceFund (or credited to it when negative). Owner or liquidity controller.
+    /// @return cost wad, signed: positive = paid by the InsuranceFund
+    function adjustK(IAmm amm, uint256 factor) external returns (int256 cost);
+
+    /// @notice Moves the mark to `newPrice` (wad) at a constant base reserve, booking the cost like adjustK.
+    function repeg(IAmm amm, uint256 newPrice) external returns (int256 cost);
 
     /// @notice After a shutdown, credits margin + PnL at the settlement price (floored at 0).
     function settlePosition(IAmm amm) external;

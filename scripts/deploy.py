@@ -13,7 +13,9 @@ from brownie import (
     Amm,
     ChainlinkPriceFeed,
     ClearingHouse,
+    ClearingHouseRiskModule,
     InsuranceFund,
+    MarginMath,
     MockAggregator,
     MockERC20,
     Vault,
@@ -129,6 +131,9 @@ def deploy_protocol(config: dict[str, Any] | None = None, deployer: Any = None) 
     token = MockERC20.deploy("Mock USD", "mUSD", cfg["quote_decimals"], tx)
     vault = Vault.deploy(token, owner, tx)
     insurance_fund = InsuranceFund.deploy(vault, owner, tx)
+    if len(MarginMath) == 0:
+        MarginMath.deploy(tx)  # linked into the ClearingHouse and its risk module
+    risk_module = ClearingHouseRiskModule.deploy(vault, insurance_fund, owner, tx)
     clearing_house = ClearingHouse.deploy(
         vault,
         insurance_fund,
@@ -137,6 +142,7 @@ def deploy_protocol(config: dict[str, Any] | None = None, deployer: Any = None) 
         cfg["liquidation_fee_ratio"],
         cfg["partial_liquidation_ratio"],
         owner,
+        risk_module,
         tx,
     )
     vault.initialize(clearing_house, insurance_fund, tx)

@@ -555,6 +555,9 @@ class Protocol:
     v1_liquidation_fee_quirk: bool = True
     # False: departure (a), TWAP notional = |size| * markTwap(15 min). True: v1's TWAP of the output amount.
     v1_twap_notional: bool = False
+    # v1 quirk: increasing a position whose pending funding exceeds its margin (plus the added margin) silently
+    # drops that bad debt (internalIncreasePosition ignores it). False (SPEC §4): such a trade reverts BadDebt.
+    v1_increase_drops_bad_debt: bool = False
     markets: dict[str, Market] = field(default_factory=dict)
     vault: dict[str, int] = field(default_factory=dict)  # free balances, wad
     insurance_fund: int = 0  # wad; may go negative in the model (the contracts must halt instead)
@@ -761,13 +764,16 @@ class Protocol:
         if cap > 0 and abs(new_size) > cap:
             raise ModelError("PositionHoldingCapExceeded")
         added_margin = div(notional, leverage)
-        remain, _, funding_payment, latest_fraction = self._remain_margin_with_funding(market, old, added_margin)
+        remain, bad_debt, funding_payment, latest_fraction = self._remain_margin_with_funding(
+            market, old, added_margin)
+        if self.v1_increase_drops_bad_debt:
+            bad_debt = 0
         # v1 reports the stored (old) position's spot PnL at the new reserves here
         _, unrealized_pnl = self.position_notional_and_pnl(name, old, PnlCalcOption.SPOT_PRICE, tx.now)
         position = Position(new_size, remain, old.open_notional + notional, latest_fraction, tx.block)
-        return PositionResp(position=position, exchanged_notional=notional, exchanged_size=exchanged_size,
-                            funding_payment=funding_payment, margin_to_vault=added_margin,
-                            unrealized_pnl_after=unrealized_pnl)
+        return PositionResp(position=position, exchanged_notional=notional, bad_debt=bad_debt,
+                            exchanged_size=exchanged_size, funding_payment=funding_payment,
+                            margin_to_vault=added_margin, unrealized_pnl_after=unrealized_pnl)
 
     def _reduce_position(self, name: str, trader: str, side: Side, notional: int, base_limit: int,
                          can_over: bool, old_notional: int, unrealized_pnl: int, tx: Tx) -> PositionResp:

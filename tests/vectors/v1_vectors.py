@@ -26,14 +26,18 @@ asserts (the contracts must match them to the wei); "model_expect": further numb
 exchanged_notional (the event's positionNotional), realized_pnl, unrealized_pnl_after, funding_payment,
 bad_debt (the position's), fee, size/margin/open_notional (position after), liquidation_penalty,
 fee_to_liquidator, liquidation_bad_debt (PositionLiquidated.badDebt), premium_fraction,
-cumulative_premium_fraction, is_partial. Check keys: position {trader: {size, margin, open_notional}},
+cumulative_premium_fraction, is_partial; "result" is the whole return value (shutdown: the settlement price;
+settle_position: the wad credited). Check keys: position {trader: {size, margin, open_notional}},
 margin_ratio, free_collateral, margin_with_funding (margin after pending funding, floored at 0), vault_wad /
 balance_of (free vault balance, wad / token units rounded down), unrealized_pnl / position_notional
 {trader: {"spot"|"twap"|"oracle": value}}, insurance_fund_wad/_tokens, toll_pool_wad/_tokens, reserves
 [quote, base], spot_price, twap_price [[interval, value]], index_twap [[interval, value]] (the price
 feed's getTwapPrice), input_price / output_price [[dir, amount, value]], cumulative_premium_fraction,
 next_funding_time (seconds after T0), open_interest_notional (no SPEC getter: optional), settlement_price,
-total_position_size.
+total_position_size, is_over_spread_limit.
+
+Traders are names; map them to accounts ("keeper" and "carol" often start with no deposit). Vault balances are
+wad inside the protocol; token-unit numbers (balance_of, *_tokens) are those wad balances rounded down.
 
 v1's tests ran every call of a test in one mocked block; here every transaction has its own block and
 time (15 s apart by default), as on a chain. Where that or a SPEC departure changes a v1 number, the vector

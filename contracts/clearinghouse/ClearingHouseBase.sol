@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {IAmm} from "../../interfaces/IAmm.sol";
+import {IClearingHouseTypes} from "../../interfaces/IClearingHouse.sol";
+import {IVault} from "../../interfaces/IVault.sol";
+import {WadMath} from "../libraries/WadMath.sol";
+import {PoolMath} from "../libraries/PoolMath.sol";
+import {PositionMath} from "../libraries/PositionMath.sol";
+import {KMath} from "../libraries/KMath.sol";
+import {MarginMath} from "../libraries/MarginMath.sol";
+
+/// @title ClearingHouse state and position logic
+/// @notice Storage, constructor and the internal position logic shared by the `ClearingHouse` (trading,
+///         owner, views) and its `ClearingHouseRiskModule` (liquidation, funding, settlement, k changes),
+///         which the ClearingHouse runs by DELEGATECALL on its own storage. Perp v1's numbers throughout.
+abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
+    using WadMath for uint256;
+    using WadMath for int256;
+    using SafeCast for uint256;
+    using SafeCast for int256;
+
+    /// @dev Margin parameters and the pause flag: one slot read once per action. Ratios (<= 1e18, wad)
+    ///      are stored in units of 100 wei; the setter rejects values that are not multiples of 100.
+    struct StoredParams {
+        uint56 initMarginRatio;
+        uint56 maintenanceMarginRatio;
+        uint56 liquidationFeeRatio;
+        uint56 partialLiquidationRatio;
+        bool paused;
+    }
+
+    /// @dev The same, unpacked to wad.
+    struct Params {
+        uint256 initMarginRatio;
+        uint256 maintenanceMarginRatio;
+        uint256 liquidationFeeRatio;
+        uint256 partialLiquidationRatio;
+    }
+
+    uint256 internal constant PARAM_UNIT = 100;
+
+    /// @dev Per market, one slot read on every action.
+    struct Market {
+        bool listed;
+        uint32 lastRestrictionBlock;
+        int96 cumulativePremiumFraction;
+        int96 collateral; // wad held in the Vault for this market's positions
+    }
+
+    /// @dev A position in two slots. Bounds: |size|, openNotional < 1.7e20 units; margin < 7.9e10 units.
+    struct StoredPosition {
+        int128 size;
+        uint96 margin;
+        uint32 lastBlock; // block of the last open/close/liquidation (restriction mode); survives a close
+        uint128 openNotional;
+        int128 lastUpdatedCumulativePremiumFraction;
+    }
+
+    /// @dev What a position change did; built in memory and applied once.
+    struct Result {
+        int256 size;
+        uint256 margin;
+        uint256 openNotional;
+        uint256 exchangedQuote;
+        int256 exchangedSize;
+        int256 realizedPnl;
+        int256 unrealizedPnlAfter;
+        int256 fundingPayment;
+        uint256 badDebt;
+        int256 marginToVault; // > 0: from the trader's free balance; < 0: back to it
+        uint256 quoteReserve; // pool after the trade
+        uint256 baseReserve;
+    }
+
+
+    IVault public immutable vault;
+    address public immutable insuranceFund;
+    StoredParams internal _params;
+    /// @notice Receives the toll; zero means the InsuranceFund.
+    address public feePool;
+    /// @notice May call adjustK and repeg besides the owner (the automatic liquidity controller).
+    address public liquidityController;
+    mapping(IAmm amm => Market) internal _markets;
+    mapping(IAmm amm => uint256) public openInterestNotional;
+    mapping(IAmm amm => mapping(address trader => StoredPosition)) internal _positions;
+
+    constructor(
+        IVault vault_,
+        address insuranceFund_,
+        uint256 initMarginRatio_,
+        uint256 maintenanceMarginRatio_,
+        uint256 liquidationFeeRatio_,
+        uint256 partialLiquidationRatio_,
+        address owner_
+    ) Ownable(owner_) {
+        if (address(vault_) == address(0) || insuranceFund_ == address(0)) revert InvalidParameter();
+        vault = vault_;
+        insuranceFund = insuranceFund_;
+        _setParams(initMarginRatio_, maintenanceMarginRatio_, liquidationFeeRatio_, partialLiquidationRatio_);
+    }
+
+    // ================================================================================ position logic
+
+    /// @dev New position or same side: swap `notional` in, margin += notional / leverage.
+    function _increase(
+        IAmm amm,
+        Market memory market,
+        StoredPosition memory old,
+        Side side,
+        uint256 notional,
+        uint256 leverage,
+        uint256 baseLimit
+    ) internal returns (Result memory r, IAmm.SwapResult memory swap) {
+        bool isLong = side == Side.BUY;
+        swap = amm.swapInput(isLong ? IAmm.Dir.ADD_TO_AMM : IAmm.Dir.REMOVE_FROM_AMM, notional, baseLimit, false);
+        (r.quoteReserve, r.baseReserve) = (swap.quoteReserve, swap.baseReserve);
+        r.exchangedSize = isLong ? swap.amount.toInt() : -swap.amount.toInt();
+        r.size = int256(old.size) + r.exchangedSize;
+        uint256 marginRequirement = notional.divWad(leverage);
+        r.fundingPayment = _fundingPayment(market, old);
+        int256 remain = int256(uint256(old.margin)) + marginRequirement.toInt() - r.fundingPayment;
+        if (remain < 0) revert BadDebt(uint256(-remain));
+        r.margin = uint256(remain);
+        r.openNotional = uint256(old.openNotional) + notional;
+        r.exchangedQuote = notional;
+        r.marginToVault = marginRequirement.toInt();
+        (, r.unrealizedPnlAfter) = PositionMath.spotNotionalAndPnl(r.size, r.openNotional, r.quoteReserve, r.baseReserve);
+    }
+
+    /// @dev Opposite side: reduce when the position is worth more than the new notional, else close
+    ///      and open the rest the other way at the same leverage. `state`: the pool before the trade.
+    function _openReverse(
+        IAmm amm,
+        Market memory market,
+        StoredPosition memory old,
+        Side side,
+        uint256 quoteAssetAmount,
+        uint256 leverage,
+        uint256 baseLimit,
+        bool canOverFluctuationLimit,
+        IAmm.SwapResult memory state
+    ) internal returns (Result memory r) {
+        uint256 notional = quoteAssetAmount.mulWad(leverage);
+        (uint256 oldNotional, int256 unrealizedPnl) =
+            PositionMath.spotNotionalAndPnl(old.size, old.openNotional, state.quoteReserve, state.baseReserve);
+        if (oldNotional > notional) {
+            _updateOpenInterest(amm, -notional.toInt(), state.openInterestNotionalCap);
+            return _reduce(amm, market, old, side, notional, baseLimit, canOverFluctuationLimit, oldNotional, unrealizedPnl);
+        }
+        (Result memory closed,) = _close(amm, market, old, 0);
+        if (closed.badDebt != 0) revert BadDebt(closed.badDebt);
+        uint256 rest = notional - closed.exchangedQuote;
+        if (rest.divWad(leverage) == 0) return closed;
+        uint256 restLimit = baseLimit > WadMath.abs(closed.exchangedSize) ? baseLimit - WadMath.abs(closed.exchangedSize) : 0;
+        StoredPosition memory empty;
+        IAmm.SwapResult memory swap;
+        (r, swap) = _increase(amm, market, empty, side, rest, leverage, restLimit);
+        _checkHolding(r.size, swap.maxHoldingBaseAsset);
+        _updateOpenInterest(amm, rest.toInt(), swap.openInterestNotionalCap);
+        r.exchangedQuote += closed.exchangedQuote;
+        r.exchangedSize += closed.exchangedSize;
+        r.fundingPayment += closed.fundingPayment;
+        r.realizedPnl = closed.realizedPnl;
+        r.unrealizedPnlAfter = 0;
+        r.marginToVault += closed.marginToVault;
+    }
+
+    /// @dev Swap `notional` against the position; realise the PnL of the part closed (v1's formula).
+    function _reduce(
+        IAmm amm,
+        Market memory market,
+        StoredPosition memory old,
+        Side side,
+        uint256 notional,
+        uint256 baseLimit,
+        bool canOverFluctuationLimit,
+        uint256 oldNotional,
+        int256 unrealizedPnl
+    ) internal returns (Result memory r) {
+        bool isBuy = side == Side.BUY;
+        IAmm.SwapResult memory swap =
+            amm.swapInput(isBuy ? IAmm.Dir.ADD_TO_AMM : IAmm.Dir.REMOVE_FROM_AMM, notional, baseLimit, canOverFluctuationLimit);
+        uint256 base = swap.amount;
+        (r.quoteReserve, r.baseReserve) = (swap.quoteReserve, swap.baseReserve);
+        r.exchangedSize = isBuy ? base.toInt() : -base.toInt();
+        r.realizedPnl = unrealizedPnl.mulWad(base.toInt()).divWad(WadMath.abs(old.size).toInt());
+        r.fundingPayment = _fundingPayment(market, old);
+        int256 remain = int256(uint256(old.margin)) + r.realizedPnl - r.fundingPayment;
+        if (remain < 0) r.badDebt = uint256(-remain);
+        else r.margin = uint256(remain);
+        r.unrealizedPnlAfter = unrealizedPnl - r.realizedPnl;
+        r.exchangedQuote = notional;
+        int256 remainOpenNotional = old.size > 0
+            ? oldNotional.toInt() - notional.toInt() - r.unrealizedPnlAfter
+            : r.unrealizedPnlAfter + oldNotional.toInt() - notional.toInt();
+        if (remainOpenNotional <= 0) revert InvalidOpenNotional();
+        r.openNotional = uint256(remainOpenNotional);
+        r.size = int256(old.size) + r.exchangedSize;
+    }
+
+    /// @dev Swap the whole size out; the margin after PnL (at the price received) and funding returns to
+    ///      the vault balance. v1 valued the position at spot before the swap: the same number.
+    function _close(IAmm amm, Market memory market, StoredPosition memory old, uint256 limit)
+        internal
+        returns (Result memory r, IAmm.SwapResult memory swap)
+    {
+        bool isLong = old.size > 0;
+        swap = amm.swapOutput(isLong ? IAmm.Dir.ADD_TO_AMM : IAmm.Dir.REMOVE_FROM_AMM, WadMath.abs(old.size), limit, true);
+        r.exchangedQuote = swap.amount;
+        (r.quoteReserve, r.baseReserve) = (swap.quoteReserve, swap.baseReserve);
+        int256 unrealizedPnl = isLong
+            ? swap.amount.toInt() - uint256(old.openNotional).toInt()
+            : uint256(old.openNotional).toInt() - swap.amount.toInt();
+        r.fundingPayment = _fundingPayment(market, old);
+        int256 remain = int256(uint256(old.margin)) + unrealizedPnl - r.fundingPayment;
+        if (remain < 0) r.badDebt = uint256(-remain);
+        r.marginToVault = remain < 0 ? int256(0) : -remain;
+        r.realizedPnl = unrealizedPnl;
+        r.exchangedSize = -int256(old.size);
+        // bankrupt positions' bad debt counts toward the open interest they release (v1)
+        _updateOpenInterest(
+            amm, -(unrealizedPnl + r.badDebt.toInt() + uint256(old.openNotional).toInt()), swap.openInterestNotionalCap
+        );
+    }
+
+    /// @dev Close `ratio` of the size at leverage 1, allowed to cross the fluctuation limit once.
+    function _partialClose(IAmm amm, Market memory market, StoredPosition memory old, uint256 ratio, IAmm.SwapResult memory state)
+        internal
+        returns (Result memory)
+    {
+        bool isLong = old.size > 0;
+        uint256 partSize = WadMath.abs(int256(old.size).mulWad(ratio.toInt()));
+        uint256 notional = PoolMath.getOutputPrice(isLong, partSize, state.quoteReserve, state.baseReserve);
+        return _openReverse(amm, market, old, isLong ? Side.SELL : Side.BUY, notional, 1e18, 0, true, state);
+    }
+
+    // =================================================================================== margin math
+
+    function _fundingPayment(Market memory market, StoredPosition memory pos) internal pure returns (int256) {
+        if (pos.size == 0) return 0;
+        return (int256(market.cumulativePremiumFraction) - pos.lastUpdatedCumulativePremiumFraction).mulWad(pos.size);
+    }
+
+    /// @dev Spot-price margin ratio of a stored position.
+    function _spotMarginRatio(Market memory market, StoredPosition memory pos, uint256 q, uint256 b)
+        internal
+        pure
+        returns (int256)
+    {
+        (uint256 notional, int256 pnl) = PositionMath.spotNotionalAndPnl(pos.size, pos.openNotional, q, b);
+        return _ratio(market, pos, notional, pnl);
+    }
+
+    function _ratio(Market memory market, StoredPosition memory pos, uint256 notional, int256 pnl)
+        internal
+        pure
+        returns (int256)
+    {
+        int256 value = int256(uint256(pos.margin)) + pnl - _fundingPayment(market, pos);
+        return value.divWad(notional.toInt());
+    }
+
+    /// @dev After a trade: the new position must meet the maintenance ratio. The TWAP is only read when
+    ///      the spot ratio fails (MAX_PNL passes if either passes).
+    function _requireMaintenance(IAmm amm, Market memory market, Result memory r, uint256 mmr) internal view {
+        StoredPosition memory pos;
+        pos.size = r.size.toInt128();
+        pos.margin = r.margin.toUint96();
+        pos.openNotional = r.openNotional.toUint128();
+        pos.lastUpdatedCumulativePremiumFraction = market.cumulativePremiumFraction;
+        int256 ratio = _spotMarginRatio(market, pos, r.quoteReserve, r.baseReserve);
+        if (ratio >= int256(mmr)) return;
+        int256 withTwap = MarginMath.maxPnlMarginRatio(
+            amm, r.size, r.openNotional, r.margin.toInt(), r.quoteReserve, r.baseReserve
+        );
+        if (withTwap < int256(mmr)) revert MarginRatioTooLow(withTwap, mmr);
+    }
+
+    function _equity(Market memory market, StoredPosition memory pos) internal pure returns (int256) {
+        return int256(uint256(pos.margin)) - _fundingPayment(market, pos);
+    }
+
+    // ============================================================================ bookkeeping
+
+    /// @dev Moves the trader's margin and fees through the Vault and books the market's collateral.
+    function _settleTrader(IAmm amm, Market memory market, Result memory r, uint256 tollRatio, uint256 spreadRatio)
+        internal
+        returns (uint256 fee)
+    {
+        uint256 toll = r.exchangedQuote.mulWad(tollRatio);
+        uint256 spread = r.exchangedQuote.mulWad(spreadRatio);
+        fee = toll + spread;
+        uint256 debit = fee;
+        uint256 creditBack;
+        if (r.marginToVault > 0) debit += uint256(r.marginToVault);
+        else creditBack = uint256(-r.marginToVault);
+        market.collateral = (int256(market.collateral) + r.marginToVault).toInt96();
+        _markets[amm] = market;
+        address pool = toll == 0 ? address(0) : feePool;
+        if (pool == address(0)) {
+            vault.settle(msg.sender, debit, creditBack, insuranceFund, fee);
+        } else {
+            vault.settle(msg.sender, debit, creditBack, insuranceFund, spread);
+            vault.credit(pool, toll);
+        }
+    }
+
+    /// @dev The InsuranceFund pays `amount` into the market; what it cannot pay halts the market.
+    function _drawInsurance(IAmm amm, Market memory, uint256 amount) internal {
+        uint256 paid = vault.debitUpTo(insuranceFund, amount);
+        if (paid < amount) {
+            uint256 shortfall = amount - paid;
+            Market storage m = _markets[amm];
+            m.collateral = (int256(m.collateral) - shortfall.toInt()).toInt96();
+            if (!amm.isShutdown()) amm.shutdown();
+            emit MarketHalted(address(amm), shortfall);
+        }
+    }
+
+    function _store(IAmm amm, address trader, Result memory r, int96 cumulative) internal {
+        _storeFor(amm, trader, r, cumulative);
+    }
+
+    function _storeFor(IAmm amm, address trader, Result memory r, int96 cumulative) internal {
+        StoredPosition storage s = _positions[amm][trader];
+        if (r.size == 0) {
+            s.size = 0;
+            s.margin = 0;
+            s.lastBlock = uint32(block.number);
+            s.openNotional = 0;
+            s.lastUpdatedCumulativePremiumFraction = 0;
+        } else {
+            _positions[amm][trader] = StoredPosition({
+                size: r.size.toInt128(),
+                margin: r.margin.toUint96(),
+                lastBlock: uint32(block.number),
+                openNotional: r.openNotional.toUint128(),
+                lastUpdatedCumulativePremiumFraction: cumulative
+            });
+        }
+    }
+
+    function _emitPositionChanged(address trader, IAmm amm, Result memory r, uint256 fee, uint256 penalty) internal {
+        emit PositionChanged(
+            trader,
+            address(amm),
+            r.margin,
+            r.exchangedQuote,
+            r.exchangedSize,
+            fee,
+            r.size,
+            r.realizedPnl,
+            r.unrealizedPnlAfter,
+            r.badDebt,
+            penalty,
+            PoolMath.spotPrice(r.quoteReserve, r.baseReserve),
+            r.fundingPayment
+        );
+    }
+
+    function _paramsWhenNotPaused() internal view returns (Params memory) {
+        StoredParams memory s = _params;
+        if (s.paused) revert EnforcedPause();
+        return _unpack(s);
+    }
+
+    function _unpack(StoredParams memory s) internal pure returns (Params memory) {
+        return Params(
+            uint256(s.initMarginRatio) * PARAM_UNIT,
+            uint256(s.maintenanceMarginRatio) * PARAM_UNIT,
+            uint256(s.liquidationFeeRatio) * PARAM_UNIT,
+            uint256(s.partialLiquidationRatio) * PARAM_UNIT
+        );
+    }
+
+    function _listedMarket(IAmm amm) internal view returns (Market memory market) {
+        market = _markets[amm];
+        if (!market.listed) revert UnknownMarket(address(amm));
+    }
+
+    function _requireNotRestricted(Market memory market, StoredPosition memory pos) internal view {
+        if (market.lastRestrictionBlock == uint32(block.number) && pos.lastBlock == uint32(block.number)) {
+            revert RestrictionMode();
+        }
+    }
+
+    function _checkHolding(int256 size, uint256 cap) internal pure {
+        if (cap != 0 && WadMath.abs(size) > cap) revert PositionHoldingCapExceeded(WadMath.abs(size), cap);
+    }
+
+    /// @dev v1's open-interest guard, kept only while a cap is set; reductions always pass.
+    function _updateOpenInterest(IAmm amm, int256 delta, uint256 cap) internal {
+        if (cap == 0) return;
+        int256 updated = openInterestNotional[amm].toInt() + delta;
+        if (updated < 0) updated = 0;
+        if (delta > 0 && uint256(updated) > cap) revert OpenInterestCapExceeded(uint256(updated), cap);
+        openInterestNotional[amm] = uint256(updated);
+    }
+
+    function _setParams(uint256 imr, uint256 mmr, uint256 lfr, uint256 plr) internal {
+        if (imr == 0 || imr > 1e18 || mmr > imr || lfr > 1e18 || plr > 1e18) revert InvalidParameter();
+        if (imr % PARAM_UNIT != 0 || mmr % PARAM_UNIT != 0 || lfr % PARAM_UNIT != 0 || plr % PARAM_UNIT != 0) {
+            revert InvalidParameter();
+        }
+        _params = StoredParams(
+            uint56(imr / PARAM_UNIT),
+            uint56(mmr / PARAM_UNIT),
+            uint56(lfr / PARAM_UNIT),
+            uint56(plr / PARAM_UNIT),
+            _params.paused
+        );
+        emit ParametersChanged(imr, mmr, lfr, plr);
+    }
+}

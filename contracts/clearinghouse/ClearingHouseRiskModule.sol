@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {IAmm} from "../../interfaces/IAmm.sol";
+import {IVault} from "../../interfaces/IVault.sol";
+import {WadMath} from "../libraries/WadMath.sol";
+import {PoolMath} from "../libraries/PoolMath.sol";
+import {KMath} from "../libraries/KMath.sol";
+import {MarginMath} from "../libraries/MarginMath.sol";
+import {ClearingHouseBase} from "./ClearingHouseBase.sol";
+
+/// @title ClearingHouse risk module: liquidation, funding, settlement and curve changes
+/// @notice Runs only by DELEGATECALL from the ClearingHouse, on the ClearingHouse's storage and with its
+///         address in events and vault calls; deployed with the same Vault and InsuranceFund (immutables).
+///         Calling it directly changes nothing but its own unused storage.
+contract ClearingHouseRiskModule is ClearingHouseBase {
+    using WadMath for uint256;
+    using WadMath for int256;
+    using SafeCast for uint256;
+    using SafeCast for int256;
+
+    constructor(IVault vault_, address insuranceFund_, address owner_)
+        ClearingHouseBase(vault_, insuranceFund_, 1e18, 0, 0, 0, owner_)
+    {}
+
+    /// @notice See IClearingHouse.
+    function liquidate(IAmm amm, address trader) external {
+        Params memory p = _unpack(_params);
+        Market memory market = _listedMarket(amm);
+        StoredPosition memory old = _positions[amm][trader];
+        if (old.size == 0) revert NoPosition();
+        {
+            int256 ratio = MarginMath.liquidationMarginRatio(amm, old.size, old.openNotional, _equity(market, old));
+            if (ratio >= int256(uint256(p.maintenanceMarginRatio))) {
+                revert MarginRatioHealthy(ratio, p.maintenanceMarginRatio);
+            }
+        }
+        IAmm.SwapResult memory state = amm.getTradingState();
+        Result memory r;
+        uint256 penalty;
+        uint256 toLiquidator;
+        uint256 liquidationBadDebt;
+        int256 spotRatio = _spotMarginRatio(market, old, state.quoteReserve, state.baseReserve);
+        if (
+            spotRatio > int256(uint256(p.liquidationFeeRatio)) && p.partialLiquidationRatio != 0
+                && p.partialLiquidationRatio < 1e18
+        ) {
+            r = _partialClose(amm, market, old, p.partialLiquidationRatio, state);
+            penalty = r.exchangedQuote.mulWad(p.liquidationFeeRatio);
+            toLiquidator = penalty / 2;
+            r.margin -= penalty;
+            // the penalty leaves the market: half to the liquidator, half to the InsuranceFund
+            market.collateral = (int256(market.collateral) - penalty.toInt()).toInt96();
+            vault.credit(insuranceFund, penalty - toLiquidator);
+        } else {
+            penalty = old.margin;
+            (r,) = _close(amm, market, old, 0);
+            uint256 remain = uint256(-r.marginToVault);
+            toLiquidator = r.exchangedQuote.mulWad(p.liquidationFeeRatio) / 2;
+            uint256 fromInsurance = r.badDebt;
+            if (toLiquidator > remain) {
+                // the InsuranceFund pays what the margin cannot (v1 booked the remainder twice; we do not)
+                liquidationBadDebt = toLiquidator - remain;
+                fromInsurance += liquidationBadDebt;
+                remain = 0;
+            } else {
+                remain -= toLiquidator;
+            }
+            // the whole remaining margin and the liquidator's fee leave the market; bad debt enters it
+            market.collateral = (
+                int256(market.collateral) - (remain + toLiquidator).toInt() + fromInsurance.toInt()
+            ).toInt96();
+            if (remain != 0) vault.credit(insuranceFund, remain);
+            if (fromInsurance != 0) _drawInsurance(amm, market, fromInsurance);
+            r.marginToVault = 0;
+        }
+        vault.credit(msg.sender, toLiquidator);
+        market.lastRestrictionBlock = uint32(block.number);
+        _markets[amm] = market;
+        _storeFor(amm, trader, r, market.cumulativePremiumFraction);
+        emit RestrictionModeEntered(address(amm), block.number);
+        emit PositionLiquidated(
+            trader, address(amm), r.exchangedQuote, WadMath.abs(r.exchangedSize), toLiquidator, msg.sender, liquidationBadDebt
+        );
+        _emitPositionChanged(trader, amm, r, 0, penalty);
+    }
+
+    /// @notice See IClearingHouse.
+    function payFunding(IAmm amm) external {
+        Market memory market = _listedMarket(amm);
+        (int256 premiumFraction, int256 totalSize) = amm.settleFunding();
+        market.cumulativePremiumFraction = (int256(market.cumulativePremiumFraction) + premiumFraction).toInt96();
+        // the pool's side of the imbalance: positive = the InsuranceFund earns it
+        int256 poolPnl = premiumFraction.mulWad(totalSize);
+        market.collateral = (int256(market.collateral) - poolPnl).toInt96();
+        _markets[amm] = market;
+        if (poolPnl > 0) vault.credit(insuranceFund, uint256(poolPnl));
+        else if (poolPnl < 0) _drawInsurance(amm, market, uint256(-poolPnl));
+        emit FundingPaid(address(amm), premiumFraction, market.cumulativePremiumFraction, poolPnl);
+    }
+
+    /// @notice See IClearingHouse.
+    function settlePosition(IAmm amm) external {
+        Market memory market = _listedMarket(amm);
+        if (!amm.isShutdown()) revert MarketNotShutdown();
+        StoredPosition memory pos = _positions[amm][msg.sender];
+        if (pos.size == 0) revert NoPosition();
+        uint256 price = amm.getSettlementPrice();
+        int256 value;
+        if (price == 0) {
+            value = int256(uint256(pos.margin));
+        } else {
+            uint256 openPrice = uint256(pos.openNotional).divWad(WadMath.abs(pos.size));
+            value = int256(pos.size).mulWad(price.toInt() - openPrice.toInt()) + int256(uint256(pos.margin));
+        }
+        // fail safe: a market pays out at most the collateral it still holds
+        uint256 paid = value > 0 ? uint256(value) : 0;
+        uint256 held = market.collateral > 0 ? uint256(int256(market.collateral)) : 0;
+        if (paid > held) paid = held;
+        market.collateral = (int256(market.collateral) - paid.toInt()).toInt96();
+        _markets[amm] = market;
+        delete _positions[amm][msg.sender];
+        if (paid != 0) vault.credit(msg.sender, paid);
+        emit PositionSettled(address(amm), msg.sender, paid);
+    }
+
+    // ============================================================================== curve changes
+
+    /// @notice Scales both reserves of `amm` by `factor` (wad; 1.2e18 deepens the pool by 20 %) at
+    ///         an unchanged price. The change in what closing the traders' net position would exchange is
+    ///         booked against the InsuranceFund; reverts with `InsuranceFundInsufficient` when it cannot pay.
+    function adjustK(IAmm amm, uint256 factor) external returns (int256 cost) {
+        _onlyOwnerOrController();
+        if (factor == 0) revert InvalidParameter();
+        _listedMarket(amm);
+        (uint256 q0, uint256 b0) = amm.getReserve();
+        (uint256 q1, uint256 b1) = KMath.scaled(q0, b0, factor);
+        cost = _moveCurve(amm, q0, b0, q1, b1);
+        emit KAdjusted(address(amm), q0, b0, q1, b1, cost);
+    }
+
+    /// @notice Moves the mark of `amm` to `newPrice` (wad) at a constant base reserve, with the same
+    ///         cost accounting and refusal rule as `adjustK`.
+    function repeg(IAmm amm, uint256 newPrice) external returns (int256 cost) {
+        _onlyOwnerOrController();
+        if (newPrice == 0) revert InvalidParameter();
+        _listedMarket(amm);
+        (uint256 q0, uint256 b0) = amm.getReserve();
+        (uint256 q1, uint256 b1) = KMath.repegged(b0, newPrice);
+        cost = _moveCurve(amm, q0, b0, q1, b1);
+        emit Repegged(address(amm), PoolMath.spotPrice(q0, b0), PoolMath.spotPrice(q1, b1), cost);
+    }
+
+    /// @dev Books the cost of a curve change against the InsuranceFund (all or nothing), then moves it.
+    function _moveCurve(IAmm amm, uint256 q0, uint256 b0, uint256 q1, uint256 b1) internal returns (int256 cost) {
+        cost = KMath.curveChangeCost(amm.totalPositionSize(), q0, b0, q1, b1);
+        Market memory market = _markets[amm];
+        if (cost > 0) {
+            uint256 available = vault.balanceOfWad(insuranceFund);
+            if (available < uint256(cost)) revert InsuranceFundInsufficient(uint256(cost), available);
+            vault.debitUpTo(insuranceFund, uint256(cost));
+        } else if (cost < 0) {
+            vault.credit(insuranceFund, uint256(-cost));
+        }
+        market.collateral = (int256(market.collateral) + cost).toInt96();
+        _markets[amm] = market;
+        amm.resetReserves(q1, b1);
+    }
+
+    function _onlyOwnerOrController() internal view {
+        if (msg.sender != owner() && (msg.sender != liquidityController || msg.sender == address(0))) {
+            revert OwnableUnauthorizedAccount(msg.sender);
+        }
+    }
+
+}
