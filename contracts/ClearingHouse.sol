@@ -52,7 +52,8 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         override
     {
         Params memory p = _paramsWhenNotPaused();
-        if (quoteAssetAmount == 0 || leverage == 0) revert ZeroAmount();
+        _requireTokenAmount(quoteAssetAmount);
+        if (leverage == 0) revert ZeroAmount();
         if (uint256(1e18).divWad(leverage) < p.initMarginRatio) {
             revert LeverageTooHigh(leverage, uint256(1e18).divWad(p.initMarginRatio));
         }
@@ -108,7 +109,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     /// @inheritdoc IClearingHouse
     function addMargin(IAmm amm, uint256 amount) external override {
         _paramsWhenNotPaused();
-        if (amount == 0) revert ZeroAmount();
+        _requireTokenAmount(amount);
         Market memory market = _listedMarket(amm);
         StoredPosition storage pos = _positions[amm][msg.sender];
         if (pos.size == 0) revert NoPosition();
@@ -122,7 +123,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     /// @inheritdoc IClearingHouse
     function removeMargin(IAmm amm, uint256 amount) external override {
         _paramsWhenNotPaused();
-        if (amount == 0) revert ZeroAmount();
+        _requireTokenAmount(amount);
         Market memory market = _listedMarket(amm);
         StoredPosition memory pos = _positions[amm][msg.sender];
         if (pos.size == 0) revert NoPosition();

@@ -78,6 +78,8 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
 
     IVault public immutable vault;
     address public immutable insuranceFund;
+    /// @dev Wad per token unit of the quote token: amounts below one token unit are rejected (v1).
+    uint256 internal immutable _tokenScale;
     StoredParams internal _params;
     /// @notice Receives the toll; zero means the InsuranceFund.
     address public feePool;
@@ -99,6 +101,7 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         if (address(vault_) == address(0) || insuranceFund_ == address(0)) revert InvalidParameter();
         vault = vault_;
         insuranceFund = insuranceFund_;
+        _tokenScale = vault_.scale();
         _setParams(initMarginRatio_, maintenanceMarginRatio_, liquidationFeeRatio_, partialLiquidationRatio_);
     }
 
@@ -127,7 +130,8 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         r.openNotional = uint256(old.openNotional) + notional;
         r.exchangedQuote = notional;
         r.marginToVault = marginRequirement.toInt();
-        (, r.unrealizedPnlAfter) = PositionMath.spotNotionalAndPnl(r.size, r.openNotional, r.quoteReserve, r.baseReserve);
+        // v1 reports the PnL of the position as it was, valued at the pool after the trade
+        (, r.unrealizedPnlAfter) = PositionMath.spotNotionalAndPnl(old.size, old.openNotional, r.quoteReserve, r.baseReserve);
     }
 
     /// @dev Opposite side: reduce when the position is worth more than the new notional, else close
@@ -359,6 +363,11 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
             PoolMath.spotPrice(r.quoteReserve, r.baseReserve),
             r.fundingPayment
         );
+    }
+
+    /// @dev v1's requireValidTokenAmount: zero, or less than one unit of the quote token, is rejected.
+    function _requireTokenAmount(uint256 amountWad) internal view {
+        if (amountWad < _tokenScale || amountWad == 0) revert ZeroAmount();
     }
 
     function _paramsWhenNotPaused() internal view returns (Params memory) {
