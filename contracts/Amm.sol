@@ -68,7 +68,8 @@ contract Amm is IAmm, Ownable {
     ///      the base the traders receive or give, so the net position needs no storage write per trade.
     uint256 private _baseAtZeroPosition;
     /// @inheritdoc IAmm
-    IPriceFeed public override priceFeed;
+    /// @dev Immutable: the adapter itself can replace the aggregator behind a key.
+    IPriceFeed public immutable override priceFeed;
     /// @inheritdoc IAmm
     bool public override isShutdown;
     uint256 private _settlementPrice;
@@ -210,7 +211,7 @@ contract Amm is IAmm, Ownable {
 
         uint256 indexTwap = priceFeed.getTwapPrice(priceFeedKey, period);
         uint256 markTwap = _observations.twap(
-            s0.observationIndex, _blockTimestamp(), PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve), period
+            s0.observationIndex, _blockTimestamp(), PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve), period, true
         );
         premiumFraction = (markTwap.toInt() - indexTwap.toInt()) * int256(period) / int256(ONE_DAY);
         if (f.maxFundingRate != 0) {
@@ -297,12 +298,6 @@ contract Amm is IAmm, Ownable {
         _setMaxFundingRate(maxFundingRate_);
     }
 
-    /// @notice Replaces the price feed.
-    function setPriceFeed(IPriceFeed feed) external onlyOwner {
-        if (address(feed) == address(0)) revert InvalidParameter();
-        priceFeed = feed;
-    }
-
     /// @notice Pre-writes up to `count` more observation slots so that trades never pay for a fresh
     ///         slot. Anyone may pay for it.
     function growObservations(uint256 count) external {
@@ -337,7 +332,7 @@ contract Amm is IAmm, Ownable {
     function getTwapPrice(uint256 interval) public view override returns (uint256) {
         Slot0 memory s0 = _slot0;
         return _observations.twap(
-            s0.observationIndex, _blockTimestamp(), PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve), interval
+            s0.observationIndex, _blockTimestamp(), PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve), interval, false
         );
     }
 

@@ -107,8 +107,8 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     }
 
     /// @inheritdoc IClearingHouse
+    /// @dev Allowed while paused: liquidations stay open during a pause, so traders must be able to defend.
     function addMargin(IAmm amm, uint256 amount) external override {
-        _paramsWhenNotPaused();
         _requireTokenAmount(amount);
         Market memory market = _listedMarket(amm);
         StoredPosition storage pos = _positions[amm][msg.sender];

@@ -130,10 +130,14 @@ def _measure() -> dict[str, int]:
         chain.sleep(900)
         chain.mine()
 
-    push_down(16)
-    gas["liquidate (partial)"] = ch.liquidate(amm, carol, {"from": keeper}).gas_used
+    push_down(9)
+    tx = ch.liquidate(amm, carol, {"from": keeper})
+    print("partial liquidation:", dict(tx.events["PositionChanged"]))
+    gas["liquidate (partial)"] = tx.gas_used
     push_down(6)
-    gas["liquidate (full)"] = ch.liquidate(amm, dave, {"from": keeper}).gas_used
+    tx = ch.liquidate(amm, dave, {"from": keeper})
+    print("full liquidation:", dict(tx.events["PositionChanged"]))
+    gas["liquidate (full)"] = tx.gas_used
 
     # funding after 1 trade, then after 200 trades in the window
     chain.sleep(3_600)

@@ -313,12 +313,13 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     }
 
     /// @dev The InsuranceFund pays `amount` into the market; what it cannot pay halts the market.
-    function _drawInsurance(IAmm amm, Market memory, uint256 amount) internal {
+    ///      The caller has booked `amount` into `market.collateral`; the unpaid part is taken back out of
+    ///      it here (the caller writes `market` to storage afterwards).
+    function _drawInsurance(IAmm amm, Market memory market, uint256 amount) internal {
         uint256 paid = vault.debitUpTo(insuranceFund, amount);
         if (paid < amount) {
             uint256 shortfall = amount - paid;
-            Market storage m = _markets[amm];
-            m.collateral = (int256(m.collateral) - shortfall.toInt()).toInt96();
+            market.collateral = (int256(market.collateral) - shortfall.toInt()).toInt96();
             if (!amm.isShutdown()) amm.shutdown();
             emit MarketHalted(address(amm), shortfall);
         }

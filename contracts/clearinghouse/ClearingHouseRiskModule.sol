@@ -7,7 +7,7 @@ import {IVault} from "../../interfaces/IVault.sol";
 import {WadMath} from "../libraries/WadMath.sol";
 import {PoolMath} from "../libraries/PoolMath.sol";
 import {KMath} from "../libraries/KMath.sol";
-import {MarginMath} from "../libraries/MarginMath.sol";
+import {MarginRatio} from "../libraries/MarginRatio.sol";
 import {ClearingHouseBase} from "./ClearingHouseBase.sol";
 
 /// @title ClearingHouse risk module: liquidation, funding, settlement and curve changes
@@ -30,17 +30,20 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         Market memory market = _listedMarket(amm);
         StoredPosition memory old = _positions[amm][trader];
         if (old.size == 0) revert NoPosition();
+        IAmm.SwapResult memory state = amm.getTradingState();
         {
-            int256 ratio = MarginMath.liquidationMarginRatio(amm, old.size, old.openNotional, _equity(market, old));
+            int256 ratio = MarginRatio.liquidationMarginRatio(
+                amm, old.size, old.openNotional, _equity(market, old), state.quoteReserve, state.baseReserve
+            );
             if (ratio >= int256(uint256(p.maintenanceMarginRatio))) {
                 revert MarginRatioHealthy(ratio, p.maintenanceMarginRatio);
             }
         }
-        IAmm.SwapResult memory state = amm.getTradingState();
         Result memory r;
         uint256 penalty;
         uint256 toLiquidator;
         uint256 liquidationBadDebt;
+        uint256 toInsurance;
         int256 spotRatio = _spotMarginRatio(market, old, state.quoteReserve, state.baseReserve);
         if (
             spotRatio > int256(uint256(p.liquidationFeeRatio)) && p.partialLiquidationRatio != 0
@@ -52,7 +55,7 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
             r.margin -= penalty;
             // the penalty leaves the market: half to the liquidator, half to the InsuranceFund
             market.collateral = (int256(market.collateral) - penalty.toInt()).toInt96();
-            vault.credit(insuranceFund, penalty - toLiquidator);
+            toInsurance = penalty - toLiquidator;
         } else {
             penalty = old.margin;
             (r,) = _close(amm, market, old, 0);
@@ -71,11 +74,12 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
             market.collateral = (
                 int256(market.collateral) - (remain + toLiquidator).toInt() + fromInsurance.toInt()
             ).toInt96();
-            if (remain != 0) vault.credit(insuranceFund, remain);
+            toInsurance = remain;
             if (fromInsurance != 0) _drawInsurance(amm, market, fromInsurance);
             r.marginToVault = 0;
         }
-        vault.credit(msg.sender, toLiquidator);
+        // the liquidator's fee and the fund's share in one ledger call
+        vault.settle(msg.sender, 0, toLiquidator, insuranceFund, toInsurance);
         market.lastRestrictionBlock = uint32(block.number);
         _markets[amm] = market;
         _storeFor(amm, trader, r, market.cumulativePremiumFraction);
@@ -94,9 +98,9 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         // the pool's side of the imbalance: positive = the InsuranceFund earns it
         int256 poolPnl = premiumFraction.mulWad(totalSize);
         market.collateral = (int256(market.collateral) - poolPnl).toInt96();
-        _markets[amm] = market;
         if (poolPnl > 0) vault.credit(insuranceFund, uint256(poolPnl));
         else if (poolPnl < 0) _drawInsurance(amm, market, uint256(-poolPnl));
+        _markets[amm] = market;
         emit FundingPaid(address(amm), premiumFraction, market.cumulativePremiumFraction, poolPnl);
     }
 

@@ -53,11 +53,17 @@ library MarkTwap {
     /// @param spot the price in force since the newest observation (the current pool price)
     /// @dev When the recorded history starts after `now - interval`, the average covers the history
     ///      (Perp v1's rule). With `interval == 0`, or no price change inside the window, returns `spot`.
-    function twap(Observation[256] storage self, uint8 index, uint32 nowTs, uint256 spot, uint256 interval)
-        internal
-        view
-        returns (uint256)
-    {
+    /// @param fixedCost true: a binary search over the whole ring, the same 8 steps whatever the number of
+    ///        trades (funding); false: a galloping search back from the newest observation, cheaper when few
+    ///        blocks traded inside the window (the 15-minute TWAP of margin checks)
+    function twap(
+        Observation[256] storage self,
+        uint8 index,
+        uint32 nowTs,
+        uint256 spot,
+        uint256 interval,
+        bool fixedCost
+    ) internal view returns (uint256) {
         Observation memory newest = self[index];
         if (interval == 0 || newest.timestamp + interval <= nowTs) return spot;
         uint256 target = nowTs - interval;
@@ -73,11 +79,22 @@ library MarkTwap {
                 return covered == 0 ? spot : uint256(uint144(cumulativeNow - oldest.cumulative)) / covered;
             }
 
-            // Binary search over logical positions p = 0..255, physical slot (index + 1 + p) % 256, p = 255
-            // the newest. Placeholders and the oldest real observation sit at or before `target`, the
-            // newest after it, so the search always takes 8 steps whatever the number of trades.
+            // Search over logical positions p = 0..255, physical slot (index + 1 + p) % 256, p = 255 the
+            // newest. Placeholders and the oldest real observation sit at or before `target`, the newest
+            // after it. Invariant: ts(lo) <= target < ts(hi).
             uint256 lo = 0;
             uint256 hi = CAPACITY - 1;
+            if (!fixedCost) {
+                // gallop back from the newest (p = 255) until an observation at or before `target`
+                for (uint256 step = 1; step < CAPACITY; step <<= 1) {
+                    uint256 p = CAPACITY - 1 - step;
+                    if (self[uint8(uint256(index) + 1 + p)].timestamp <= target) {
+                        lo = p;
+                        break;
+                    }
+                    hi = p;
+                }
+            }
             while (hi - lo > 1) {
                 uint256 mid = (lo + hi) >> 1;
                 if (self[uint8(uint256(index) + 1 + mid)].timestamp <= target) lo = mid;
