@@ -1,0 +1,252 @@
+"""Helpers for the risk-engine tests (funding, liquidation, restriction mode, shutdown).
+
+Expected numbers are derived here from Perpetual Protocol v1's final release (read, never copied): its
+`Decimal`/`SignedDecimal` rounding (truncation toward zero), its pool rounding, its reserve-snapshot mark TWAP
+walk (`Amm.calcTwap`) and its Chainlink round walk (`ChainlinkPriceFeed.getTwapPrice`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from brownie import web3
+
+WAD = 10**18
+ONE_DAY = 86_400
+ONE_HOUR = 3_600
+AGGREGATOR_DECIMALS = 8
+
+
+# ------------------------------------------------------------------------------------------------ fixed point
+def div_tz(numerator: int, denominator: int) -> int:
+    """Integer division truncated toward zero (Solidity's `/`)."""
+    quotient = abs(numerator) // abs(denominator)
+    return quotient if (numerator >= 0) == (denominator > 0) else -quotient
+
+
+def wmul(a: int, b: int) -> int:
+    """v1's mulD: a * b / 1e18, truncated toward zero."""
+    return div_tz(a * b, WAD)
+
+
+def wdiv(a: int, b: int) -> int:
+    """v1's divD: a * 1e18 / b, truncated toward zero."""
+    return div_tz(a * WAD, b)
+
+
+# ------------------------------------------------------------------------------------------------ pool math
+def input_price(add: bool, quote: int, q: int, b: int) -> int:
+    """v1's getInputPriceWithReserves: base for adding (long) / removing (short) `quote`."""
+    if quote == 0:
+        return 0
+    k = q * b // WAD
+    q_after = q + quote if add else q - quote
+    b_after = k * WAD // q_after
+    base = b - b_after if add else b_after - b
+    if (k * WAD) % q_after != 0:
+        base = base - 1 if add else base + 1
+    return base
+
+
+def output_price(add: bool, base: int, q: int, b: int) -> int:
+    """v1's getOutputPriceWithReserves: quote for adding (closing a long) / removing (closing a short) `base`."""
+    if base == 0:
+        return 0
+    k = q * b // WAD
+    b_after = b + base if add else b - base
+    q_after = k * WAD // b_after
+    quote = q - q_after if add else q_after - q
+    if (k * WAD) % b_after != 0:
+        quote = quote - 1 if add else quote + 1
+    return quote
+
+
+def spot(q: int, b: int) -> int:
+    return q * WAD // b
+
+
+def position_value(size: int, q: int, b: int) -> int:
+    """Spot notional of a position: what closing it would exchange (v1's getOutputPrice)."""
+    return output_price(size > 0, abs(size), q, b)
+
+
+def unrealized_pnl(size: int, open_notional: int, notional: int) -> int:
+    return notional - open_notional if size > 0 else open_notional - notional
+
+
+def margin_ratio(margin: int, pnl: int, funding: int, notional: int) -> int:
+    """v1's _getMarginRatio: (margin + pnl - funding) / notional (the bad-debt branch gives the same number)."""
+    return wdiv(margin + pnl - funding, notional)
+
+
+# ------------------------------------------------------------------------------------------------ TWAPs
+@dataclass
+class MarkHistory:
+    """v1's reserve snapshots: one per block that moved the pool, holding the reserves after that block.
+    The first is the pool's initial reserves at its deployment."""
+
+    snapshots: list[tuple[int, int, int]] = field(default_factory=list)  # (timestamp, quote, base)
+    blocks: list[int] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, amm: Any, q0: int, b0: int) -> MarkHistory:
+        receipt = web3.eth.get_transaction_receipt(amm.tx.txid)
+        ts = web3.eth.get_block(receipt.blockNumber).timestamp
+        return cls([(ts, q0, b0)], [receipt.blockNumber])
+
+    def record(self, amm: Any, block_number: int) -> None:
+        """Record the pool after the block `block_number` (call right after the block is mined)."""
+        ts = web3.eth.get_block(block_number).timestamp
+        q, b = amm.getReserve()
+        if self.blocks[-1] == block_number:
+            self.snapshots[-1] = (ts, q, b)
+        else:
+            self.snapshots.append((ts, q, b))
+            self.blocks.append(block_number)
+
+    def twap(self, now: int, interval: int) -> int:
+        """v1's Amm.calcTwap over reserve prices (getTwapPrice)."""
+        return self._walk(lambda q, b: spot(q, b), now, interval)
+
+    def output_twap(self, size: int, now: int, interval: int = 900) -> int:
+        """v1's Amm.getOutputTwap: the same walk over the quote a position of `size` would exchange."""
+        return self._walk(lambda q, b: output_price(size > 0, abs(size), q, b), now, interval)
+
+    def _walk(self, value: Callable[[int, int], int], now: int, interval: int) -> int:
+        idx = len(self.snapshots) - 1
+        ts, q, b = self.snapshots[idx]
+        price = value(q, b)
+        base_ts = now - interval
+        if len(self.snapshots) == 1 or ts <= base_ts:
+            return price
+        previous = ts
+        period = now - previous
+        weighted = price * period
+        while True:
+            if idx == 0:
+                return weighted // period
+            idx -= 1
+            ts, q, b = self.snapshots[idx]
+            price = value(q, b)
+            if ts <= base_ts:
+                weighted += price * (previous - base_ts)
+                break
+            weighted += price * (previous - ts)
+            period += previous - ts
+            previous = ts
+        return weighted // interval
+
+
+def aggregator_rounds(aggregator: Any) -> list[tuple[int, int]]:
+    """Every round of a mock aggregator, oldest first: (updatedAt, answer)."""
+    latest = aggregator.latestRound()
+    rounds = []
+    for rid in range(1, latest + 1):
+        _, answer, _, updated_at, _ = aggregator.getRoundData(rid)
+        rounds.append((updated_at, answer))
+    return rounds
+
+
+def index_twap(rounds: list[tuple[int, int]], now: int, interval: int, decimals: int = AGGREGATOR_DECIMALS) -> int:
+    """v1's ChainlinkPriceFeed.getTwapPrice; `rounds[0]` plays v1's round 0 (the walk stops there).
+    The average is truncated in the feed's decimals, then scaled to 18 decimals."""
+    scale = 10 ** (18 - decimals)
+    idx = len(rounds) - 1
+    latest_ts, latest_price = rounds[idx]
+    base_ts = now - interval
+    if latest_ts < base_ts or idx == 0:
+        return latest_price * scale
+    previous = latest_ts
+    cumulative_time = now - previous
+    weighted = latest_price * cumulative_time
+    while True:
+        if idx == 0:
+            return weighted // cumulative_time * scale
+        idx -= 1
+        ts, price = rounds[idx]
+        if ts <= base_ts:
+            weighted += price * (previous - base_ts)
+            break
+        weighted += price * (previous - ts)
+        cumulative_time += previous - ts
+        previous = ts
+    return weighted // interval * scale
+
+
+@dataclass(frozen=True)
+class Funding:
+    mark_twap: int
+    index_twap: int
+    premium_fraction: int
+    rate: int
+
+
+def expected_funding(mark: int, index: int, period: int, max_rate: int = 0) -> Funding:
+    """v1's settleFunding (plus this protocol's optional clamp of the premium fraction)."""
+    premium_fraction = div_tz((mark - index) * period, ONE_DAY)
+    if max_rate:
+        cap = index * max_rate // WAD
+        premium_fraction = max(-cap, min(cap, premium_fraction))
+    return Funding(mark, index, premium_fraction, wdiv(premium_fraction, index))
+
+
+def next_funding_after_settlement(previous_next: int, now: int, period: int) -> int:
+    on_hour = (previous_next + period) // ONE_HOUR * ONE_HOUR
+    return max(on_hour, now + period // 2)
+
+
+def next_funding_on_open(opened_at: int, period: int) -> int:
+    return (opened_at + period) // ONE_HOUR * ONE_HOUR
+
+
+# ------------------------------------------------------------------------------------------------ chain
+def at(ts: int) -> None:
+    """The next block gets timestamp `ts` (anvil)."""
+    res = web3.provider.make_request("evm_setNextBlockTimestamp", [int(ts)])
+    assert "error" not in res, res
+
+
+def join_confirmations(timeout: float = 10.0) -> None:
+    """Wait for brownie's background confirmation threads (transactions sent with `required_confs=0`), so that
+    none of them polls the node after the test (or the node) is gone."""
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and "_await_confirmation" in thread.name:
+            thread.join(timeout)
+
+
+def latest_ts() -> int:
+    return web3.eth.get_block("latest").timestamp
+
+
+def set_index(aggregator: Any, price_wad: int, sender: Any) -> Any:
+    return aggregator.updateAnswer(price_wad * 10**AGGREGATOR_DECIMALS // WAD, {"from": sender})
+
+
+def event(tx: Any, name: str, index: int = 0) -> dict[str, Any]:
+    return dict(tx.events[name][index])
+
+
+# ------------------------------------------------------------------------------------------------ accounting
+def owed_to_everyone(d: Any, holders: Iterable[Any]) -> int:
+    """Σ free balances of `holders` + the InsuranceFund + Σ every market's booked collateral, in wad."""
+    free = sum(d.vault.balanceOfWad(h) for h in holders)
+    fund = d.vault.balanceOfWad(d.insurance_fund)
+    collateral = sum(d.clearing_house.getMarket(a)[1] for a in d.amms.values())
+    return free + fund + collateral
+
+
+def vault_assets(d: Any) -> int:
+    return d.quote_token.balanceOf(d.vault) * d.vault.scale()
+
+
+def assert_reconciles(d: Any, holders: Iterable[Any], exact: bool) -> None:
+    """The Vault's tokens cover everything it owes; to the wei when `exact` (nothing left in positions)."""
+    holders = list(holders)
+    assets, owed = vault_assets(d), owed_to_everyone(d, holders)
+    if exact:
+        assert assets == owed, f"vault holds {assets}, owes {owed} (difference {assets - owed})"
+    else:
+        assert assets >= owed, f"vault holds {assets}, owes {owed} (short by {owed - assets})"
