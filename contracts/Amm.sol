@@ -17,15 +17,16 @@ contract Amm is IAmm, Ownable {
     using WadMath for int256;
     using SafeCast for uint256;
     using SafeCast for int256;
-    using MarkTwap for MarkTwap.Observation[256];
+    using MarkTwap for MarkTwap.Observation[1024];
 
     /// @dev Hot state, one slot: reserves, the timestamp of the last block that moved them, the newest
-    ///      observation and the trading flag. 104 bits hold reserves up to 2e13 units of 18 decimals.
+    ///      observation and the trading flag. Bounds (18 decimals): quote reserve < 2e13 units, base
+    ///      reserve < 7.9e10 units; `ReserveOverflow` beyond.
     struct Slot0 {
         uint104 quoteReserve;
-        uint104 baseReserve;
+        uint96 baseReserve;
         uint32 lastTimestamp;
-        uint8 observationIndex;
+        uint16 observationIndex;
         bool open;
     }
 
@@ -75,7 +76,7 @@ contract Amm is IAmm, Ownable {
     uint256 private _settlementPrice;
     /// @inheritdoc IAmm
     uint256 public override initialQuoteAssetReserve;
-    MarkTwap.Observation[256] private _observations;
+    MarkTwap.Observation[1024] private _observations;
     uint256 private _grownTo;
 
     modifier onlyClearingHouse() {
@@ -114,7 +115,7 @@ contract Amm is IAmm, Ownable {
         _setMaxFundingRate(config.maxFundingRate);
         _slot0 = Slot0({
             quoteReserve: _toReserve(config.quoteAssetReserve),
-            baseReserve: _toReserve(config.baseAssetReserve),
+            baseReserve: _toBaseReserve(config.baseAssetReserve),
             lastTimestamp: _blockTimestamp(),
             observationIndex: 0,
             open: false
@@ -238,7 +239,7 @@ contract Amm is IAmm, Ownable {
         int256 size = _totalPositionSize(s0.baseReserve);
         _recordObservation(s0);
         s0.quoteReserve = _toReserve(quoteReserve);
-        s0.baseReserve = _toReserve(baseReserve);
+        s0.baseReserve = _toBaseReserve(baseReserve);
         _slot0 = s0;
         _baseAtZeroPosition = (baseReserve.toInt() + size).toUint256();
         initialQuoteAssetReserve = _quoteAtZeroPosition(quoteReserve, baseReserve, size);
@@ -486,7 +487,7 @@ contract Amm is IAmm, Ownable {
         }
         _recordObservation(s0);
         s0.quoteReserve = _toReserve(quoteAfter);
-        s0.baseReserve = _toReserve(baseAfter);
+        s0.baseReserve = _toBaseReserve(baseAfter);
         _slot0 = s0;
         (result.quoteReserve, result.baseReserve) = (quoteAfter, baseAfter);
     }
@@ -564,6 +565,11 @@ contract Amm is IAmm, Ownable {
     function _toReserve(uint256 x) private pure returns (uint104) {
         if (x > type(uint104).max) revert ReserveOverflow();
         return uint104(x);
+    }
+
+    function _toBaseReserve(uint256 x) private pure returns (uint96) {
+        if (x > type(uint96).max) revert ReserveOverflow();
+        return uint96(x);
     }
 
     function _toPrice(uint256 price) private pure returns (uint256) {

@@ -47,7 +47,8 @@ interface IAmm {
     /// @dev A ratio above 1e18 or not a multiple of 1e6, a cap not a multiple of 1e15, or a required
     ///      parameter that is zero.
     error InvalidParameter();
-    /// @dev A reserve above 2^104 or a price above 2^80 (wad): outside the packed storage's range.
+    /// @dev A quote reserve above 2^104, a base reserve above 2^96 or a price above 2^80 (wad): outside the
+    ///      packed storage's range.
     error ReserveOverflow();
 
     // ----------------------------------------------------------------------------------------- events

@@ -1,5 +1,8 @@
 """Deploy the protocol: `deploy_protocol(config, deployer)` for scripts and tests, `main()` for `brownie run`.
 
+On a live network `main()` hands over to scripts/live_deploy.py (signs with $PRIVATE_KEY, records and
+resumes deployments/<chainId>.json).
+
 On a development network every market gets a mock Chainlink aggregator and the quote token is a mintable
 mock. Values in `config` are 18-decimal fixed-point integers (wad) unless the key says otherwise.
 """
@@ -22,9 +25,13 @@ from brownie import (
     accounts,
     network,
 )
+from brownie._config import CONFIG
 
 WAD = 10**18
 AGGREGATOR_DECIMALS = 8
+# the mark-TWAP ring holds 1,024 observations; pre-writing them keeps every trade off fresh slots
+OBSERVATION_CHUNK = 256
+OBSERVATION_CHUNKS = 4
 
 # Perp v1's test set-up: the reference vectors of SPEC §8 hold with these defaults.
 DEFAULT_CONFIG: dict[str, int] = {
@@ -155,7 +162,8 @@ def deploy_protocol(config: dict[str, Any] | None = None, deployer: Any = None) 
         aggregator = MockAggregator.deploy(AGGREGATOR_DECIMALS, to_aggregator_answer(m["index_price"]), tx)
         price_feed.addAggregator(feed_key(symbol), aggregator, m["max_oracle_staleness"], tx)
         amm = Amm.deploy(amm_struct(m), price_feed, feed_key(symbol), clearing_house, owner, tx)
-        amm.growObservations(255, tx)
+        for _ in range(OBSERVATION_CHUNKS):
+            amm.growObservations(OBSERVATION_CHUNK, tx)
         clearing_house.addAmm(amm, tx)
         amm.setOpen(True, tx)
         deployment.amms[symbol] = amm
@@ -186,6 +194,11 @@ DEMO_CONFIG: dict[str, Any] = {
 
 
 def main() -> Deployment:
+    if CONFIG.network_type == "live":
+        # live networks: sign with $PRIVATE_KEY, record deployments/<chainId>.json, resume / reuse (live_deploy.py)
+        from scripts.live_deploy import deploy_live
+
+        return deploy_live()
     d = deploy_protocol(DEMO_CONFIG)
     print(f"network {network.show_active()}")
     print(f"{'contract':<16} address")

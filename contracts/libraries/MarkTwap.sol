@@ -2,13 +2,16 @@
 pragma solidity 0.8.28;
 
 /// @title Mark-price TWAP: a price×time accumulator read at two points
-/// @notice One observation per block that moved the pool, in a ring buffer of 256 one-slot entries
+/// @notice One observation per block that moved the pool, in a ring buffer of 1,024 one-slot entries
 ///         (Uniswap v3's layout). An observation holds the block's timestamp, the price in force before
 ///         the block (the fluctuation limit's reference) and the price×seconds accumulated up to it.
 ///         Between two observations the price is constant, so the accumulator at any past second is
 ///         exact, and a TWAP equals Perp v1's walk over reserve snapshots to the wei, at a cost that does
-///         not depend on the number of trades.
-/// @dev The accumulator wraps modulo 2^144 (Uniswap v2's trick): only differences are used, and a
+///         not depend on the number of trades — as long as the window holds fewer than 1,024 trading
+///         blocks (one per 3.5 s over an hour). Beyond that the oldest observations are overwritten and the
+///         price before the oldest one kept is taken as constant back to the window's start.
+/// @dev The search takes 10 steps (binary, funding) or fewer (galloping back from the newest, margin checks).
+///      The accumulator wraps modulo 2^144 (Uniswap v2's trick): only differences are used, and a
 ///      difference over any window stays far below 2^144 (a price of 1e30 wad for 1e12 seconds).
 ///      A slot never written holds zeros; `grow` pre-writes placeholders (timestamp 0, non-zero) so that
 ///      the first real write to a slot costs 5k gas, not 22k.
@@ -19,15 +22,15 @@ library MarkTwap {
         uint144 cumulative; // Σ price(wad) × seconds, modulo 2^144
     }
 
-    uint256 internal constant CAPACITY = 256;
+    uint256 internal constant CAPACITY = 1024;
 
     /// @dev Writes the first observation.
-    function initialize(Observation[256] storage self, uint32 timestamp, uint256 price) internal {
+    function initialize(Observation[1024] storage self, uint32 timestamp, uint256 price) internal {
         self[0] = Observation(timestamp, uint80(price), 0);
     }
 
     /// @dev Pre-writes placeholder observations in slots [from, to) that were never written.
-    function grow(Observation[256] storage self, uint256 from, uint256 to) internal {
+    function grow(Observation[1024] storage self, uint256 from, uint256 to) internal {
         for (uint256 i = from; i < to; ++i) {
             if (self[i].timestamp == 0 && self[i].cumulative == 0) self[i].cumulative = 1;
         }
@@ -35,13 +38,13 @@ library MarkTwap {
 
     /// @dev Records the start of a new block at `timestamp`; `lastPrice` (< 2^80) has been in force since
     ///      the observation at `index`. Returns the new index.
-    function write(Observation[256] storage self, uint8 index, uint32 timestamp, uint256 lastPrice)
+    function write(Observation[1024] storage self, uint16 index, uint32 timestamp, uint256 lastPrice)
         internal
-        returns (uint8 next)
+        returns (uint16 next)
     {
         Observation memory last = self[index];
         unchecked {
-            next = index + 1; // wraps at 256 by design
+            next = uint16((uint256(index) + 1) % CAPACITY);
             self[next] = Observation(
                 timestamp, uint80(lastPrice), uint144(last.cumulative + lastPrice * (timestamp - last.timestamp))
             );
@@ -57,8 +60,8 @@ library MarkTwap {
     ///        trades (funding); false: a galloping search back from the newest observation, cheaper when few
     ///        blocks traded inside the window (the 15-minute TWAP of margin checks)
     function twap(
-        Observation[256] storage self,
-        uint8 index,
+        Observation[1024] storage self,
+        uint16 index,
         uint32 nowTs,
         uint256 spot,
         uint256 interval,
@@ -71,15 +74,23 @@ library MarkTwap {
             uint144 cumulativeNow = uint144(newest.cumulative + spot * (nowTs - newest.timestamp));
 
             // the oldest real observation: the slot after `index` once the ring has wrapped, else slot 0
-            Observation memory oldest = self[uint8(index + 1)];
-            if (oldest.timestamp == 0) oldest = self[0];
+            Observation memory oldest = self[_at(index, 0)];
+            bool wrapped = oldest.timestamp != 0;
+            if (!wrapped) oldest = self[0];
             if (oldest.timestamp >= target) {
-                // history shorter than the interval: average over what there is
+                if (wrapped) {
+                    // history overwritten: the price in force before the oldest kept observation is taken
+                    // as constant back to `target`
+                    uint144 extrapolated =
+                        uint144(oldest.cumulative - uint256(oldest.startPrice) * (oldest.timestamp - target));
+                    return uint256(uint144(cumulativeNow - extrapolated)) / interval;
+                }
+                // history shorter than the interval: average over what there is (v1)
                 uint256 covered = nowTs - oldest.timestamp;
                 return covered == 0 ? spot : uint256(uint144(cumulativeNow - oldest.cumulative)) / covered;
             }
 
-            // Search over logical positions p = 0..255, physical slot (index + 1 + p) % 256, p = 255 the
+            // Search over logical positions p = 0..1023, physical slot (index + 1 + p) % 1024, p = 1023 the
             // newest. Placeholders and the oldest real observation sit at or before `target`, the newest
             // after it. Invariant: ts(lo) <= target < ts(hi).
             uint256 lo = 0;
@@ -88,7 +99,7 @@ library MarkTwap {
                 // gallop back from the newest (p = 255) until an observation at or before `target`
                 for (uint256 step = 1; step < CAPACITY; step <<= 1) {
                     uint256 p = CAPACITY - 1 - step;
-                    if (self[uint8(uint256(index) + 1 + p)].timestamp <= target) {
+                    if (self[_at(index, p)].timestamp <= target) {
                         lo = p;
                         break;
                     }
@@ -97,13 +108,13 @@ library MarkTwap {
             }
             while (hi - lo > 1) {
                 uint256 mid = (lo + hi) >> 1;
-                if (self[uint8(uint256(index) + 1 + mid)].timestamp <= target) lo = mid;
+                if (self[_at(index, mid)].timestamp <= target) lo = mid;
                 else hi = mid;
             }
             // lo: the last observation at or before `target`; hi = lo + 1 comes after it and records the
             // price that was in force from lo until hi
-            Observation memory before = self[uint8(uint256(index) + 1 + lo)];
-            Observation memory afterIt = self[uint8(uint256(index) + 1 + hi)];
+            Observation memory before = self[_at(index, lo)];
+            Observation memory afterIt = self[_at(index, hi)];
             uint144 cumulativeAtTarget = uint144(before.cumulative + uint256(afterIt.startPrice) * (target - before.timestamp));
             return uint256(uint144(cumulativeNow - cumulativeAtTarget)) / interval;
         }
@@ -111,7 +122,14 @@ library MarkTwap {
 
     /// @dev The price in force before the newest observation's block: the fluctuation limit's reference
     ///      while that block is the current one.
-    function startPrice(Observation[256] storage self, uint8 index) internal view returns (uint256) {
+    function startPrice(Observation[1024] storage self, uint16 index) internal view returns (uint256) {
         return self[index].startPrice;
+    }
+
+    /// @dev Physical slot of logical position `p` (0 = oldest slot, CAPACITY − 1 = `index`, the newest).
+    function _at(uint16 index, uint256 p) private pure returns (uint256) {
+        unchecked {
+            return (uint256(index) + 1 + p) % CAPACITY;
+        }
     }
 }

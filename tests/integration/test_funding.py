@@ -321,15 +321,9 @@ def test_pay_funding_gas_does_not_grow_with_trades(protocol, traders, owner, ali
     assert abs(many.gas_used - one.gas_used) <= one.gas_used * 2 // 100
 
 
-@pytest.mark.xfail(
-    reason="BUG: the mark TWAP keeps 256 observations; with 300 trading blocks in the funding hour it averages "
-    "only the last 256 blocks' history instead of the whole hour (v1 walks every snapshot): getTwapPrice(3600) "
-    "11959654063103670302 vs v1 11723260694444444433, funding rate 8165225262931959 vs v1 7180252893518518",
-    strict=True,
-)
 def test_funding_rate_after_more_trading_blocks_than_the_ring_holds(protocol, traders, owner, alice, bob):
     """v1 walks every reserve snapshot of the period; 300 trading blocks in one hour is ordinary on a 5-second
-    chain (720 blocks an hour)."""
+    chain (720 blocks an hour): the 1,024-observation ring keeps them all, so the rate is v1's to the wei."""
     d = protocol
     amm, ch, agg = d.amm, d.clearing_house, d.aggregators["ETH"]
     fund_insurance(d, owner, wad(100))

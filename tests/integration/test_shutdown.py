@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from brownie import chain
 
 from scripts.deploy import deploy_protocol
@@ -222,15 +221,6 @@ def test_uncovered_bad_debt_halts_the_market(protocol, alice, bob, carol, keeper
         ch.settlePosition(amm, {"from": alice})  # liquidated: nothing left to settle
 
 
-@pytest.mark.xfail(
-    reason="BUG: liquidate() lets _drawInsurance deduct the uncovered shortfall from the stored market collateral, "
-    "then overwrites it with its own memory copy: the booked collateral stays overstated by the shortfall "
-    "(20904159869494290377 wei here; vault holds 3001e18, owes 3021904159869494290377). bob then settles "
-    "66696574225122349105 (the booked cap) while the market holds 45792414355628058728: the 20.9 comes out of "
-    "other traders' balances and alice's withdrawal of her 975e18 free balance then fails (ERC20InsufficientBalance, "
-    "the vault holds 954095840130505709623)",
-    strict=True,
-)
 def test_halted_market_reconciles_and_everyone_can_withdraw(protocol, alice, bob, carol, keeper, owner, rando):
     d = protocol
     ch, amm, vault = d.clearing_house, d.amm, d.vault

@@ -1,0 +1,476 @@
+"""PerpClient: read markets and positions, quote trades with the exact pool math, send transactions.
+
+Plain web3.py; no brownie. Human amounts (quote units, leverage as a plain number) go in; wad integers
+come out in typed snapshots (perp_client.models).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils.exceptions import ValidationError
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractLogicError
+from web3.logs import DISCARD
+from web3.types import BlockIdentifier, EventData, TxReceipt
+
+from perp_client import pool_math as pm
+from perp_client.abi import ErrorDecoder, load_abi
+from perp_client.deployment import Addresses, deployment_path, load_addresses
+from perp_client.errors import PerpError
+from perp_client.models import (
+    Market,
+    Position,
+    PositionChanged,
+    PositionLiquidated,
+    Quote,
+    Side,
+    TxResult,
+)
+from perp_client.quote import (
+    Holding,
+    Pool,
+    QuoteError,
+    liquidation_price,
+    price_impact,
+    simulate_close,
+    simulate_open,
+)
+from perp_client.tx import Signer, revert_reason
+from perp_client.units import (
+    WAD,
+    Number,
+    UnitError,
+    from_units,
+    mul_wad,
+    to_units,
+    to_wad,
+)
+
+T = TypeVar("T")
+TWAP_INTERVAL = 15 * 60
+LOG_CHUNK = 5_000
+
+
+def _units(x: Number, decimals: int, what: str) -> int:
+    try:
+        value = to_units(x, decimals)
+    except UnitError as exc:
+        raise PerpError(f"{what}: {exc}") from None
+    if value <= 0:
+        raise PerpError(f"{what} must be positive, got {x}")
+    return value
+
+
+def account_from_key(private_key: str) -> LocalAccount:
+    """A signing account; a PerpError (without the key in it) when the key is malformed."""
+    try:
+        return Account.from_key(private_key)
+    except (ValueError, TypeError, ValidationError):
+        raise PerpError("the private key is not valid (expected 32 bytes as hex, 0x-prefixed)") from None
+
+
+class PerpClient:
+    """One chain, one deployment, optionally one signing key."""
+
+    def __init__(self, w3: Web3, addresses: Addresses, account: LocalAccount | None = None, timeout: float = 120.0):
+        chain_id = w3.eth.chain_id
+        if chain_id != addresses.chain_id:
+            raise PerpError(f"wrong chain: the deployment is for chain {addresses.chain_id}, the RPC serves chain {chain_id}")
+        self.w3 = w3
+        self.addresses = addresses
+        self.decoder = ErrorDecoder()
+        self.clearing_house = self._contract("ClearingHouse", addresses.clearing_house)
+        self.vault = self._contract("Vault", addresses.vault)
+        self.token = self._contract("MockERC20", addresses.quote_token)
+        self.amms = {s: self._contract("Amm", a) for s, a in addresses.amms.items()}
+        self.signer = Signer(w3, account, self.decoder, timeout) if account else None
+        self._decimals: int | None = None
+
+    @classmethod
+    def connect(
+        cls, rpc_url: str, deployment: Path | None = None, private_key: str | None = None, timeout: float = 120.0
+    ) -> PerpClient:
+        """Connect to `rpc_url`, load `deployment` (default deployments/<chainId>.json), sign with `private_key`."""
+        w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+        if not w3.is_connected():
+            raise PerpError(f"cannot reach an Ethereum node at {rpc_url}")
+        path = deployment or deployment_path(w3.eth.chain_id)
+        account = account_from_key(private_key) if private_key else None
+        return cls(w3, load_addresses(path), account, timeout)
+
+    def _contract(self, name: str, address: str) -> Contract:
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_abi(name))
+
+    # ------------------------------------------------------------------------------------------ basics
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self.amms)
+
+    @property
+    def address(self) -> str:
+        """The signing account's address."""
+        if self.signer is None:
+            raise PerpError("no private key: this client can only read (set PRIVATE_KEY)")
+        return self.signer.address
+
+    def amm(self, symbol: str) -> Contract:
+        try:
+            return self.amms[symbol.upper()]
+        except KeyError:
+            raise PerpError(f"unknown market {symbol!r} (markets: {', '.join(self.symbols)})") from None
+
+    def symbol_of(self, amm_address: str) -> str:
+        for symbol, amm in self.amms.items():
+            if amm.address.lower() == amm_address.lower():
+                return symbol
+        return amm_address
+
+    @property
+    def token_decimals(self) -> int:
+        if self._decimals is None:
+            self._decimals = int(self.token.functions.decimals().call())
+        return self._decimals
+
+    def _trader(self, trader: str | None) -> str:
+        return Web3.to_checksum_address(trader) if trader else self.address
+
+    def block_timestamp(self) -> int:
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    # ------------------------------------------------------------------------------------------- reads
+
+    def margin_ratios(self, block: BlockIdentifier = "latest") -> tuple[int, int]:
+        """(initMarginRatio, maintenanceMarginRatio), wad."""
+        f = self.clearing_house.functions
+        return int(f.initMarginRatio().call(block_identifier=block)), int(
+            f.maintenanceMarginRatio().call(block_identifier=block)
+        )
+
+    def pool(self, symbol: str, block: BlockIdentifier = "latest") -> Pool:
+        f = self.amm(symbol).functions
+        q, b = f.getReserve().call(block_identifier=block)
+        return Pool(
+            q,
+            b,
+            f.tollRatio().call(block_identifier=block),
+            f.spreadRatio().call(block_identifier=block),
+            f.tradeLimitRatio().call(block_identifier=block),
+        )
+
+    def _guarded(self, label: str, read: Callable[[], T]) -> T:
+        """Run view calls; a revert (stale oracle, closed market...) becomes a one-line PerpError."""
+        try:
+            return read()
+        except ContractLogicError as exc:
+            raise PerpError(f"{label}: {revert_reason(exc, self.decoder)}") from None
+
+    def market(self, symbol: str) -> Market:
+        """Reserves, mark, index, TWAP, funding and open interest of one market, read at one block."""
+        return self._guarded(f"market {symbol.upper()}", lambda: self._market(symbol))
+
+    def _market(self, symbol: str) -> Market:
+        amm = self.amm(symbol)
+        block = self.w3.eth.get_block("latest")
+        n = block["number"]
+        f = amm.functions
+        pool = self.pool(symbol, n)
+        return Market(
+            symbol=symbol.upper(),
+            address=amm.address,
+            open=bool(f.open().call(block_identifier=n)),
+            quote_reserve=pool.quote_reserve,
+            base_reserve=pool.base_reserve,
+            mark_price=pool.spot,
+            index_price=int(f.getUnderlyingPrice().call(block_identifier=n)),
+            twap_price=int(f.getTwapPrice(TWAP_INTERVAL).call(block_identifier=n)),
+            funding_rate=int(f.fundingRate().call(block_identifier=n)),
+            funding_period=int(f.fundingPeriod().call(block_identifier=n)),
+            next_funding_time=int(f.nextFundingTime().call(block_identifier=n)),
+            total_position_size=int(f.totalPositionSize().call(block_identifier=n)),
+            toll_ratio=pool.toll_ratio,
+            spread_ratio=pool.spread_ratio,
+            trade_limit_ratio=pool.trade_limit_ratio,
+            block_timestamp=int(block["timestamp"]),
+        )
+
+    def markets(self) -> list[Market]:
+        return [self.market(s) for s in self.symbols]
+
+    def holding(self, symbol: str, trader: str | None = None, block: BlockIdentifier = "latest") -> Holding:
+        """The stored position with the funding it owes now."""
+        amm = self.amm(symbol)
+        size, margin, open_notional, last = self.clearing_house.functions.getPosition(
+            amm.address, self._trader(trader)
+        ).call(block_identifier=block)
+        cumulative = self.clearing_house.functions.getLatestCumulativePremiumFraction(amm.address).call(
+            block_identifier=block
+        )
+        funding = mul_wad(cumulative - last, size) if size else 0
+        return Holding(size, margin, open_notional, funding)
+
+    def position(self, symbol: str, trader: str | None = None) -> Position:
+        """`trader`'s position (default: the signer's), valued at one block, with its liquidation price."""
+        return self._guarded(f"position {symbol.upper()}", lambda: self._position(symbol, trader))
+
+    def _position(self, symbol: str, trader: str | None) -> Position:
+        who = self._trader(trader)
+        amm = self.amm(symbol)
+        n = self.w3.eth.block_number
+        ch = self.clearing_house.functions
+        size, margin, open_notional, last = ch.getPosition(amm.address, who).call(block_identifier=n)
+        holding = self.holding(symbol, who, n)
+        notional, pnl = ch.getPositionNotionalAndUnrealizedPnl(amm.address, who, 0).call(block_identifier=n)
+        ratio = int(ch.getMarginRatio(amm.address, who).call(block_identifier=n)) if size else None
+        _, mmr = self.margin_ratios(n)
+        return Position(
+            symbol=symbol.upper(),
+            trader=who,
+            size=size,
+            margin=margin,
+            open_notional=open_notional,
+            last_cumulative_premium_fraction=last,
+            position_notional=notional,
+            unrealized_pnl=pnl,
+            funding_payment=holding.funding_payment,
+            margin_ratio=ratio,
+            free_collateral=int(ch.getFreeCollateral(amm.address, who).call(block_identifier=n)),
+            liquidation_price=liquidation_price(holding, self.pool(symbol, n), mmr),
+            vault_balance=int(self.vault.functions.balanceOfWad(who).call(block_identifier=n)),
+        )
+
+    def vault_balance(self, trader: str | None = None) -> int:
+        """Free vault balance in wad."""
+        return int(self.vault.functions.balanceOfWad(self._trader(trader)).call())
+
+    def wallet_balance(self, trader: str | None = None) -> int:
+        """Quote-token balance of the wallet, token units."""
+        return int(self.token.functions.balanceOf(self._trader(trader)).call())
+
+    # ------------------------------------------------------------------------------------------ quotes
+
+    def quote_open(self, symbol: str, side: Side | str, margin: Number, leverage: Number, trader: str | None = None) -> Quote:
+        """What openPosition would do now: base, average price, impact, fee, margin ratio, liquidation price.
+
+        `trader` (default: the signer; none = a fresh position) decides whether it increases, reduces or reverses.
+        """
+        try:
+            s = Side.parse(side)
+        except ValueError as exc:
+            raise PerpError(str(exc)) from None
+        margin_wad = _units(margin, 18, "margin")
+        leverage_wad = _units(leverage, 18, "leverage")
+        n = self.w3.eth.block_number
+        imr, mmr = self.margin_ratios(n)
+        if WAD * WAD // leverage_wad < imr:
+            raise PerpError(f"leverage {leverage} is too high: the maximum is {Decimal(WAD) / imr:.2f}x")
+        pool = self.pool(symbol, n)
+        who = trader or (self.signer.address if self.signer else None)
+        old = self.holding(symbol, who, n) if who else Holding()
+        try:
+            result = simulate_open(pool, old, s == Side.BUY, margin_wad, leverage_wad)
+        except QuoteError as exc:
+            raise PerpError(f"{symbol.upper()}: {exc}") from None
+        after = result.holding
+        base = result.exchanged_size
+        ratio = (
+            pm.margin_ratio(after.size, after.margin, after.open_notional, 0, result.pool_after.quote_reserve, result.pool_after.base_reserve)
+            if after.size
+            else None
+        )
+        return Quote(
+            symbol=symbol.upper(),
+            side=s,
+            margin=margin_wad,
+            leverage=leverage_wad,
+            notional=result.exchanged_quote,
+            exchanged_base=base,
+            average_price=result.exchanged_quote * WAD // abs(base) if base else 0,
+            price_impact=price_impact(pool.spot, result.pool_after.spot),
+            fee=result.fee,
+            spot_before=pool.spot,
+            spot_after=result.pool_after.spot,
+            size_after=after.size,
+            margin_after=after.margin,
+            open_notional_after=after.open_notional,
+            margin_ratio_after=ratio,
+            liquidation_price=liquidation_price(after, result.pool_after, mmr),
+            cash_required=result.margin_to_vault + result.fee,
+            realized_pnl=result.realized_pnl,
+        )
+
+    # ------------------------------------------------------------------------------------------ writes
+
+    def _send(self, fn: ContractFunction, label: str) -> TxResult:
+        if self.signer is None:
+            raise PerpError(f"{label}: no private key (set PRIVATE_KEY)")
+        receipt = self.signer.send(fn, label)
+        return TxResult(
+            tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
+            block_number=int(receipt["blockNumber"]),
+            gas_used=int(receipt["gasUsed"]),
+            events=self.decode_receipt(receipt),
+        )
+
+    def send(self, fn: ContractFunction, label: str) -> TxResult:
+        """Simulate, sign, send and wait for any contract call (e.g. a mock token's `mint`)."""
+        return self._send(fn, label)
+
+    def _require_open(self, symbol: str) -> Contract:
+        amm = self.amm(symbol)
+        if not amm.functions.open().call():
+            raise PerpError(f"market {symbol.upper()} is closed")
+        return amm
+
+    def _require_cash(self, needed_wad: int, label: str) -> None:
+        available = self.vault_balance()
+        if needed_wad > available:
+            raise PerpError(
+                f"{label}: insufficient vault balance: {from_units(needed_wad, 18):f} needed, "
+                f"{from_units(available, 18):f} available (deposit first)"
+            )
+
+    def deposit(self, amount: Number) -> TxResult:
+        """Deposit `amount` quote tokens (human units) from the wallet into the vault (approving first if needed)."""
+        units = _units(amount, self.token_decimals, "deposit amount")
+        held = self.wallet_balance()
+        if units > held:
+            raise PerpError(
+                f"deposit: insufficient wallet balance: {amount} needed, {from_units(held, self.token_decimals):f} held"
+            )
+        allowance = self.token.functions.allowance(self.address, self.vault.address).call()
+        if allowance < units:
+            self._send(self.token.functions.approve(self.vault.address, units), "approve")
+        return self._send(self.vault.functions.deposit(units), "deposit")
+
+    def withdraw(self, amount: Number) -> TxResult:
+        """Withdraw `amount` quote tokens (human units) from the free vault balance."""
+        units = _units(amount, self.token_decimals, "withdraw amount")
+        available = int(self.vault.functions.balanceOf(self.address).call())
+        if units > available:
+            raise PerpError(
+                f"withdraw: insufficient vault balance: {amount} asked, "
+                f"{from_units(available, self.token_decimals):f} free"
+            )
+        return self._send(self.vault.functions.withdraw(units), "withdraw")
+
+    def open_position(
+        self, symbol: str, side: Side | str, margin: Number, leverage: Number, slippage: Number | None = "0.01"
+    ) -> TxResult:
+        """openPosition with a base limit `slippage` (a fraction, default 1 %) worse than the quote."""
+        amm = self._require_open(symbol)
+        quote = self.quote_open(symbol, side, margin, leverage)
+        label = f"{'long' if quote.side == Side.BUY else 'short'} {symbol.upper()}"
+        self._require_cash(quote.cash_required, label)
+        limit = 0
+        if slippage is not None and quote.exchanged_base:
+            tolerance = to_wad(slippage)
+            base = abs(quote.exchanged_base)
+            limit = base - mul_wad(base, tolerance) if quote.side == Side.BUY else base + mul_wad(base, tolerance)
+        fn = self.clearing_house.functions.openPosition(amm.address, int(quote.side), quote.margin, quote.leverage, limit)
+        return self._send(fn, label)
+
+    def close_position(self, symbol: str, slippage: Number | None = "0.01") -> TxResult:
+        amm = self._require_open(symbol)
+        holding = self.holding(symbol)
+        if holding.size == 0:
+            raise PerpError(f"close {symbol.upper()}: no position")
+        limit = 0
+        if slippage is not None:
+            try:
+                notional = simulate_close(self.pool(symbol), holding).exchanged_quote
+            except QuoteError as exc:
+                raise PerpError(f"close {symbol.upper()}: {exc}") from None
+            tolerance = mul_wad(notional, to_wad(slippage))
+            limit = notional - tolerance if holding.size > 0 else notional + tolerance
+        return self._send(self.clearing_house.functions.closePosition(amm.address, limit), f"close {symbol.upper()}")
+
+    def add_margin(self, symbol: str, amount: Number) -> TxResult:
+        amm = self.amm(symbol)
+        wad = _units(amount, 18, "margin")
+        self._require_cash(wad, f"add margin {symbol.upper()}")
+        return self._send(self.clearing_house.functions.addMargin(amm.address, wad), f"add margin {symbol.upper()}")
+
+    def remove_margin(self, symbol: str, amount: Number) -> TxResult:
+        amm = self.amm(symbol)
+        wad = _units(amount, 18, "margin")
+        holding = self.holding(symbol)
+        if holding.size == 0:
+            raise PerpError(f"remove margin {symbol.upper()}: no position")
+        margin = holding.margin
+        if wad > margin:
+            raise PerpError(f"remove margin {symbol.upper()}: the position holds {from_units(margin, 18):f} of margin, less than {amount}")
+        fn = self.clearing_house.functions.removeMargin(amm.address, wad)
+        return self._send(fn, f"remove margin {symbol.upper()}")
+
+    def liquidate(self, symbol: str, trader: str) -> TxResult:
+        amm = self.amm(symbol)
+        fn = self.clearing_house.functions.liquidate(amm.address, Web3.to_checksum_address(trader))
+        return self._send(fn, f"liquidate {trader} on {symbol.upper()}")
+
+    def pay_funding(self, symbol: str) -> TxResult:
+        amm = self.amm(symbol)
+        return self._send(self.clearing_house.functions.payFunding(amm.address), f"pay funding {symbol.upper()}")
+
+    def can(self, fn: ContractFunction, sender: str | None = None) -> str | None:
+        """None when `fn` would succeed as `sender`; else the decoded reason."""
+        try:
+            fn.call({"from": self._trader(sender)})
+        except ContractLogicError as exc:
+            return revert_reason(exc, self.decoder)
+        return None
+
+    # ------------------------------------------------------------------------------------------ events
+
+    def decode_receipt(self, receipt: TxReceipt) -> tuple[PositionChanged | PositionLiquidated, ...]:
+        """The PositionChanged / PositionLiquidated events of a receipt, in log order."""
+        events = self.clearing_house.events
+        found: list[EventData] = [
+            *events.PositionLiquidated().process_receipt(receipt, errors=DISCARD),
+            *events.PositionChanged().process_receipt(receipt, errors=DISCARD),
+        ]
+        found.sort(key=lambda e: e["logIndex"])
+        return tuple(_event(e) for e in found)
+
+    def _logs(self, event: str, from_block: int | None, to_block: int | None, symbol: str | None) -> list[EventData]:
+        start = self.addresses.start_block if from_block is None else from_block
+        end = self.w3.eth.block_number if to_block is None else to_block
+        filters: dict[str, Any] = {"amm": self.amm(symbol).address} if symbol else {}
+        out: list[EventData] = []
+        for lo in range(start, end + 1, LOG_CHUNK):
+            hi = min(lo + LOG_CHUNK - 1, end)
+            out.extend(getattr(self.clearing_house.events, event).get_logs(argument_filters=filters, from_block=lo, to_block=hi))
+        return out
+
+    def position_changes(self, from_block: int | None = None, to_block: int | None = None, symbol: str | None = None) -> list[PositionChanged]:
+        """Every PositionChanged in a block range (default: since the deployment)."""
+        return [_event(e) for e in self._logs("PositionChanged", from_block, to_block, symbol)]  # type: ignore[misc]
+
+    def liquidations(self, from_block: int | None = None, to_block: int | None = None, symbol: str | None = None) -> list[PositionLiquidated]:
+        return [_event(e) for e in self._logs("PositionLiquidated", from_block, to_block, symbol)]  # type: ignore[misc]
+
+
+def _event(e: EventData) -> PositionChanged | PositionLiquidated:
+    a = e["args"]
+    meta = {"block_number": int(e["blockNumber"]), "tx_hash": "0x" + bytes(e["transactionHash"]).hex()}
+    if e["event"] == "PositionLiquidated":
+        return PositionLiquidated(
+            trader=a["trader"], amm=a["amm"], position_notional=a["positionNotional"], position_size=a["positionSize"],
+            liquidation_fee=a["liquidationFee"], liquidator=a["liquidator"], bad_debt=a["badDebt"], **meta,
+        )
+    return PositionChanged(
+        trader=a["trader"], amm=a["amm"], margin=a["margin"], position_notional=a["positionNotional"],
+        exchanged_position_size=a["exchangedPositionSize"], fee=a["fee"], position_size_after=a["positionSizeAfter"],
+        realized_pnl=a["realizedPnl"], unrealized_pnl_after=a["unrealizedPnlAfter"], bad_debt=a["badDebt"],
+        liquidation_penalty=a["liquidationPenalty"], spot_price=a["spotPrice"], funding_payment=a["fundingPayment"],
+        **meta,
+    )
+

@@ -1,0 +1,83 @@
+"""Where the protocol lives on a chain: read from `deployments/<chainId>.json` (written by scripts/deploy.py).
+
+File format (see docs/toolkit.md): `{"chain_id", "network", "deployer", "contracts": {role: {"contract",
+"address", "block", ...}}, "actions": {...}}`; markets are the roles `amm_<SYMBOL>`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from perp_client.abi import REPO_ROOT
+from perp_client.errors import PerpError
+
+AMM_PREFIX = "amm_"
+
+
+def deployments_dir() -> Path:
+    """`$DEPLOYMENTS_DIR`, else the repository's `deployments/`."""
+    return Path(os.environ.get("DEPLOYMENTS_DIR", REPO_ROOT / "deployments"))
+
+
+def deployment_path(chain_id: int) -> Path:
+    return deployments_dir() / f"{chain_id}.json"
+
+
+@dataclass(frozen=True)
+class Addresses:
+    """The protocol's contracts on one chain (checksummed addresses)."""
+
+    chain_id: int
+    clearing_house: str
+    vault: str
+    insurance_fund: str
+    quote_token: str
+    price_feed: str
+    amms: dict[str, str] = field(default_factory=dict)
+    start_block: int = 0
+
+
+def addresses_from_json(data: dict[str, object], source: str = "deployment") -> Addresses:
+    """Parse a deployment file's content."""
+    if data.get("complete") is False:
+        raise PerpError(f"{source} is an unfinished deployment: run the deploy again to finish it")
+    try:
+        contracts = data["contracts"]
+        if not isinstance(contracts, dict):
+            raise TypeError("contracts")
+
+        def addr(role: str) -> str:
+            return str(contracts[role]["address"])
+
+        blocks = [int(c["block"]) for c in contracts.values() if c.get("block") is not None]
+        amms = {role[len(AMM_PREFIX) :]: str(c["address"]) for role, c in contracts.items() if role.startswith(AMM_PREFIX)}
+        return Addresses(
+            chain_id=int(str(data["chain_id"])),
+            clearing_house=addr("clearing_house"),
+            vault=addr("vault"),
+            insurance_fund=addr("insurance_fund"),
+            quote_token=addr("quote_token"),
+            price_feed=addr("price_feed"),
+            amms=amms,
+            start_block=min(blocks) if blocks else 0,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PerpError(f"{source} is incomplete (missing {exc}): finish the deployment first") from exc
+
+
+def load_addresses(path: Path) -> Addresses:
+    """Read a deployment file; a clear error when it is missing or unfinished."""
+    if not path.is_file():
+        raise PerpError(f"no deployment file at {path}: deploy first (brownie run scripts/deploy.py --network ...)")
+    try:
+        with path.open() as fp:
+            data = json.load(fp)
+    except json.JSONDecodeError as exc:
+        raise PerpError(f"{path} is not valid JSON: {exc}") from exc
+    addresses = addresses_from_json(data, str(path))
+    if not addresses.amms:
+        raise PerpError(f"{path} lists no market: finish the deployment first")
+    return addresses

@@ -1,0 +1,82 @@
+"""Build, simulate, sign, send and wait: one transaction from a local private key.
+
+Every transaction is first simulated with `eth_call`; a revert becomes a `PerpError` carrying the decoded
+custom error, and nothing is sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
+from web3.types import TxReceipt
+
+from perp_client.abi import ErrorDecoder
+from perp_client.errors import PerpError
+
+GAS_HEADROOM_PCT = 150
+GAS_HEADROOM_FIXED = 50_000
+
+
+def revert_reason(exc: ContractLogicError, decoder: ErrorDecoder) -> str:
+    """The decoded custom error of a revert, else web3's message."""
+    data = exc.data
+    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+        return decoder.decode(data)
+    return str(exc.message or exc)
+
+
+class Signer:
+    """Sends contract calls as `account`, waiting up to `timeout` seconds for each receipt."""
+
+    def __init__(self, w3: Web3, account: LocalAccount, decoder: ErrorDecoder, timeout: float = 120.0) -> None:
+        self.w3 = w3
+        self.account = account
+        self.decoder = decoder
+        self.timeout = timeout
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
+
+    def simulate(self, fn: ContractFunction, label: str) -> Any:
+        """eth_call as the sender; a revert raises PerpError('<label>: <reason>')."""
+        try:
+            return fn.call({"from": self.address})
+        except ContractLogicError as exc:
+            raise PerpError(f"{label}: {revert_reason(exc, self.decoder)}") from None
+
+    def _gas_limit(self, fn: ContractFunction) -> int:
+        """The estimate with head-room: the Amm's first trade in a new block writes a TWAP observation the
+        estimate (run in the latest block) may not see. Unused gas is not charged."""
+        estimate = int(fn.estimate_gas({"from": self.address}))
+        block_limit = int(self.w3.eth.get_block("latest")["gasLimit"])
+        return min(estimate * GAS_HEADROOM_PCT // 100 + GAS_HEADROOM_FIXED, block_limit)
+
+    def send(self, fn: ContractFunction, label: str) -> TxReceipt:
+        self.simulate(fn, label)
+        try:
+            tx = fn.build_transaction(
+                {
+                    "from": self.address,
+                    "nonce": self.w3.eth.get_transaction_count(self.account.address, "pending"),
+                    "chainId": self.w3.eth.chain_id,
+                    "gas": self._gas_limit(fn),
+                }
+            )
+            signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
+            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        except ContractLogicError as exc:
+            raise PerpError(f"{label}: {revert_reason(exc, self.decoder)}") from None
+        except Web3RPCError as exc:
+            raise PerpError(f"{label}: the node refused the transaction: {exc.message or exc}") from None
+        try:
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout)
+        except TimeExhausted:
+            raise PerpError(f"{label}: not mined after {self.timeout:.0f} s (tx 0x{tx_hash.hex()})") from None
+        if receipt["status"] != 1:
+            raise PerpError(f"{label}: transaction 0x{tx_hash.hex()} reverted on chain")
+        return receipt

@@ -1,0 +1,166 @@
+"""The live deploy path end to end, on an anvil of our own (127.0.0.1:8645, chain 31338) registered as the
+live network `local-live`: refused without a key or on the wrong chain, interrupted part-way, resumed,
+re-run without sending anything, rejected when the record does not match the chain, then traded on
+through perp_client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from web3 import Web3
+
+from perp_client import PerpClient, PerpError
+from scripts.networks import LiveNetwork, network_config_path, register_networks, upsert
+from tests.integration.perp_clients import anvil_key
+
+ROOT = Path(__file__).resolve().parents[2]
+ANVIL = ROOT / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+PORT, CHAIN_ID = 8645, 31338
+RPC = f"http://127.0.0.1:{PORT}"
+WRONG = LiveNetwork("local-live-wrong-chain", "local-live with a wrong chain id (test)", 1, host=RPC)
+
+
+def port_busy(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def forget_brownie_artifacts() -> None:
+    """brownie keeps live deployments in build/deployments/<chainId>: ours die with the anvil."""
+    shutil.rmtree(ROOT / "build" / "deployments" / str(CHAIN_ID), ignore_errors=True)
+    map_file = ROOT / "build" / "deployments" / "map.json"
+    if map_file.is_file():
+        data = json.loads(map_file.read_text())
+        if data.pop(str(CHAIN_ID), None) is not None:
+            map_file.write_text(json.dumps(data, indent=2))
+
+
+@pytest.fixture(scope="module")
+def live_chain() -> Iterator[Web3]:
+    if port_busy(PORT):
+        pytest.skip(f"port {PORT} is busy: another anvil is running there")
+    proc = subprocess.Popen(
+        [str(ANVIL), "--port", str(PORT), "--chain-id", str(CHAIN_ID), "--silent"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        w3 = Web3(Web3.HTTPProvider(RPC))
+        deadline = time.monotonic() + 15
+        while not w3.is_connected():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail(f"anvil did not start on port {PORT}")
+            time.sleep(0.1)
+        register_networks(env={}, only=("local-live",))
+        forget_brownie_artifacts()
+        yield w3
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        forget_brownie_artifacts()
+
+
+@pytest.fixture
+def deploy(tmp_path):
+    """Run `brownie run scripts/deploy.py --network NAME` in a subprocess; the record goes to tmp_path."""
+
+    def _run(network: str = "local-live", **env: str) -> subprocess.CompletedProcess[str]:
+        full_env = {k: v for k, v in os.environ.items() if k != "DEPLOY_STOP_AFTER"}
+        full_env.update({"DEPLOYMENTS_DIR": str(tmp_path), "PRIVATE_KEY": anvil_key(0), **env})
+        brownie = Path(sys.executable).parent / "brownie"
+        return subprocess.run(
+            [str(brownie), "run", "scripts/deploy.py", "--network", network],
+            cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=300, check=False,
+        )
+
+    return _run
+
+
+def error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0 and "Traceback" not in result.stdout + result.stderr
+    (line,) = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    return line
+
+
+def test_deploy_interrupt_resume_rerun_and_trade(live_chain, deploy, tmp_path):
+    w3 = live_chain
+    record_file = tmp_path / f"{CHAIN_ID}.json"
+    deployer = w3.eth.account.from_key(anvil_key(0)).address
+
+    assert "PRIVATE_KEY is not set" in error_line(deploy(PRIVATE_KEY=""))
+    assert not record_file.exists() and w3.eth.get_transaction_count(deployer) == 0
+
+    interrupted = deploy(DEPLOY_STOP_AFTER="vault")
+    assert interrupted.returncode == 3, interrupted.stdout + interrupted.stderr
+    first = json.loads(record_file.read_text())
+    assert [s["contract"] for s in first["steps"]] == ["MockERC20", "Vault"] and not first["complete"]
+    assert w3.eth.get_transaction_count(deployer) == 2
+    vault = first["steps"][1]
+    assert vault["block"] == 2 and vault["args"] == [first["steps"][0]["address"], deployer] and vault["git_commit"]
+    with pytest.raises(PerpError, match="unfinished deployment"):
+        PerpClient.connect(RPC, record_file)
+
+    resumed = deploy()
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "reuse   Vault" in resumed.stdout and "deployment complete and verified" in resumed.stdout
+    done = json.loads(record_file.read_text())
+    assert done["steps"][:2] == first["steps"] and done["complete"]
+    roles = {"quote_token", "vault", "insurance_fund", "clearing_house", "price_feed", "amm_ETH", "amm_BTC", "aggregator_ETH"}
+    assert roles <= set(done["contracts"])
+    assert done["contracts"]["vault"]["address"] == vault["address"]
+    nonce = w3.eth.get_transaction_count(deployer)
+    assert nonce == len(done["steps"])
+
+    text = record_file.read_text()
+    rerun = deploy()
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "deploy  " not in rerun.stdout and "send    " not in rerun.stdout
+    kinds = [s["kind"] for s in done["steps"]]
+    assert rerun.stdout.count("reuse   ") == kinds.count("deploy") and rerun.stdout.count("done    ") == kinds.count("call")
+    assert record_file.read_text() == text and w3.eth.get_transaction_count(deployer) == nonce
+
+    trader = PerpClient.connect(RPC, record_file, anvil_key(1))
+    trader.send(trader.token.functions.mint(trader.address, 5_000 * 10**6), "mint")
+    trader.deposit(1_000)
+    q = trader.quote_open("ETH", "long", 100, 5)
+    (event,) = trader.open_position("ETH", "long", 100, 5).events
+    assert event.position_size_after == q.size_after == trader.position("ETH").size
+    trader.close_position("ETH")
+    assert trader.position("ETH").size == 0
+
+    tampered = json.loads(text)
+    tampered["steps"][1]["address"] = "0x000000000000000000000000000000000000dEaD"
+    record_file.write_text(json.dumps(tampered))
+    line = error_line(deploy())
+    assert "does not match chain 31338" in line and "deploy Vault at 0x000000000000000000000000000000000000dEaD: no code" in line
+    assert w3.eth.get_transaction_count(deployer) == nonce
+
+
+def test_wrong_chain_id_is_refused(live_chain, deploy, tmp_path):
+    path = network_config_path()
+    config = yaml.safe_load(path.read_text())
+    upsert(config, WRONG, RPC)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    try:
+        line = error_line(deploy(WRONG.id))
+    finally:
+        config = yaml.safe_load(path.read_text())
+        for group in config.get("live", []):
+            group["networks"] = [n for n in group.get("networks", []) if n.get("id") != WRONG.id]
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+    assert "wrong chain: network 'local-live-wrong-chain' is chain 1 but its RPC serves chain 31338" in line
+    assert not any(tmp_path.iterdir())
