@@ -6,7 +6,7 @@ BROWNIE := $(CURDIR)/.venv/bin/brownie
 ARGS ?=
 SCENARIO ?= crash
 
-.PHONY: setup demo test test-long gas lint sim deploy console clean
+.PHONY: setup demo test test-long gas lint sim k-demo deploy console keepers clean
 
 setup:
 	@bash tools/setup.sh
@@ -26,11 +26,20 @@ gas: setup
 lint: setup
 	bash tools/lint.sh
 
+k-demo: setup
+	$(BROWNIE) run scripts/k_controller_demo.py
+
 sim: setup
 	$(BROWNIE) run scripts/simulate.py main $(SCENARIO)
 
 deploy: setup
 	$(BROWNIE) run scripts/deploy.py $(ARGS)
+
+keepers: setup
+	@echo "run each in its own terminal (RPC_URL and PRIVATE_KEY from the environment, see docs/toolkit.md):"
+	@echo "  .venv/bin/python -m scripts.keepers.funding"
+	@echo "  .venv/bin/python -m scripts.keepers.liquidator"
+	@echo "  .venv/bin/python -m scripts.keepers.arbitrageur"
 
 console: setup
 	$(BROWNIE) console $(ARGS)

@@ -234,6 +234,7 @@ contract Amm is IAmm, Ownable {
 
     /// @inheritdoc IAmm
     function resetReserves(uint256 quoteReserve, uint256 baseReserve) external override onlyClearingHouse {
+        if (isShutdown) revert MarketClosed();
         Slot0 memory s0 = _slot0;
         if (quoteReserve == 0 || baseReserve == 0) revert InvalidParameter();
         int256 size = _totalPositionSize(s0.baseReserve);

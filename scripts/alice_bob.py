@@ -10,6 +10,7 @@ from typing import Any
 
 from brownie import accounts, chain
 
+from scripts import anvil_race
 from scripts.deploy import Deployment, deploy_protocol, to_aggregator_answer
 
 WAD = 10**18
@@ -121,6 +122,7 @@ class Story:
 
 
 def main() -> None:
+    anvil_race.install()
     d = deploy_protocol(STORY_CONFIG)
     cast = {"alice": accounts[1], "bob": accounts[2], "carol": accounts[3], "dave": accounts[4]}
     s = Story(d, cast)

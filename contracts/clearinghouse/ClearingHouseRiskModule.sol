@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IAmm} from "../../interfaces/IAmm.sol";
 import {IVault} from "../../interfaces/IVault.sol";
+import {IInsuranceFund} from "../../interfaces/IInsuranceFund.sol";
 import {WadMath} from "../libraries/WadMath.sol";
 import {PoolMath} from "../libraries/PoolMath.sol";
 import {KMath} from "../libraries/KMath.sol";
@@ -161,7 +162,8 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         cost = KMath.curveChangeCost(amm.totalPositionSize(), q0, b0, q1, b1);
         Market memory market = _markets[amm];
         if (cost > 0) {
-            uint256 available = vault.balanceOfWad(insuranceFund);
+            // the fund's reserve floor is not for curve changes, as it is not for the owner's withdrawals
+            uint256 available = IInsuranceFund(insuranceFund).surplus();
             if (available < uint256(cost)) revert InsuranceFundInsufficient(uint256(cost), available);
             vault.debitUpTo(insuranceFund, uint256(cost));
         } else if (cost < 0) {

@@ -1,0 +1,59 @@
+"""Python model of a curve change (k adjustment, repeg) and its cost, with Perp v1's pool rounding.
+
+Independent of the contracts: `k = q * b // 1e18`, `quoteAfter = k * 1e18 // baseAfter`, and when
+`k * 1e18 % baseAfter != 0` the trader gets 1 wei less (adding base) or pays 1 wei more (removing base).
+All values are wad ints; sizes are signed (long positive).
+"""
+
+from __future__ import annotations
+
+WAD = 10**18
+
+
+def get_output_price(is_add: bool, base_amount: int, quote_reserve: int, base_reserve: int) -> int:
+    """Quote received for adding `base_amount` of base (is_add) or paid for removing it."""
+    if base_amount == 0:
+        return 0
+    k = quote_reserve * base_reserve // WAD
+    base_after = base_reserve + base_amount if is_add else base_reserve - base_amount
+    quote_after = k * WAD // base_after
+    amount = quote_reserve - quote_after if is_add else quote_after - quote_reserve
+    if k * WAD % base_after != 0:
+        amount += -1 if is_add else 1
+    return amount
+
+
+def close_value(net_size: int, q: int, b: int) -> int:
+    """What closing the traders' net position exchanges: paid to a net long, received from a net short."""
+    return get_output_price(net_size > 0, abs(net_size), q, b)
+
+
+def curve_change_cost(net_size: int, q0: int, b0: int, q1: int, b1: int) -> int:
+    """What the protocol owes more (> 0) or less (< 0) to the net position on (q1, b1) than on (q0, b0)."""
+    if net_size == 0:
+        return 0
+    before, after = close_value(net_size, q0, b0), close_value(net_size, q1, b1)
+    return after - before if net_size > 0 else before - after
+
+
+def scaled(q: int, b: int, factor: int) -> tuple[int, int]:
+    """Reserves after `adjustK(factor)`."""
+    return q * factor // WAD, b * factor // WAD
+
+
+def repegged(b: int, price: int) -> tuple[int, int]:
+    """Reserves after `repeg(price)`: base unchanged, quote = base × price."""
+    return b * price // WAD, b
+
+
+def spot_price(q: int, b: int) -> int:
+    return q * WAD // b
+
+
+def notional_and_pnl(size: int, open_notional: int, q: int, b: int) -> tuple[int, int]:
+    """A position's spot notional and unrealized PnL on the curve (q, b)."""
+    if size == 0:
+        return 0, 0
+    notional = get_output_price(size > 0, abs(size), q, b)
+    pnl = notional - open_notional if size > 0 else open_notional - notional
+    return notional, pnl
