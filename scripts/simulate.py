@@ -1,0 +1,243 @@
+"""Crash simulation: solvency under stress, on a real chain with the real keepers.
+
+    make sim                    # the crash scenario (SCENARIO=squeeze|chop|luna for the others)
+    brownie run scripts/simulate.py main luna
+
+`run(scenario, traders=, steps=, seed=)` deploys a fresh protocol, funds `traders` traders (random sides,
+sizes, leverage up to the 10x maximum) and steps through the scenario's index path (scripts/sim/scenarios.py):
+every step the oracle moves, a few traders open or close, and the in-repo keepers make one pass each
+(funding, arbitrageur, liquidator: their `run_once`, what `--once` runs). Each step records mark, index,
+open interest, funding rate, the InsuranceFund, cumulative bad debt, liquidations and the solvency gap
+(vault tokens − every free balance, the fund and the collateral booked to open positions; never
+negative). At the end everyone closes (or settles, if the market halted) and withdraws, each checked
+against what the views said they were owed (scripts/sim/closeout.py). Writes reports/sim-<scenario>.png,
+.md and .csv.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import random
+import time
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scripts import anvil_race
+from scripts.sim import report
+from scripts.sim.closeout import Payout, close_out
+from scripts.sim.market import (
+    START_PRICE,
+    Books,
+    Budget,
+    Market,
+    Tally,
+    deploy_market,
+    latest_timestamp,
+    mine_at,
+    next_block_at,
+    one_second_blocks,
+)
+from scripts.sim.report import StepRecord
+from scripts.sim.scenarios import HOUR, SCENARIOS, Scenario, index_path
+
+SEED = 7
+TRADERS = 60
+REPORTS = Path("reports")
+SETUP_SECONDS = 900  # deploy, deposits and the opening trades happen before the scenario's clock starts
+WAD = 10**18
+
+
+@dataclass
+class SimResult:
+    scenario: Scenario
+    seed: int
+    traders: int
+    records: list[StepRecord]
+    payouts: list[Payout]
+    final: Books
+    deposited: int  # token units, traders and the arbitrageur
+    actions: Counter[str] = field(default_factory=Counter)
+    liquidator_fees: int = 0
+    fund_start: int = 0
+    shortfall: int = 0  # what the fund could not pay when the market halted
+    wall_seconds: float = 0.0
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def halted_at(self) -> StepRecord | None:
+        return next((r for r in self.records if r.shutdown), None)
+
+    @property
+    def final_gap(self) -> int:
+        return solvency_gap(self.final, self.final.free, 10**12)
+
+    @property
+    def all_exact(self) -> bool:
+        return all(p.exact for p in self.payouts)
+
+
+def solvency_gap(b: Books, free: dict[str, int], scale: int) -> int:
+    """Vault tokens (wad) − every free balance − the fund − the market's booked collateral."""
+    return b.vault_tokens * scale - sum(free.values()) - b.fund - b.collateral
+
+
+def record(m: Market, step: int, seconds: int, tally: Tally, bad_debt: int) -> StepRecord:
+    b = m.books()
+    values = [b.value(h) for h in b.holdings.values() if h.size]
+    claims = sum(max(v, 0) for v in values)
+    if b.shutdown:
+        claims = min(claims, max(b.collateral, 0))  # settlement pays at most what the market holds
+    return StepRecord(
+        step=step, seconds=seconds, mark=b.mark, index=b.index,
+        oi_long=sum(h.size for h in b.holdings.values() if h.size > 0),
+        oi_short=-sum(h.size for h in b.holdings.values() if h.size < 0),
+        funding_rate=b.funding_rate, fund=b.fund, bad_debt=bad_debt,
+        liquidations=tally.liquidations, partial_liquidations=tally.partial,
+        liquidated_notional=tally.liquidated_notional,
+        solvency_gap=solvency_gap(b, b.free, m.scale),
+        claims=claims, collateral=b.collateral,
+        headroom=b.fund - max(0, claims - b.collateral), shutdown=b.shutdown,
+    )
+
+
+def open_positions(m: Market, rng: random.Random) -> None:
+    tally = Tally()
+    for i, profile in enumerate(m.profiles):
+        m.open(i, profile, rng, tally)
+
+
+def step_through(m: Market, sc: Scenario, steps: int, rng: random.Random, t0: int, progress: bool) -> tuple[list[StepRecord], int]:
+    """Steps 1..steps; returns the records (step 0 included) and the fund's shortfall at a halt."""
+    from tqdm import tqdm
+
+    path = index_path(sc, steps, rng, START_PRICE)
+    dt = sc.duration // steps
+    chance = min(1.0, sc.trades_per_hour * dt / HOUR)
+    tally = Tally()
+    m.run_keepers()
+    m.scan(tally)
+    bad_debt = tally.bad_debt
+    records = [record(m, 0, 0, tally, bad_debt)]
+    shortfall = 0
+    for i in tqdm(range(1, steps + 1), desc=sc.name, unit="step", disable=not progress):
+        tally = Tally()
+        next_block_at(t0 + i * dt)
+        m.set_index(path[i])
+        if not m.amm.isShutdown():
+            m.activity(rng, chance, tally)
+        m.run_keepers()
+        m.scan(tally)
+        bad_debt += tally.bad_debt
+        shortfall += tally.halted_shortfall or 0
+        records.append(record(m, i, i * dt, tally, bad_debt))
+    return records, shortfall
+
+
+def run(
+    scenario: str = "crash",
+    traders: int = TRADERS,
+    steps: int | None = None,
+    seed: int = SEED,
+    report_dir: Path | None = REPORTS,
+    budget: Budget | None = None,
+    progress: bool = True,
+) -> SimResult:
+    """Run `scenario` on the connected development chain; write the reports into `report_dir` (None: none)."""
+    anvil_race.install()
+    started = time.monotonic()
+    sc = SCENARIOS[scenario]
+    steps = steps or sc.steps
+    budget = budget or Budget()
+    rng = random.Random(seed)
+    with one_second_blocks():
+        start = (latest_timestamp() // HOUR + 1) * HOUR  # an hour boundary: the funding clock lines up alike
+        next_block_at(start)
+        m = deploy_market(traders, rng, budget)
+        deposited = budget.arbitrageur + sum(p.deposit for p in m.profiles)
+        open_positions(m, rng)
+        t0 = start + SETUP_SECONDS
+        mine_at(t0)
+        fund_start = m.d.insurance_fund.fundBalance()
+        records, shortfall = step_through(m, sc, steps, rng, t0, progress)
+        payouts = close_out(m, rng)
+        final = m.books()
+    result = SimResult(
+        sc, seed, traders, records, payouts, final, deposited,
+        actions=Counter(a.kind for a in m.actions), liquidator_fees=m.liquidator_state.profit,
+        fund_start=fund_start, shortfall=shortfall,
+    )
+    result.wall_seconds = time.monotonic() - started
+    if report_dir is not None:
+        result.files = write_reports(result, report_dir)
+    return result
+
+
+# ------------------------------------------------------------------------------------------------ summary
+
+
+def money(x: int) -> str:
+    return f"{x / WAD:,.0f}"
+
+
+def summary_rows(r: SimResult) -> list[tuple[str, str]]:
+    recs = r.records
+    first, last = recs[0], recs[-1]
+    gaps = [abs(x.mark - x.index) * 100 / x.index for x in recs]
+    halted = r.halted_at
+    traders = [p for p in r.payouts if p.role == "trader"]
+    paid_in, paid_out = r.deposited, sum(p.received for p in r.payouts if p.role != "liquidator") // 10**6
+    hows = Counter(p.how for p in r.payouts)
+    scale = 10**12
+    dust = sum(r.final.free.values())
+    return [
+        ("scenario", f"`{r.scenario.name}`: {r.scenario.title}"),
+        ("market", f"{r.traders} traders + arbitrageur, {len(recs) - 1} steps of {recs[1].seconds // 60} min "
+                   f"({r.scenario.hours:g} h), seed {r.seed}"),
+        ("index", f"{first.index / WAD:,.0f} → {last.index / WAD:,.2f} (min {min(x.index for x in recs) / WAD:,.2f}, "
+                  f"max {max(x.index for x in recs) / WAD:,.0f})"),
+        ("mark at the end", f"{last.mark / WAD:,.2f}; mark−index gap mean {sum(gaps) / len(gaps):.2f} %, max {max(gaps):.2f} %"),
+        ("open interest, peak", f"long {max(x.oi_long for x in recs) / WAD:,.1f} ETH, short {max(x.oi_short for x in recs) / WAD:,.1f} ETH"),
+        ("funding rate, max \\|rate\\|", f"{max(abs(x.funding_rate) for x in recs) * 100 / WAD:.3f} % per hour"),
+        ("liquidations", f"{sum(x.liquidations for x in recs)} ({sum(x.partial_liquidations for x in recs)} partial), "
+                         f"{money(sum(x.liquidated_notional for x in recs))} notional; liquidator fees {money(r.liquidator_fees)}"),
+        ("bad debt", money(last.bad_debt)),
+        ("InsuranceFund", f"{money(r.fund_start)} → {money(last.fund)} (min {money(min(x.fund for x in recs))})"),
+        ("fund after pending bad debt, min", money(min(x.headroom for x in recs))),
+        ("market halted", f"at {halted.hours:.1f} h (step {halted.step}), fund short by {money(r.shortfall)}; "
+                          "everyone settled" if halted else "no"),
+        ("solvency gap, min over steps", f"{min(x.solvency_gap for x in recs) / WAD:,.6f} (never negative: "
+                                         f"{'yes' if min(x.solvency_gap for x in recs) >= 0 else 'NO'})"),
+        ("everyone out", f"{len(r.payouts)} accounts: {hows['close']} closed, {hows['settle']} settled, "
+                         f"{hows['liquidated']} liquidated, {hows['balance']} balance only; "
+                         f"paid exactly what the views said: {sum(p.exact for p in r.payouts)}/{len(r.payouts)}"),
+        ("traders", f"{sum(p.received > 0 for p in traders)} paid out; deposits {paid_in:,} → withdrawals {paid_out:,} "
+                    "(traders + arbitrageur)"),
+        ("left in the vault", f"fund {money(r.final.fund)}, market collateral {r.final.collateral / WAD:,.6f}, "
+                              f"dust {dust / WAD:.6f}; final gap {r.final_gap / scale:,.0f} token units ≥ 0"),
+        ("run time", f"{r.wall_seconds:.0f} s wall clock"),
+    ]
+
+
+def write_reports(r: SimResult, directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    name = r.scenario.name
+    png, md, csv_path = (directory / f"sim-{name}.{ext}" for ext in ("png", "md", "csv"))
+    report.plot(r.records, r.scenario.title, png)
+    report.write_csv(r.records, csv_path)
+    md.write_text(f"# Simulation `{name}`: {r.scenario.title}\n\n![{name}](sim-{name}.png)\n\n"
+                  + report.markdown_table(summary_rows(r)))
+    return [png, md, csv_path]
+
+
+def main(scenario: str = "crash") -> SimResult:
+    warnings.filterwarnings("ignore", category=FutureWarning)  # brownie's own rpc.* deprecation notices
+    if scenario not in SCENARIOS:
+        raise SystemExit(f"unknown scenario {scenario!r}: one of {', '.join(SCENARIOS)}")
+    with contextlib.redirect_stdout(io.StringIO()):  # brownie prints every transaction; tqdm uses stderr
+        result = run(scenario)
+    print(report.text_table(summary_rows(result)))
+    print("written: " + ", ".join(str(p) for p in result.files))
+    return result
