@@ -35,6 +35,7 @@ from scripts.sim.market import (
     Market,
     Tally,
     deploy_market,
+    keeper_logs,
     latest_timestamp,
     mine_at,
     next_block_at,
@@ -63,6 +64,8 @@ class SimResult:
     liquidator_fees: int = 0
     fund_start: int = 0
     shortfall: int = 0  # what the fund could not pay when the market halted
+    scale: int = 10**12  # wad per token unit
+    keeper_log: list[str] = field(default_factory=list)
     wall_seconds: float = 0.0
     files: list[Path] = field(default_factory=list)
 
@@ -72,7 +75,7 @@ class SimResult:
 
     @property
     def final_gap(self) -> int:
-        return solvency_gap(self.final, self.final.free, 10**12)
+        return solvency_gap(self.final, self.final.free, self.scale)
 
     @property
     def all_exact(self) -> bool:
@@ -86,20 +89,18 @@ def solvency_gap(b: Books, free: dict[str, int], scale: int) -> int:
 
 def record(m: Market, step: int, seconds: int, tally: Tally, bad_debt: int) -> StepRecord:
     b = m.books()
-    values = [b.value(h) for h in b.holdings.values() if h.size]
-    claims = sum(max(v, 0) for v in values)
-    if b.shutdown:
-        claims = min(claims, max(b.collateral, 0))  # settlement pays at most what the market holds
+    # after a shutdown the fund pays nothing more: settlement is capped by the market's collateral
+    pending = 0 if b.shutdown else sum(max(-b.value(h), 0) for h in b.holdings.values() if h.size)
     return StepRecord(
         step=step, seconds=seconds, mark=b.mark, index=b.index,
         oi_long=sum(h.size for h in b.holdings.values() if h.size > 0),
         oi_short=-sum(h.size for h in b.holdings.values() if h.size < 0),
+        arbitrageur_size=b.holdings[m.arbitrageur.address].size,
         funding_rate=b.funding_rate, fund=b.fund, bad_debt=bad_debt,
         liquidations=tally.liquidations, partial_liquidations=tally.partial,
         liquidated_notional=tally.liquidated_notional,
         solvency_gap=solvency_gap(b, b.free, m.scale),
-        claims=claims, collateral=b.collateral,
-        headroom=b.fund - max(0, claims - b.collateral), shutdown=b.shutdown,
+        collateral=b.collateral, pending_bad_debt=pending, headroom=b.fund - pending, shutdown=b.shutdown,
     )
 
 
@@ -161,13 +162,14 @@ def run(
         t0 = start + SETUP_SECONDS
         mine_at(t0)
         fund_start = m.d.insurance_fund.fundBalance()
-        records, shortfall = step_through(m, sc, steps, rng, t0, progress)
-        payouts = close_out(m, rng)
+        with keeper_logs(m.log):
+            records, shortfall = step_through(m, sc, steps, rng, t0, progress)
+            payouts = close_out(m, rng)
         final = m.books()
     result = SimResult(
         sc, seed, traders, records, payouts, final, deposited,
         actions=Counter(a.kind for a in m.actions), liquidator_fees=m.liquidator_state.profit,
-        fund_start=fund_start, shortfall=shortfall,
+        fund_start=fund_start, shortfall=shortfall, scale=m.scale, keeper_log=m.log,
     )
     result.wall_seconds = time.monotonic() - started
     if report_dir is not None:
@@ -182,43 +184,63 @@ def money(x: int) -> str:
     return f"{x / WAD:,.0f}"
 
 
-def summary_rows(r: SimResult) -> list[tuple[str, str]]:
-    recs = r.records
+def price(x: int) -> str:
+    return f"{x / WAD:,.2f}"
+
+
+def market_rows(r: SimResult) -> list[tuple[str, str]]:
+    recs, sc = r.records, r.scenario
     first, last = recs[0], recs[-1]
     gaps = [abs(x.mark - x.index) * 100 / x.index for x in recs]
-    halted = r.halted_at
-    traders = [p for p in r.payouts if p.role == "trader"]
-    paid_in, paid_out = r.deposited, sum(p.received for p in r.payouts if p.role != "liquidator") // 10**6
-    hows = Counter(p.how for p in r.payouts)
-    scale = 10**12
+    lows, highs = min(x.index for x in recs), max(x.index for x in recs)
+    return [
+        ("scenario", f"`{sc.name}`: {sc.title}"),
+        ("market", (f"{r.traders} traders + the arbitrageur, {len(recs) - 1} steps of "
+                   f"{recs[1].seconds // 60} min ({sc.hours:g} h), seed {r.seed}")),
+        ("index", f"{price(first.index)} → {price(last.index)} (min {price(lows)}, max {price(highs)})"),
+        ("mark at the end", f"{price(last.mark)}; mark−index gap mean {sum(gaps) / len(gaps):.2f} %, max {max(gaps):.2f} %"),
+        ("open interest, peak", (f"long {max(x.oi_long for x in recs) / WAD:,.1f} ETH, "
+                                f"short {max(x.oi_short for x in recs) / WAD:,.1f} ETH")),
+        ("funding rate, largest", f"{max(abs(x.funding_rate) for x in recs) * 100 / WAD:.3f} % per hour"),
+    ]
+
+
+def risk_rows(r: SimResult) -> list[tuple[str, str]]:
+    recs, halted = r.records, r.halted_at
+    gap = min(x.solvency_gap for x in recs)
+    halt = (f"at {halted.hours:.1f} h (step {halted.step}), the fund short by {money(r.shortfall)}; settled"
+            if halted else "no")
+    return [
+        ("liquidations", (f"{sum(x.liquidations for x in recs)} ({sum(x.partial_liquidations for x in recs)} partial), "
+                         f"{money(sum(x.liquidated_notional for x in recs))} of notional; "
+                         f"liquidator fees {money(r.liquidator_fees)}")),
+        ("bad debt", money(recs[-1].bad_debt)),
+        ("InsuranceFund", f"{money(r.fund_start)} → {money(recs[-1].fund)} (min {money(min(x.fund for x in recs))})"),
+        ("fund − pending bad debt, min", money(min(x.headroom for x in recs))),
+        ("market halted", halt),
+        ("solvency gap, min over steps", f"{gap / WAD:,.6f} ({'never negative' if gap >= 0 else 'NEGATIVE'})"),
+    ]
+
+
+def exit_rows(r: SimResult) -> list[tuple[str, str]]:
+    hows, acts = Counter(p.how for p in r.payouts), r.actions
+    paid_out = sum(p.received for p in r.payouts if p.role != "liquidator") * r.scale // WAD
     dust = sum(r.final.free.values())
     return [
-        ("scenario", f"`{r.scenario.name}`: {r.scenario.title}"),
-        ("market", f"{r.traders} traders + arbitrageur, {len(recs) - 1} steps of {recs[1].seconds // 60} min "
-                   f"({r.scenario.hours:g} h), seed {r.seed}"),
-        ("index", f"{first.index / WAD:,.0f} → {last.index / WAD:,.2f} (min {min(x.index for x in recs) / WAD:,.2f}, "
-                  f"max {max(x.index for x in recs) / WAD:,.0f})"),
-        ("mark at the end", f"{last.mark / WAD:,.2f}; mark−index gap mean {sum(gaps) / len(gaps):.2f} %, max {max(gaps):.2f} %"),
-        ("open interest, peak", f"long {max(x.oi_long for x in recs) / WAD:,.1f} ETH, short {max(x.oi_short for x in recs) / WAD:,.1f} ETH"),
-        ("funding rate, max \\|rate\\|", f"{max(abs(x.funding_rate) for x in recs) * 100 / WAD:.3f} % per hour"),
-        ("liquidations", f"{sum(x.liquidations for x in recs)} ({sum(x.partial_liquidations for x in recs)} partial), "
-                         f"{money(sum(x.liquidated_notional for x in recs))} notional; liquidator fees {money(r.liquidator_fees)}"),
-        ("bad debt", money(last.bad_debt)),
-        ("InsuranceFund", f"{money(r.fund_start)} → {money(last.fund)} (min {money(min(x.fund for x in recs))})"),
-        ("fund after pending bad debt, min", money(min(x.headroom for x in recs))),
-        ("market halted", f"at {halted.hours:.1f} h (step {halted.step}), fund short by {money(r.shortfall)}; "
-                          "everyone settled" if halted else "no"),
-        ("solvency gap, min over steps", f"{min(x.solvency_gap for x in recs) / WAD:,.6f} (never negative: "
-                                         f"{'yes' if min(x.solvency_gap for x in recs) >= 0 else 'NO'})"),
-        ("everyone out", f"{len(r.payouts)} accounts: {hows['close']} closed, {hows['settle']} settled, "
-                         f"{hows['liquidated']} liquidated, {hows['balance']} balance only; "
-                         f"paid exactly what the views said: {sum(p.exact for p in r.payouts)}/{len(r.payouts)}"),
-        ("traders", f"{sum(p.received > 0 for p in traders)} paid out; deposits {paid_in:,} → withdrawals {paid_out:,} "
-                    "(traders + arbitrageur)"),
-        ("left in the vault", f"fund {money(r.final.fund)}, market collateral {r.final.collateral / WAD:,.6f}, "
-                              f"dust {dust / WAD:.6f}; final gap {r.final_gap / scale:,.0f} token units ≥ 0"),
+        ("everyone out", (f"{len(r.payouts)} accounts: {hows['close']} closed, {hows['settle']} settled, "
+                         f"{hows['liquidated']} liquidated, {hows['balance']} had only a balance; paid exactly "
+                         f"what the views said: {sum(p.exact for p in r.payouts)}/{len(r.payouts)}")),
+        ("deposits → withdrawals", f"{r.deposited:,} → {paid_out:,} (traders and the arbitrageur)"),
+        ("left in the vault", (f"fund {money(r.final.fund)}, market collateral {r.final.collateral / WAD:,.6f}, "
+                              f"dust {dust / WAD:.6f}; final gap {r.final_gap // r.scale:,} token units")),
+        ("keepers, one pass per step", (f"{acts['pay_funding']} funding payments, {acts['arbitrage']} arbitrage "
+                                       f"trades, {acts['liquidate']} liquidations; {len(r.keeper_log)} refusals")),
         ("run time", f"{r.wall_seconds:.0f} s wall clock"),
     ]
+
+
+def summary_rows(r: SimResult) -> list[tuple[str, str]]:
+    return market_rows(r) + risk_rows(r) + exit_rows(r)
 
 
 def write_reports(r: SimResult, directory: Path) -> list[Path]:

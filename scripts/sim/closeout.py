@@ -20,7 +20,13 @@ from brownie.exceptions import VirtualMachineError
 
 from perp_client.units import mul_wad
 from scripts.keepers import liquidator
-from scripts.sim.market import Holding, Market, latest_timestamp, mine_at, settlement_value
+from scripts.sim.market import (
+    Holding,
+    Market,
+    latest_timestamp,
+    mine_at,
+    settlement_value,
+)
 
 SPOT = 0
 TWAP_WAIT = 15 * 60 + 1

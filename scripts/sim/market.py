@@ -7,6 +7,7 @@ Time is deterministic: anvil stamps every block one second after the previous on
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,7 @@ START_PRICE = 3_000
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 HEAD = 9  # the market-wide reads at the head of the batch in Market.books
 OWNER, FUNDING_KEEPER, LIQUIDATOR, ARBITRAGEUR = 0, 7, 8, 9  # indices in anvil's accounts
+KEEPER_LOGGERS = ("funding", "liquidator", "arbitrageur")
 
 # v1's production margin rules on a USDC-like token; no fluctuation limit (the arbitrageur moves the mark
 # to the index in one trade, and a crash moves it by more than 1.2 % a minute)
@@ -51,13 +53,16 @@ SIM_CONFIG: dict[str, Any] = {
 }
 
 
+ARB_PARAMS = ArbParams(leverage=Decimal(5), max_margin=Decimal(250_000))
+
+
 @dataclass(frozen=True)
 class Budget:
     """Who brings how much (quote units)."""
 
     insurance_fund: int = 150_000
     arbitrageur: int = 2_000_000
-    arb: ArbParams = ArbParams(leverage=Decimal(5), max_margin=Decimal(250_000))
+    arb: ArbParams = ARB_PARAMS
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,33 @@ def next_block_at(timestamp: int) -> int:
 def mine_at(timestamp: int) -> None:
     next_block_at(timestamp)
     rpc("evm_mine")
+
+
+class _Collect(logging.Handler):
+    def __init__(self, sink: list[str]) -> None:
+        super().__init__(logging.INFO)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append(f"{record.name} {record.levelname}: {record.getMessage()}")
+
+
+@contextmanager
+def keeper_logs(sink: list[str]) -> Iterator[None]:
+    """The keepers' log lines (a refused transaction is a warning) into `sink`, not onto the progress bar."""
+    handler = _Collect(sink)
+    loggers = [logging.getLogger(name) for name in KEEPER_LOGGERS]
+    saved = [(log.propagate, log.level) for log in loggers]
+    for log in loggers:
+        log.addHandler(handler)
+        log.propagate = False
+        log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        for log, (propagate, level) in zip(loggers, saved, strict=True):
+            log.removeHandler(handler)
+            log.propagate, log.level = propagate, level
 
 
 # ------------------------------------------------------------------------------------------------ books
@@ -210,6 +242,7 @@ class Market:
     clients: dict[str, PerpClient] = field(default_factory=dict)
     liquidator_state: liquidator.LiquidatorState = field(default_factory=liquidator.LiquidatorState)
     actions: list[Action] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)  # the keepers' warnings
     next_log_block: int = 0
 
     @property

@@ -20,6 +20,7 @@ class StepRecord:
     index: int
     oi_long: int
     oi_short: int
+    arbitrageur_size: int  # its share of the open interest (signed)
     funding_rate: int  # last settled, per funding period
     fund: int
     bad_debt: int  # cumulative
@@ -27,9 +28,9 @@ class StepRecord:
     partial_liquidations: int
     liquidated_notional: int
     solvency_gap: int  # vault tokens − every free balance − the fund − the markets' collateral
-    claims: int  # what the open positions are worth to their holders (each floored at 0)
-    collateral: int  # what the market holds for them
-    headroom: int  # fund − max(0, claims − collateral): the fund after paying the pending bad debt
+    collateral: int  # what the market holds for the open positions
+    pending_bad_debt: int  # Σ of the under-water positions' deficits (each closed alone at the pool now)
+    headroom: int  # fund − pending bad debt: what the fund would keep if they were all liquidated now
     shutdown: bool
 
     @property
@@ -63,11 +64,13 @@ def plot(records: Sequence[StepRecord], title: str, path: Path) -> None:
     ax1.set(title=f"Mark vs index — {title}", ylabel="price")
     ax2.plot(hours, [q(r.oi_long) for r in records], color="tab:green", label="long")
     ax2.plot(hours, [q(r.oi_short) for r in records], color="tab:red", label="short")
+    ax2.plot(hours, [q(abs(r.arbitrageur_size)) for r in records], color="tab:gray", ls="--", lw=1,
+             label="of which the arbitrageur")
     ax2.set(title="Open interest", ylabel="ETH")
     ax3.plot(hours, [q(r.fund) for r in records], color="tab:blue", label="InsuranceFund balance")
     ax3.plot(hours, [q(r.bad_debt) for r in records], color="tab:red", label="cumulative bad debt")
     ax3.plot(hours, [q(r.headroom) for r in records], color="tab:gray", ls="--", lw=1,
-             label="fund after pending bad debt (mark-to-market)")
+             label="fund − pending bad debt of under-water positions")
     ax3.axhline(0, color="black", lw=0.5)
     ax3.set(title="InsuranceFund and bad debt", ylabel="quote")
     width = (hours[1] - hours[0]) * 0.8 if len(hours) > 1 else 0.01
@@ -75,6 +78,7 @@ def plot(records: Sequence[StepRecord], title: str, path: Path) -> None:
     ax4.bar(hours, [r.partial_liquidations for r in records], width=width, color="tab:orange",
             bottom=[r.liquidations - r.partial_liquidations for r in records], label="partial")
     ax4.set(title="Liquidations per step", ylabel="count", xlabel="hour")
+    ax4.yaxis.get_major_locator().set_params(integer=True)
     cumulative = ax4.twinx()
     total, running = 0.0, []
     for r in records:

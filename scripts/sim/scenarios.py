@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from itertools import pairwise
 
 HOUR = 3600
 
@@ -56,7 +57,7 @@ SCENARIOS: dict[str, Scenario] = {
 
 def trend(keyframes: tuple[tuple[float, float], ...], hour: float) -> float:
     """The key-frame price at `hour`: geometric interpolation (a constant % per hour between frames)."""
-    for (h0, p0), (h1, p1) in zip(keyframes, keyframes[1:], strict=False):
+    for (h0, p0), (h1, p1) in pairwise(keyframes):
         if h0 <= hour <= h1:
             return p0 * (p1 / p0) ** ((hour - h0) / (h1 - h0)) if h1 > h0 else p1
     return keyframes[-1][1]
