@@ -59,7 +59,8 @@ class SimResult:
     records: list[StepRecord]
     payouts: list[Payout]
     final: Books
-    deposited: int  # token units, traders and the arbitrageur
+    deposited: int  # quote units, traders and the arbitrageur
+    fund_seed: int  # quote units, the owner's top-up of the InsuranceFund
     actions: Counter[str] = field(default_factory=Counter)
     liquidator_fees: int = 0
     fund_start: int = 0
@@ -80,6 +81,16 @@ class SimResult:
     @property
     def all_exact(self) -> bool:
         return all(p.exact for p in self.payouts)
+
+    @property
+    def tokens_in(self) -> int:
+        """Token units that entered the vault: the deposits and the fund's seed."""
+        return (self.deposited + self.fund_seed) * WAD // self.scale
+
+    @property
+    def tokens_out(self) -> int:
+        """Token units withdrawn by everyone."""
+        return sum(p.received for p in self.payouts)
 
 
 def solvency_gap(b: Books, free: dict[str, int], scale: int) -> int:
@@ -167,7 +178,7 @@ def run(
             payouts = close_out(m, rng)
         final = m.books()
     result = SimResult(
-        sc, seed, traders, records, payouts, final, deposited,
+        sc, seed, traders, records, payouts, final, deposited, budget.insurance_fund,
         actions=Counter(a.kind for a in m.actions), liquidator_fees=m.liquidator_state.profit,
         fund_start=fund_start, shortfall=shortfall, scale=m.scale, keeper_log=m.log,
     )
@@ -231,6 +242,9 @@ def exit_rows(r: SimResult) -> list[tuple[str, str]]:
                          f"{hows['liquidated']} liquidated, {hows['balance']} had only a balance; paid exactly "
                          f"what the views said: {sum(p.exact for p in r.payouts)}/{len(r.payouts)}")),
         ("deposits → withdrawals", f"{r.deposited:,} → {paid_out:,} (traders and the arbitrageur)"),
+        ("every token accounted for", (f"deposits + fund seed {r.tokens_in * r.scale / WAD:,.6f} = withdrawals "
+                                       f"{r.tokens_out * r.scale / WAD:,.6f} + left in the vault "
+                                       f"{r.final.vault_tokens * r.scale / WAD:,.6f}")),
         ("left in the vault", (f"fund {money(r.final.fund)}, market collateral {r.final.collateral / WAD:,.6f}, "
                               f"dust {dust / WAD:.6f}; final gap {r.final_gap // r.scale:,} token units")),
         ("keepers, one pass per step", (f"{acts['pay_funding']} funding payments, {acts['arbitrage']} arbitrage "

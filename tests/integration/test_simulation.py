@@ -28,6 +28,7 @@ def assert_everyone_whole(r: SimResult) -> None:
     assert all(v < r.scale for v in r.final.free.values())  # only dust below one token unit stays
     assert not any(h.size for h in r.final.holdings.values())
     assert r.final_gap >= 0
+    assert r.tokens_in == r.tokens_out + r.final.vault_tokens  # every token unit accounted for
     assert r.final.vault_tokens * r.scale >= r.final.fund + max(r.final.collateral, 0)
 
 
