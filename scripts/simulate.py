@@ -233,6 +233,19 @@ def risk_rows(r: SimResult) -> list[tuple[str, str]]:
     ]
 
 
+def settlement_row(r: SimResult) -> list[tuple[str, str]]:
+    """After a halt: settlement against v1's values (capped by the collateral, in settling order)."""
+    settled = [p for p in r.payouts if p.how == "settle"]
+    if not settled:
+        return []
+    short = [p for p in settled if p.unpaid]
+    left = max(r.final.collateral, 0)
+    return [("settlement", (f"{len(settled)} positions at {price(r.final.settlement_price)}; "
+                            f"{len(short)} settling after the collateral ran out ({', '.join(p.role for p in short) or 'none'}) "
+                            f"got {money(sum(p.unpaid for p in short))} "
+                            f"less than v1's value; {money(left)} of collateral left to no one"))]
+
+
 def exit_rows(r: SimResult) -> list[tuple[str, str]]:
     hows, acts = Counter(p.how for p in r.payouts), r.actions
     paid_out = sum(p.received for p in r.payouts if p.role != "liquidator") * r.scale // WAD
@@ -254,7 +267,7 @@ def exit_rows(r: SimResult) -> list[tuple[str, str]]:
 
 
 def summary_rows(r: SimResult) -> list[tuple[str, str]]:
-    return market_rows(r) + risk_rows(r) + exit_rows(r)
+    return market_rows(r) + risk_rows(r) + settlement_row(r) + exit_rows(r)
 
 
 def write_reports(r: SimResult, directory: Path) -> list[Path]:

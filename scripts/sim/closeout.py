@@ -42,6 +42,7 @@ class Payout:
     credited: int  # wad, the free balance once the position is gone
     received: int  # token units withdrawn
     scale: int
+    unpaid: int = 0  # wad: the settlement value the market's collateral could not cover (first come, first served)
 
     @property
     def exact(self) -> bool:
@@ -63,12 +64,12 @@ def owed_on_close(m: Market, who: Any) -> int | None:
     return free + remain - fee
 
 
-def owed_on_settle(m: Market, who: Any) -> int:
-    """free + min(max(settlement value, 0), the market's collateral)."""
+def owed_on_settle(m: Market, who: Any) -> tuple[int, int]:
+    """(free + min(max(settlement value, 0), the market's collateral), the part of the value not covered)."""
     ch, amm = m.d.clearing_house, m.amm
-    value = settlement_value(Holding(*ch.getPosition(amm, who)), amm.getSettlementPrice())
-    held = max(ch.getMarket(amm)[1], 0)
-    return m.d.vault.balanceOfWad(who) + min(max(value, 0), held)
+    value = max(settlement_value(Holding(*ch.getPosition(amm, who)), amm.getSettlementPrice()), 0)
+    paid = min(value, max(ch.getMarket(amm)[1], 0))
+    return m.d.vault.balanceOfWad(who) + paid, value - paid
 
 
 def has_position(m: Market, who: Any) -> bool:
@@ -88,19 +89,19 @@ def liquidate_out(m: Market, who: Any) -> None:
     raise RuntimeError(f"{who.address} could neither close nor be liquidated")
 
 
-def leave(m: Market, who: Any) -> tuple[str, int]:
-    """Close or settle `who`'s position (if any); (how, owed wad predicted from the views)."""
+def leave(m: Market, who: Any) -> tuple[str, int, int]:
+    """Close or settle `who`'s position (if any): how, the owed wad predicted from the views, the unpaid."""
     ch, amm = m.d.clearing_house, m.amm
     if not has_position(m, who):
-        return "balance", m.d.vault.balanceOfWad(who)
+        return "balance", m.d.vault.balanceOfWad(who), 0
     if not amm.isShutdown() and owed_on_close(m, who) is None:
         liquidate_out(m, who)  # may halt the market, if the fund cannot pay the bad debt
         if not has_position(m, who):
-            return "liquidated", m.d.vault.balanceOfWad(who)
+            return "liquidated", m.d.vault.balanceOfWad(who), 0
     if amm.isShutdown():
-        owed = owed_on_settle(m, who)
+        owed, unpaid = owed_on_settle(m, who)
         ch.settlePosition(amm, {"from": who})
-        return "settle", owed
+        return "settle", owed, unpaid
     owed = owed_on_close(m, who)
     if owed is None:
         raise RuntimeError(f"{who.address} can still not close")
@@ -108,18 +109,18 @@ def leave(m: Market, who: Any) -> tuple[str, int]:
         ch.closePosition(amm, 0, {"from": who})
     except VirtualMachineError as exc:
         raise RuntimeError(f"close of {who.address} reverted: {exc.revert_msg}") from exc
-    return "close", owed
+    return "close", owed, 0
 
 
 def withdraw_all(m: Market, who: Any, role: str) -> Payout:
-    how, owed = leave(m, who)
+    how, owed, unpaid = leave(m, who)
     credited = m.d.vault.balanceOfWad(who)
     amount = m.d.vault.balanceOf(who)
     before = m.d.quote_token.balanceOf(who)
     if amount:
         m.d.vault.withdraw(amount, {"from": who})
     received = m.d.quote_token.balanceOf(who) - before
-    return Payout(who.address, role, how, owed, credited, received, m.scale)
+    return Payout(who.address, role, how, owed, credited, received, m.scale, unpaid)
 
 
 def close_out(m: Market, rng: random.Random) -> list[Payout]:
