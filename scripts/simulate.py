@@ -62,6 +62,7 @@ class SimResult:
     deposited: int  # quote units, traders and the arbitrageur
     fund_seed: int  # quote units, the owner's top-up of the InsuranceFund
     actions: Counter[str] = field(default_factory=Counter)
+    orders: Counter[str] = field(default_factory=Counter)
     liquidator_fees: int = 0
     fund_start: int = 0
     shortfall: int = 0  # what the fund could not pay when the market halted
@@ -98,7 +99,7 @@ def solvency_gap(b: Books, free: dict[str, int], scale: int) -> int:
     return b.vault_tokens * scale - sum(free.values()) - b.fund - b.collateral
 
 
-def record(m: Market, step: int, seconds: int, tally: Tally, bad_debt: int) -> StepRecord:
+def record(m: Market, step: int, seconds: int, tally: Tally, totals: Tally) -> StepRecord:
     b = m.books()
     # after a shutdown the fund pays nothing more: settlement is capped by the market's collateral
     pending = 0 if b.shutdown else sum(max(-b.value(h), 0) for h in b.holdings.values() if h.size)
@@ -107,7 +108,7 @@ def record(m: Market, step: int, seconds: int, tally: Tally, bad_debt: int) -> S
         oi_long=sum(h.size for h in b.holdings.values() if h.size > 0),
         oi_short=-sum(h.size for h in b.holdings.values() if h.size < 0),
         arbitrageur_size=b.holdings[m.arbitrageur.address].size,
-        funding_rate=b.funding_rate, fund=b.fund, bad_debt=bad_debt,
+        funding_rate=b.funding_rate, fund=b.fund, bad_debt=totals.bad_debt, fund_funding=totals.fund_funding,
         liquidations=tally.liquidations, partial_liquidations=tally.partial,
         liquidated_notional=tally.liquidated_notional,
         solvency_gap=solvency_gap(b, b.free, m.scale),
@@ -116,9 +117,8 @@ def record(m: Market, step: int, seconds: int, tally: Tally, bad_debt: int) -> S
 
 
 def open_positions(m: Market, rng: random.Random) -> None:
-    tally = Tally()
     for i, profile in enumerate(m.profiles):
-        m.open(i, profile, rng, tally)
+        m.open(i, profile, rng)
 
 
 def step_through(m: Market, sc: Scenario, steps: int, rng: random.Random, t0: int, progress: bool) -> tuple[list[StepRecord], int]:
@@ -128,24 +128,22 @@ def step_through(m: Market, sc: Scenario, steps: int, rng: random.Random, t0: in
     path = index_path(sc, steps, rng, START_PRICE)
     dt = sc.duration // steps
     chance = min(1.0, sc.trades_per_hour * dt / HOUR)
-    tally = Tally()
+    tally, totals = Tally(), Tally()
     m.run_keepers()
     m.scan(tally)
-    bad_debt = tally.bad_debt
-    records = [record(m, 0, 0, tally, bad_debt)]
-    shortfall = 0
+    totals.add(tally)
+    records = [record(m, 0, 0, tally, totals)]
     for i in tqdm(range(1, steps + 1), desc=sc.name, unit="step", disable=not progress):
         tally = Tally()
         next_block_at(t0 + i * dt)
         m.set_index(path[i])
         if not m.amm.isShutdown():
-            m.activity(rng, chance, tally)
+            m.activity(rng, chance)
         m.run_keepers()
         m.scan(tally)
-        bad_debt += tally.bad_debt
-        shortfall += tally.halted_shortfall or 0
-        records.append(record(m, i, i * dt, tally, bad_debt))
-    return records, shortfall
+        totals.add(tally)
+        records.append(record(m, i, i * dt, tally, totals))
+    return records, totals.halted_shortfall or 0
 
 
 def run(
@@ -179,7 +177,7 @@ def run(
         final = m.books()
     result = SimResult(
         sc, seed, traders, records, payouts, final, deposited, budget.insurance_fund,
-        actions=Counter(a.kind for a in m.actions), liquidator_fees=m.liquidator_state.profit,
+        actions=Counter(a.kind for a in m.actions), orders=m.orders, liquidator_fees=m.liquidator_state.profit,
         fund_start=fund_start, shortfall=shortfall, scale=m.scale, keeper_log=m.log,
     )
     result.wall_seconds = time.monotonic() - started
@@ -212,6 +210,7 @@ def market_rows(r: SimResult) -> list[tuple[str, str]]:
         ("mark at the end", f"{price(last.mark)}; mark−index gap mean {sum(gaps) / len(gaps):.2f} %, max {max(gaps):.2f} %"),
         ("open interest, peak", (f"long {max(x.oi_long for x in recs) / WAD:,.1f} ETH, "
                                 f"short {max(x.oi_short for x in recs) / WAD:,.1f} ETH")),
+        ("trader orders", f"{r.orders['filled']} filled, {r.orders['refused']} refused by the protocol"),
         ("funding rate, largest", f"{max(abs(x.funding_rate) for x in recs) * 100 / WAD:.3f} % per hour"),
     ]
 
@@ -226,6 +225,7 @@ def risk_rows(r: SimResult) -> list[tuple[str, str]]:
                          f"{money(sum(x.liquidated_notional for x in recs))} of notional; "
                          f"liquidator fees {money(r.liquidator_fees)}")),
         ("bad debt", money(recs[-1].bad_debt)),
+        ("funding, the fund's side", f"{money(recs[-1].fund_funding)} (+ earned, − paid to the traders' net position)"),
         ("InsuranceFund", f"{money(r.fund_start)} → {money(recs[-1].fund)} (min {money(min(x.fund for x in recs))})"),
         ("fund − pending bad debt, min", money(min(x.headroom for x in recs))),
         ("market halted", halt),

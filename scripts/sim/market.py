@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -224,8 +225,16 @@ class Tally:
     bad_debt: int = 0  # positions' bad debt and the liquidators' fee shortfall, both drawn from the fund
     fund_funding: int = 0  # the pool's side of funding: + the fund earned, − it paid
     halted_shortfall: int | None = None
-    trades: int = 0
-    rejected: int = 0
+
+    def add(self, other: Tally) -> None:
+        """Accumulate `other` into this one (the shortfall: the halt's, once)."""
+        self.liquidations += other.liquidations
+        self.partial += other.partial
+        self.liquidated_notional += other.liquidated_notional
+        self.bad_debt += other.bad_debt
+        self.fund_funding += other.fund_funding
+        if other.halted_shortfall is not None:
+            self.halted_shortfall = (self.halted_shortfall or 0) + other.halted_shortfall
 
 
 @dataclass
@@ -243,6 +252,7 @@ class Market:
     liquidator_state: liquidator.LiquidatorState = field(default_factory=liquidator.LiquidatorState)
     actions: list[Action] = field(default_factory=list)
     log: list[str] = field(default_factory=list)  # the keepers' warnings
+    orders: Counter[str] = field(default_factory=Counter)  # the traders' orders: filled | refused
     next_log_block: int = 0
 
     @property
@@ -282,7 +292,7 @@ class Market:
 
     # -------------------------------------------------------------------------------------- traders
 
-    def open(self, i: int, profile: Profile, rng: random.Random, tally: Tally) -> None:
+    def open(self, i: int, profile: Profile, rng: random.Random) -> None:
         trader = self.traders[i]
         side = profile.side if rng.random() < 0.7 else 1 - profile.side
         leverage = rng.choice([profile.leverage, rng.randint(1, 10)])
@@ -290,24 +300,24 @@ class Market:
         margin = min(profile.margin, int(self.d.vault.balanceOf(trader) / 10 ** SIM_CONFIG["quote_decimals"] / fee_room))
         if margin < 100:
             return
-        self.trade(tally, self.d.clearing_house.openPosition, self.amm, side, margin * WAD, leverage * WAD, 0, {"from": trader})
+        self.trade(self.d.clearing_house.openPosition, self.amm, side, margin * WAD, leverage * WAD, 0, {"from": trader})
 
-    def trade(self, tally: Tally, fn: Any, *args: Any) -> None:
+    def trade(self, fn: Any, *args: Any) -> None:
         try:
             fn(*args)
-            tally.trades += 1
+            self.orders["filled"] += 1
         except VirtualMachineError:
-            tally.rejected += 1  # e.g. an increase that would leave the position under maintenance
+            self.orders["refused"] += 1  # e.g. a close that would leave bad debt: the liquidator's job
 
-    def activity(self, rng: random.Random, chance: float, tally: Tally) -> None:
+    def activity(self, rng: random.Random, chance: float) -> None:
         """Each trader, with probability `chance`: opens a position if flat, else closes it."""
         for i, trader in enumerate(self.traders):
             if rng.random() >= chance:
                 continue
             if self.d.clearing_house.getPosition(self.amm, trader)[0] == 0:
-                self.open(i, self.profiles[i], rng, tally)
+                self.open(i, self.profiles[i], rng)
             else:
-                self.trade(tally, self.d.clearing_house.closePosition, self.amm, 0, {"from": trader})
+                self.trade(self.d.clearing_house.closePosition, self.amm, 0, {"from": trader})
 
     # -------------------------------------------------------------------------------------- keepers
 

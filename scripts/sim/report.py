@@ -24,6 +24,7 @@ class StepRecord:
     funding_rate: int  # last settled, per funding period
     fund: int
     bad_debt: int  # cumulative
+    fund_funding: int  # cumulative: the pool's side of funding, + earned by the fund, − paid by it
     liquidations: int  # this step
     partial_liquidations: int
     liquidated_notional: int
