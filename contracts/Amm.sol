@@ -26,7 +26,7 @@ contract Amm is IAmm, Ownable {
         uint104 quoteReserve;
         uint96 baseReserve;
         uint32 lastTimestamp;
-        uint16 observationIndex;
+        uint16 observationIndex; // ring head: newest slot in bits 0-9, bit 10 once the ring has wrapped
         bool open;
     }
 
