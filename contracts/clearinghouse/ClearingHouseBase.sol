@@ -302,7 +302,7 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         if (r.marginToVault > 0) debit += uint256(r.marginToVault);
         else creditBack = uint256(-r.marginToVault);
         market.collateral = (int256(market.collateral) + r.marginToVault).toInt96();
-        _markets[amm] = market;
+        _writeMarket(amm, market);
         address pool = toll == 0 ? address(0) : feePool;
         if (pool == address(0)) {
             vault.settle(msg.sender, debit, creditBack, insuranceFund, fee);
@@ -332,19 +332,35 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     function _storeFor(IAmm amm, address trader, Result memory r, int96 cumulative) internal {
         StoredPosition storage s = _positions[amm][trader];
         if (r.size == 0) {
-            s.size = 0;
-            s.margin = 0;
-            s.lastBlock = uint32(block.number);
-            s.openNotional = 0;
-            s.lastUpdatedCumulativePremiumFraction = 0;
+            _writePosition(s, 0, 0, 0, 0);
         } else {
-            _positions[amm][trader] = StoredPosition({
-                size: r.size.toInt128(),
-                margin: r.margin.toUint96(),
-                lastBlock: uint32(block.number),
-                openNotional: r.openNotional.toUint128(),
-                lastUpdatedCumulativePremiumFraction: cumulative
-            });
+            _writePosition(s, r.size.toInt128(), r.margin.toUint96(), r.openNotional.toUint128(), cumulative);
+        }
+    }
+
+    /// @dev Writes a position as two whole words (one SSTORE each, instead of one per field); the block
+    ///      number is stamped for restriction mode. Layout as `StoredPosition`: word 0 = size (bits 0-127),
+    ///      margin (128-223), lastBlock (224-255); word 1 = openNotional (0-127), cumulative (128-255).
+    function _writePosition(StoredPosition storage s, int128 size, uint96 margin, uint128 openNotional, int128 cumulative)
+        internal
+    {
+        uint256 word0 = uint256(uint128(size)) | (uint256(margin) << 128) | (uint256(uint32(block.number)) << 224);
+        uint256 word1 = uint256(openNotional) | (uint256(uint128(cumulative)) << 128);
+        assembly ("memory-safe") {
+            let slot := s.slot
+            sstore(slot, word0)
+            sstore(add(slot, 1), word1)
+        }
+    }
+
+    /// @dev Writes a market as one word (one SSTORE instead of one per field). Layout as `Market`: listed
+    ///      (bits 0-7), lastRestrictionBlock (8-39), cumulativePremiumFraction (40-135), collateral (136-231).
+    function _writeMarket(IAmm amm, Market memory m) internal {
+        Market storage s = _markets[amm];
+        uint256 word = (m.listed ? 1 : 0) | (uint256(m.lastRestrictionBlock) << 8)
+            | (uint256(uint96(m.cumulativePremiumFraction)) << 40) | (uint256(uint96(m.collateral)) << 136);
+        assembly ("memory-safe") {
+            sstore(s.slot, word)
         }
     }
 

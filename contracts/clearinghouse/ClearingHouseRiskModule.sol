@@ -11,7 +11,7 @@ import {KMath} from "../libraries/KMath.sol";
 import {MarginRatio} from "../libraries/MarginRatio.sol";
 import {ClearingHouseBase} from "./ClearingHouseBase.sol";
 
-/// @title ClearingHouse risk module: liquidation, funding, settlement and curve changes
+/// @title ClearingHouse risk module: liquidation, settlement and curve changes
 /// @notice Runs only by DELEGATECALL from the ClearingHouse, on the ClearingHouse's storage and with its
 ///         address in events and vault calls; deployed with the same Vault and InsuranceFund (immutables).
 ///         Calling it directly changes nothing but its own unused storage.
@@ -82,27 +82,13 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         // the liquidator's fee and the fund's share in one ledger call
         vault.settle(msg.sender, 0, toLiquidator, insuranceFund, toInsurance);
         market.lastRestrictionBlock = uint32(block.number);
-        _markets[amm] = market;
+        _writeMarket(amm, market);
         _storeFor(amm, trader, r, market.cumulativePremiumFraction);
         emit RestrictionModeEntered(address(amm), block.number);
         emit PositionLiquidated(
             trader, address(amm), r.exchangedQuote, WadMath.abs(r.exchangedSize), toLiquidator, msg.sender, liquidationBadDebt
         );
         _emitPositionChanged(trader, amm, r, 0, penalty);
-    }
-
-    /// @notice See IClearingHouse.
-    function payFunding(IAmm amm) external {
-        Market memory market = _listedMarket(amm);
-        (int256 premiumFraction, int256 totalSize) = amm.settleFunding();
-        market.cumulativePremiumFraction = (int256(market.cumulativePremiumFraction) + premiumFraction).toInt96();
-        // the pool's side of the imbalance: positive = the InsuranceFund earns it
-        int256 poolPnl = premiumFraction.mulWad(totalSize);
-        market.collateral = (int256(market.collateral) - poolPnl).toInt96();
-        if (poolPnl > 0) vault.credit(insuranceFund, uint256(poolPnl));
-        else if (poolPnl < 0) _drawInsurance(amm, market, uint256(-poolPnl));
-        _markets[amm] = market;
-        emit FundingPaid(address(amm), premiumFraction, market.cumulativePremiumFraction, poolPnl);
     }
 
     /// @notice See IClearingHouse.
@@ -124,7 +110,7 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         uint256 held = market.collateral > 0 ? uint256(int256(market.collateral)) : 0;
         if (paid > held) paid = held;
         market.collateral = (int256(market.collateral) - paid.toInt()).toInt96();
-        _markets[amm] = market;
+        _writeMarket(amm, market);
         delete _positions[amm][msg.sender];
         if (paid != 0) vault.credit(msg.sender, paid);
         emit PositionSettled(address(amm), msg.sender, paid);
@@ -170,7 +156,7 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
             vault.credit(insuranceFund, uint256(-cost));
         }
         market.collateral = (int256(market.collateral) + cost).toInt96();
-        _markets[amm] = market;
+        _writeMarket(amm, market);
         amm.resetReserves(q1, b1);
     }
 
