@@ -117,7 +117,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         pos.margin = (uint256(pos.margin) + amount).toUint96();
         market.collateral = (int256(market.collateral) + amount.toInt()).toInt96();
         _writeMarket(amm, market);
-        vault.settle(msg.sender, amount, 0, address(0), 0);
+        _vaultSettle(msg.sender, amount, 0, 0);
         emit MarginChanged(msg.sender, address(amm), amount.toInt(), 0);
     }
 
@@ -143,7 +143,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         stored.lastUpdatedCumulativePremiumFraction = pos.lastUpdatedCumulativePremiumFraction;
         market.collateral = (int256(market.collateral) - amount.toInt()).toInt96();
         _writeMarket(amm, market);
-        vault.settle(msg.sender, 0, amount, address(0), 0);
+        _vaultSettle(msg.sender, 0, amount, 0);
         emit MarginChanged(msg.sender, address(amm), -amount.toInt(), fundingPayment);
     }
 
@@ -156,7 +156,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         // the pool's side of the imbalance: positive = the InsuranceFund earns it
         int256 poolPnl = premiumFraction.mulWad(totalSize);
         market.collateral = (int256(market.collateral) - poolPnl).toInt96();
-        if (poolPnl > 0) vault.credit(insuranceFund, uint256(poolPnl));
+        if (poolPnl > 0) _vaultSettle(address(0), 0, 0, uint256(poolPnl));
         else if (poolPnl < 0) _drawInsurance(amm, market, uint256(-poolPnl));
         _writeMarket(amm, market);
         emit FundingPaid(address(amm), premiumFraction, market.cumulativePremiumFraction, poolPnl);

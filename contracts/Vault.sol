@@ -7,11 +7,15 @@ import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IER
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IVault} from "../interfaces/IVault.sol";
+import {IVaultFund} from "./interfaces/IVaultFund.sol";
 
 /// @title Collateral vault
 /// @notice A ledger of wad balances over one ERC-20. Deposits credit what actually arrived (so a
 ///         fee-on-transfer token cannot inflate a balance); withdrawals pay token units rounded down.
-contract Vault is IVault, Ownable, ReentrancyGuardTransient {
+/// @dev The InsuranceFund's balance is its ledger entry plus `_fundIncome`, the income credited by the
+///      ClearingHouse's hot paths (`settleWithFund`); the income is folded into the entry before any debit
+///      of the fund, and whenever it would overflow its 96 bits.
+contract Vault is IVault, IVaultFund, Ownable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     /// @inheritdoc IVault
@@ -20,6 +24,9 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
     uint256 public immutable override scale;
     /// @notice The ClearingHouse, set once after deployment.
     address public clearingHouse;
+    /// @dev The InsuranceFund's income not yet folded into its ledger entry (wad). Declared next to
+    ///      `clearingHouse`: one slot, read by the caller check of every ClearingHouse call anyway.
+    uint96 private _fundIncome;
     /// @notice The InsuranceFund contract may pay out of its own account with `withdrawFor`.
     address public insuranceFund;
 
@@ -71,12 +78,38 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
         override
         onlyClearingHouse
     {
+        if (account == insuranceFund) _foldFundIncome();
         uint256 balance = _balances[account] + creditWad;
         if (balance < debitWad) revert InsufficientBalance(account, balance, debitWad);
         unchecked {
             _balances[account] = balance - debitWad;
         }
         if (feeWad != 0) _balances[feeRecipient] += feeWad;
+    }
+
+    /// @inheritdoc IVaultFund
+    function settleWithFund(address account, uint256 debitWad, uint256 creditWad, uint256 fundWad)
+        external
+        override
+        onlyClearingHouse
+        returns (uint256 balanceAfter)
+    {
+        if (account != address(0)) {
+            uint256 balance = _balances[account] + creditWad;
+            if (balance < debitWad) revert InsufficientBalance(account, balance, debitWad);
+            unchecked {
+                balanceAfter = balance - debitWad; // checked just above
+            }
+            _balances[account] = balanceAfter;
+        }
+        if (fundWad != 0) {
+            uint256 income = uint256(_fundIncome) + fundWad;
+            if (income > type(uint96).max) {
+                _balances[insuranceFund] += income;
+                income = 0;
+            }
+            _fundIncome = uint96(income); // <= type(uint96).max here
+        }
     }
 
     /// @inheritdoc IVault
@@ -86,7 +119,16 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
 
     /// @inheritdoc IVault
     function debitUpTo(address account, uint256 amountWad) external override onlyClearingHouse returns (uint256 debited) {
-        uint256 balance = _balances[account];
+        // the fund pays out of its pending income first (a warm slot), then out of its ledger entry
+        uint256 income = account == insuranceFund ? _fundIncome : 0;
+        if (income >= amountWad) {
+            unchecked {
+                if (amountWad != 0) _fundIncome = uint96(income - amountWad); // <= income < 2^96
+            }
+            return amountWad;
+        }
+        if (income != 0) _fundIncome = 0;
+        uint256 balance = _balances[account] + income;
         debited = balance < amountWad ? balance : amountWad;
         unchecked {
             _balances[account] = balance - debited;
@@ -96,6 +138,7 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
     /// @inheritdoc IVault
     function withdrawFor(address account, address to, uint256 amount) external override {
         if (msg.sender != insuranceFund || account != insuranceFund) revert OnlyClearingHouse(msg.sender);
+        _foldFundIncome();
         _withdraw(account, to, amount);
     }
 
@@ -103,15 +146,29 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
 
     /// @inheritdoc IVault
     function balanceOf(address account) external view override returns (uint256) {
-        return _balances[account] / scale;
+        return _balanceOf(account) / scale;
     }
 
     /// @inheritdoc IVault
     function balanceOfWad(address account) external view override returns (uint256) {
-        return _balances[account];
+        return _balanceOf(account);
     }
 
     // ==================================================================================== internal
+
+    function _balanceOf(address account) private view returns (uint256) {
+        uint256 balance = _balances[account];
+        return account == insuranceFund && account != address(0) ? balance + _fundIncome : balance;
+    }
+
+    /// @dev Moves the fund's pending income into its ledger entry (before the fund is debited).
+    function _foldFundIncome() private {
+        uint256 income = _fundIncome;
+        if (income != 0) {
+            _fundIncome = 0;
+            _balances[insuranceFund] += income;
+        }
+    }
 
     function _deposit(address account, uint256 amount) private nonReentrant {
         if (amount == 0) revert ZeroAmount();

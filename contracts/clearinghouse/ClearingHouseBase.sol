@@ -6,6 +6,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IAmm} from "../../interfaces/IAmm.sol";
 import {IClearingHouseTypes} from "../../interfaces/IClearingHouse.sol";
 import {IVault} from "../../interfaces/IVault.sol";
+import {IVaultFund} from "../interfaces/IVaultFund.sol";
 import {WadMath} from "../libraries/WadMath.sol";
 import {PoolMath} from "../libraries/PoolMath.sol";
 import {PositionMath} from "../libraries/PositionMath.sol";
@@ -305,11 +306,16 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         _writeMarket(amm, market);
         address pool = toll == 0 ? address(0) : feePool;
         if (pool == address(0)) {
-            vault.settle(msg.sender, debit, creditBack, insuranceFund, fee);
+            _vaultSettle(msg.sender, debit, creditBack, fee);
         } else {
-            vault.settle(msg.sender, debit, creditBack, insuranceFund, spread);
+            _vaultSettle(msg.sender, debit, creditBack, spread);
             vault.credit(pool, toll);
         }
+    }
+
+    /// @dev One Vault call: `account`'s ledger movement and the InsuranceFund's income (see IVaultFund).
+    function _vaultSettle(address account, uint256 debitWad, uint256 creditWad, uint256 fundWad) internal {
+        IVaultFund(address(vault)).settleWithFund(account, debitWad, creditWad, fundWad);
     }
 
     /// @dev The InsuranceFund pays `amount` into the market; what it cannot pay halts the market.

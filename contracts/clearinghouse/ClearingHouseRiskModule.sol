@@ -80,7 +80,7 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
             r.marginToVault = 0;
         }
         // the liquidator's fee and the fund's share in one ledger call
-        vault.settle(msg.sender, 0, toLiquidator, insuranceFund, toInsurance);
+        _vaultSettle(msg.sender, 0, toLiquidator, toInsurance);
         market.lastRestrictionBlock = uint32(block.number);
         _writeMarket(amm, market);
         _storeFor(amm, trader, r, market.cumulativePremiumFraction);
