@@ -473,20 +473,25 @@ contract Amm is IAmm, Ownable {
     ) private {
         uint256 quoteAfter = quoteAdded ? uint256(s0.quoteReserve) + quoteAmount : uint256(s0.quoteReserve) - quoteAmount;
         uint256 baseAfter = quoteAdded ? uint256(s0.baseReserve) - baseAmount : uint256(s0.baseReserve) + baseAmount;
+        uint256 priceBefore = PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
+        bool newBlock = s0.lastTimestamp != _blockTimestamp();
         if (p.fluctuationLimitRatio != 0) {
-            uint256 limitRatio = uint256(p.fluctuationLimitRatio) * RATIO_UNIT;
-            uint256 refPrice = _referencePrice(s0);
+            uint256 limitRatio;
+            unchecked {
+                limitRatio = uint256(p.fluctuationLimitRatio) * RATIO_UNIT; // <= 1e18
+            }
+            // the reference: the price at the start of the current block
+            uint256 refPrice = newBlock ? priceBefore : _observations.startPrice(s0.observationIndex);
             uint256 upper = refPrice.mulWad(1e18 + limitRatio);
             uint256 lower = refPrice.mulWad(1e18 - limitRatio);
             // the block may already have crossed the limit once: then it is frozen
-            uint256 priceBefore = PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
             if (priceBefore > upper || priceBefore < lower) revert FluctuationLimitExceeded(priceBefore, lower, upper);
             if (!canOverFluctuationLimit) {
                 uint256 priceAfter = PoolMath.spotPrice(quoteAfter, baseAfter);
                 if (priceAfter > upper || priceAfter < lower) revert FluctuationLimitExceeded(priceAfter, lower, upper);
             }
         }
-        _recordObservation(s0);
+        if (newBlock) _writeObservation(s0, priceBefore);
         s0.quoteReserve = _toReserve(quoteAfter);
         s0.baseReserve = _toBaseReserve(baseAfter);
         _slot0 = s0;
@@ -495,11 +500,14 @@ contract Amm is IAmm, Ownable {
 
     /// @dev Starts a new block in the accumulator if this is the first change in it (mutates `s0`).
     function _recordObservation(Slot0 memory s0) private {
+        if (s0.lastTimestamp == _blockTimestamp()) return;
+        _writeObservation(s0, PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve));
+    }
+
+    /// @dev Writes the observation that starts the current block; `price` has been in force since the last one.
+    function _writeObservation(Slot0 memory s0, uint256 price) private {
         uint32 nowTs = _blockTimestamp();
-        if (s0.lastTimestamp == nowTs) return;
-        s0.observationIndex = _observations.write(
-            s0.observationIndex, nowTs, _toPrice(PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve))
-        );
+        s0.observationIndex = _observations.write(s0.observationIndex, nowTs, _toPrice(price));
         s0.lastTimestamp = nowTs;
     }
 
@@ -510,10 +518,13 @@ contract Amm is IAmm, Ownable {
     }
 
     function _fillParams(SwapResult memory result, Params memory p) private pure {
-        result.tollRatio = uint256(p.tollRatio) * RATIO_UNIT;
-        result.spreadRatio = uint256(p.spreadRatio) * RATIO_UNIT;
-        result.maxHoldingBaseAsset = uint256(p.maxHoldingBaseAsset) * CAP_UNIT;
-        result.openInterestNotionalCap = uint256(p.openInterestNotionalCap) * CAP_UNIT;
+        unchecked {
+            // uint40 × 1e6 < 2^60 and uint48 × 1e15 < 2^98: no overflow
+            result.tollRatio = uint256(p.tollRatio) * RATIO_UNIT;
+            result.spreadRatio = uint256(p.spreadRatio) * RATIO_UNIT;
+            result.maxHoldingBaseAsset = uint256(p.maxHoldingBaseAsset) * CAP_UNIT;
+            result.openInterestNotionalCap = uint256(p.openInterestNotionalCap) * CAP_UNIT;
+        }
     }
 
     function _totalPositionSize(uint256 baseReserve) private view returns (int256) {
@@ -521,7 +532,11 @@ contract Amm is IAmm, Ownable {
     }
 
     function _checkTradeLimit(uint256 amount, uint256 reserve, uint40 ratio) private pure {
-        uint256 limit = reserve.mulWad(uint256(ratio) * RATIO_UNIT);
+        uint256 limit;
+        unchecked {
+            // reserve < 2^104 and ratio × 1e6 <= 1e18 < 2^60: the product is below 2^164
+            limit = reserve * (uint256(ratio) * RATIO_UNIT) / 1e18;
+        }
         if (amount > limit) revert TradeLimitExceeded(amount, limit);
     }
 

@@ -400,12 +400,15 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     }
 
     function _unpack(StoredParams memory s) internal pure returns (Params memory) {
-        return Params(
+        // uint56 × 100 < 2^63: no overflow
+        unchecked {
+            return Params(
             uint256(s.initMarginRatio) * PARAM_UNIT,
             uint256(s.maintenanceMarginRatio) * PARAM_UNIT,
             uint256(s.liquidationFeeRatio) * PARAM_UNIT,
             uint256(s.partialLiquidationRatio) * PARAM_UNIT
-        );
+            );
+        }
     }
 
     function _listedMarket(IAmm amm) internal view returns (Market memory market) {
