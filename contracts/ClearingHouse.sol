@@ -62,20 +62,32 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         StoredPosition memory old = _positions[amm][msg.sender];
         _requireNotRestricted(market, old);
 
-        Result memory r;
-        IAmm.SwapResult memory swap;
         bool isNew = old.size == 0;
         if (isNew || (old.size > 0) == (side == Side.BUY)) {
-            (r, swap) = _increase(amm, market, old, side, quoteAssetAmount.mulWad(leverage), leverage, baseAssetAmountLimit);
+            (Result memory r, IAmm.SwapResult memory swap) =
+                _increase(amm, market, old, side, quoteAssetAmount.mulWad(leverage), leverage, baseAssetAmountLimit);
             _checkHolding(r.size, swap.maxHoldingBaseAsset);
             _updateOpenInterest(amm, r.exchangedQuote.toInt(), swap.openInterestNotionalCap);
+            _finishTrade(amm, market, r, swap, !isNew, p.maintenanceMarginRatio);
         } else {
-            swap = amm.getTradingState();
-            r = _openReverse(amm, market, old, side, quoteAssetAmount, leverage, baseAssetAmountLimit, false, swap);
+            IAmm.SwapResult memory swap = amm.getTradingState();
+            Result memory r =
+                _openReverse(amm, market, old, side, quoteAssetAmount, leverage, baseAssetAmountLimit, false, swap);
+            _finishTrade(amm, market, r, swap, true, p.maintenanceMarginRatio);
         }
-        if (!isNew && r.size != 0) {
-            _requireMaintenance(amm, market, r, p.maintenanceMarginRatio);
-        }
+    }
+
+    /// @dev The end of every trade: the maintenance check (not for a new position), no bad debt, the Vault
+    ///      settlement, the stored position and the event.
+    function _finishTrade(
+        IAmm amm,
+        Market memory market,
+        Result memory r,
+        IAmm.SwapResult memory swap,
+        bool checkMaintenance,
+        uint256 mmr
+    ) private {
+        if (checkMaintenance && r.size != 0) _requireMaintenance(amm, market, r, mmr);
         if (r.badDebt != 0) revert BadDebt(r.badDebt);
         uint256 fee = _settleTrader(amm, market, r, swap.tollRatio, swap.spreadRatio);
         _store(amm, msg.sender, r, market.cumulativePremiumFraction);

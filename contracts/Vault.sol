@@ -13,7 +13,7 @@ import {IVaultFund} from "./interfaces/IVaultFund.sol";
 /// @notice A ledger of wad balances over one ERC-20. Deposits credit what actually arrived (so a
 ///         fee-on-transfer token cannot inflate a balance); withdrawals pay token units rounded down.
 /// @dev The InsuranceFund's balance is its ledger entry plus `_fundIncome`, the income credited by the
-///      ClearingHouse's hot paths (`settleWithFund`); the income is folded into the entry before any debit
+///      ClearingHouse's hot paths (`settleMargin`); the income is folded into the entry before any debit
 ///      of the fund, and whenever it would overflow its 96 bits.
 contract Vault is IVault, IVaultFund, Ownable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -88,7 +88,7 @@ contract Vault is IVault, IVaultFund, Ownable, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IVaultFund
-    function settleWithFund(address account, uint256 debitWad, uint256 creditWad, uint256 fundWad)
+    function settleMargin(address account, uint256 debitWad, uint256 creditWad, uint256 fundWad)
         external
         override
         onlyClearingHouse

@@ -315,7 +315,7 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
 
     /// @dev One Vault call: `account`'s ledger movement and the InsuranceFund's income (see IVaultFund).
     function _vaultSettle(address account, uint256 debitWad, uint256 creditWad, uint256 fundWad) internal {
-        IVaultFund(address(vault)).settleWithFund(account, debitWad, creditWad, fundWad);
+        IVaultFund(address(vault)).settleMargin(account, debitWad, creditWad, fundWad);
     }
 
     /// @dev The InsuranceFund pays `amount` into the market; what it cannot pay halts the market.

@@ -11,7 +11,7 @@ interface IVaultFund {
     ///      the caller check reads anyway, so a trade touches one ledger slot (the trader's), not two.
     ///      `account` is a trader or a liquidator, never the fund itself.
     /// @return balanceAfter `account`'s balance afterwards (wad; 0 when `account` is zero)
-    function settleWithFund(address account, uint256 debitWad, uint256 creditWad, uint256 fundWad)
+    function settleMargin(address account, uint256 debitWad, uint256 creditWad, uint256 fundWad)
         external
         returns (uint256 balanceAfter);
 }
