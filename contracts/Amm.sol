@@ -139,8 +139,7 @@ contract Amm is IAmm, Ownable {
     {
         Slot0 memory s0 = _slot0;
         if (!s0.open) revert MarketClosed();
-        Params memory p = _params;
-        _fillParams(result, p);
+        (uint256 tradeLimit, uint256 fluctuationLimit) = _loadParams(result);
         if (quoteAmount == 0) {
             (result.quoteReserve, result.baseReserve) = (s0.quoteReserve, s0.baseReserve);
             return result;
@@ -148,18 +147,18 @@ contract Amm is IAmm, Ownable {
         bool isAdd = dir == Dir.ADD_TO_AMM;
         uint256 baseAmount = PoolMath.getInputPrice(isAdd, quoteAmount, s0.quoteReserve, s0.baseReserve);
         if (isAdd) {
-            _checkTradeLimit(baseAmount, s0.baseReserve, p.tradeLimitRatio);
+            _checkTradeLimit(baseAmount, s0.baseReserve, tradeLimit);
             if (baseAmountLimit != 0 && baseAmount < baseAmountLimit) {
                 revert SlippageExceeded(baseAmount, baseAmountLimit);
             }
         } else {
-            _checkTradeLimit(quoteAmount, s0.quoteReserve, p.tradeLimitRatio);
+            _checkTradeLimit(quoteAmount, s0.quoteReserve, tradeLimit);
             if (baseAmountLimit != 0 && baseAmount > baseAmountLimit) {
                 revert SlippageExceeded(baseAmount, baseAmountLimit);
             }
         }
         result.amount = baseAmount;
-        _updateReserves(s0, p, isAdd, quoteAmount, baseAmount, canOverFluctuationLimit, result);
+        _updateReserves(s0, fluctuationLimit, isAdd, quoteAmount, baseAmount, canOverFluctuationLimit, result);
     }
 
     /// @inheritdoc IAmm
@@ -171,8 +170,7 @@ contract Amm is IAmm, Ownable {
     {
         Slot0 memory s0 = _slot0;
         if (!s0.open) revert MarketClosed();
-        Params memory p = _params;
-        _fillParams(result, p);
+        (uint256 tradeLimit, uint256 fluctuationLimit) = _loadParams(result);
         if (baseAmount == 0) {
             (result.quoteReserve, result.baseReserve) = (s0.quoteReserve, s0.baseReserve);
             return result;
@@ -181,19 +179,19 @@ contract Amm is IAmm, Ownable {
         uint256 quoteAmount = PoolMath.getOutputPrice(baseAdded, baseAmount, s0.quoteReserve, s0.baseReserve);
         if (baseAdded) {
             // closing a long: quote leaves the pool
-            _checkTradeLimit(quoteAmount, s0.quoteReserve, p.tradeLimitRatio);
+            _checkTradeLimit(quoteAmount, s0.quoteReserve, tradeLimit);
             if (quoteAmountLimit != 0 && quoteAmount < quoteAmountLimit) {
                 revert SlippageExceeded(quoteAmount, quoteAmountLimit);
             }
         } else {
-            _checkTradeLimit(baseAmount, s0.baseReserve, p.tradeLimitRatio);
+            _checkTradeLimit(baseAmount, s0.baseReserve, tradeLimit);
             if (quoteAmountLimit != 0 && quoteAmount > quoteAmountLimit) {
                 revert SlippageExceeded(quoteAmount, quoteAmountLimit);
             }
         }
         result.amount = quoteAmount;
         // the quote moves opposite to the base
-        _updateReserves(s0, p, !baseAdded, quoteAmount, baseAmount, canOverFluctuationLimit, result);
+        _updateReserves(s0, fluctuationLimit, !baseAdded, quoteAmount, baseAmount, canOverFluctuationLimit, result);
     }
 
     /// @inheritdoc IAmm
@@ -464,7 +462,7 @@ contract Amm is IAmm, Ownable {
     ///      records the block's observation and writes the reserves. `quoteAdded`: quote enters the pool.
     function _updateReserves(
         Slot0 memory s0,
-        Params memory p,
+        uint256 fluctuationLimitRatio,
         bool quoteAdded,
         uint256 quoteAmount,
         uint256 baseAmount,
@@ -475,11 +473,8 @@ contract Amm is IAmm, Ownable {
         uint256 baseAfter = quoteAdded ? uint256(s0.baseReserve) - baseAmount : uint256(s0.baseReserve) + baseAmount;
         uint256 priceBefore = PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
         bool newBlock = s0.lastTimestamp != _blockTimestamp();
-        if (p.fluctuationLimitRatio != 0) {
-            uint256 limitRatio;
-            unchecked {
-                limitRatio = uint256(p.fluctuationLimitRatio) * RATIO_UNIT; // <= 1e18
-            }
+        if (fluctuationLimitRatio != 0) {
+            uint256 limitRatio = fluctuationLimitRatio;
             // the reference: the price at the start of the current block
             uint256 refPrice = newBlock ? priceBefore : _observations.startPrice(s0.observationIndex);
             uint256 upper = refPrice.mulWad(1e18 + limitRatio);
@@ -492,9 +487,14 @@ contract Amm is IAmm, Ownable {
             }
         }
         if (newBlock) _writeObservation(s0, priceBefore);
-        s0.quoteReserve = _toReserve(quoteAfter);
-        s0.baseReserve = _toBaseReserve(baseAfter);
-        _slot0 = s0;
+        if (quoteAfter > type(uint104).max || baseAfter > type(uint96).max) revert ReserveOverflow();
+        // one word, laid out as `Slot0` (quote bits 0-103, base 104-199, lastTimestamp 200-231, observation
+        // head 232-247, open 248-255); the swap only runs on an open market
+        uint256 word = quoteAfter | (baseAfter << 104) | (uint256(s0.lastTimestamp) << 200)
+            | (uint256(s0.observationIndex) << 232) | (uint256(1) << 248);
+        assembly ("memory-safe") {
+            sstore(_slot0.slot, word)
+        }
         (result.quoteReserve, result.baseReserve) = (quoteAfter, baseAfter);
     }
 
@@ -517,6 +517,24 @@ contract Amm is IAmm, Ownable {
         return PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
     }
 
+    /// @dev Reads the packed `Params` word once: fills the fee ratios and caps of `result` and returns the
+    ///      trade and fluctuation limit ratios, all scaled to wad. Layout as `Params`: four 40-bit ratios
+    ///      (bits 0-159), then two 48-bit caps. uint40 × 1e6 < 2^60 and uint48 × 1e15 < 2^98: no overflow.
+    function _loadParams(SwapResult memory result) private view returns (uint256 tradeLimit, uint256 fluctuationLimit) {
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(_params.slot)
+        }
+        unchecked {
+            tradeLimit = (word & type(uint40).max) * RATIO_UNIT;
+            fluctuationLimit = ((word >> 40) & type(uint40).max) * RATIO_UNIT;
+            result.tollRatio = ((word >> 80) & type(uint40).max) * RATIO_UNIT;
+            result.spreadRatio = ((word >> 120) & type(uint40).max) * RATIO_UNIT;
+            result.maxHoldingBaseAsset = ((word >> 160) & type(uint48).max) * CAP_UNIT;
+            result.openInterestNotionalCap = (word >> 208) * CAP_UNIT;
+        }
+    }
+
     function _fillParams(SwapResult memory result, Params memory p) private pure {
         unchecked {
             // uint40 × 1e6 < 2^60 and uint48 × 1e15 < 2^98: no overflow
@@ -531,11 +549,11 @@ contract Amm is IAmm, Ownable {
         return _baseAtZeroPosition.toInt() - baseReserve.toInt();
     }
 
-    function _checkTradeLimit(uint256 amount, uint256 reserve, uint40 ratio) private pure {
+    function _checkTradeLimit(uint256 amount, uint256 reserve, uint256 ratio) private pure {
         uint256 limit;
         unchecked {
-            // reserve < 2^104 and ratio × 1e6 <= 1e18 < 2^60: the product is below 2^164
-            limit = reserve * (uint256(ratio) * RATIO_UNIT) / 1e18;
+            // reserve < 2^104 and ratio <= 1e18 < 2^60 (wad): the product is below 2^164
+            limit = reserve * ratio / 1e18;
         }
         if (amount > limit) revert TradeLimitExceeded(amount, limit);
     }

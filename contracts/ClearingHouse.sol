@@ -52,14 +52,15 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         external
         override
     {
-        Params memory p = _paramsWhenNotPaused();
+        (uint256 imr, uint256 mmr) = _marginRatiosWhenNotPaused();
         _requireTokenAmount(quoteAssetAmount);
         if (leverage == 0) revert ZeroAmount();
-        if (uint256(1e18).divWad(leverage) < p.initMarginRatio) {
-            revert LeverageTooHigh(leverage, uint256(1e18).divWad(p.initMarginRatio));
+        if (uint256(1e18).divWad(leverage) < imr) {
+            revert LeverageTooHigh(leverage, uint256(1e18).divWad(imr));
         }
         Market memory market = _listedMarket(amm);
-        StoredPosition memory old = _positions[amm][msg.sender];
+        StoredPosition storage stored = _positions[amm][msg.sender];
+        StoredPosition memory old = stored;
         _requireNotRestricted(market, old);
 
         bool isNew = old.size == 0;
@@ -68,12 +69,12 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
                 _increase(amm, market, old, side, quoteAssetAmount.mulWad(leverage), leverage, baseAssetAmountLimit);
             _checkHolding(r.size, swap.maxHoldingBaseAsset);
             _updateOpenInterest(amm, r.exchangedQuote.toInt(), swap.openInterestNotionalCap);
-            _finishTrade(amm, market, r, swap, !isNew, p.maintenanceMarginRatio);
+            _finishTrade(amm, market, r, swap, !isNew, mmr, stored);
         } else {
             IAmm.SwapResult memory swap = amm.getTradingState();
             Result memory r =
                 _openReverse(amm, market, old, side, quoteAssetAmount, leverage, baseAssetAmountLimit, false, swap);
-            _finishTrade(amm, market, r, swap, true, p.maintenanceMarginRatio);
+            _finishTrade(amm, market, r, swap, true, mmr, stored);
         }
     }
 
@@ -85,12 +86,13 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         Result memory r,
         IAmm.SwapResult memory swap,
         bool checkMaintenance,
-        uint256 mmr
+        uint256 mmr,
+        StoredPosition storage stored
     ) private {
         if (checkMaintenance && r.size != 0) _requireMaintenance(amm, market, r, mmr);
         if (r.badDebt != 0) revert BadDebt(r.badDebt);
         uint256 fee = _settleTrader(amm, market, r, swap.tollRatio, swap.spreadRatio);
-        _store(amm, msg.sender, r, market.cumulativePremiumFraction);
+        _storeAt(stored, r, market.cumulativePremiumFraction);
         _emitPositionChanged(msg.sender, amm, r, fee, 0);
     }
 

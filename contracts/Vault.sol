@@ -88,12 +88,18 @@ contract Vault is IVault, IVaultFund, Ownable, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IVaultFund
+    /// @dev Reads and writes the slot of `clearingHouse` and `_fundIncome` as one word: the address in bits
+    ///      0-159, the income in bits 160-255.
     function settleMargin(address account, uint256 debitWad, uint256 creditWad, uint256 fundWad)
         external
         override
-        onlyClearingHouse
         returns (uint256 balanceAfter)
     {
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(clearingHouse.slot)
+        }
+        if (msg.sender != address(uint160(word))) revert OnlyClearingHouse(msg.sender);
         if (account != address(0)) {
             uint256 balance = _balances[account] + creditWad;
             if (balance < debitWad) revert InsufficientBalance(account, balance, debitWad);
@@ -103,12 +109,15 @@ contract Vault is IVault, IVaultFund, Ownable, ReentrancyGuardTransient {
             _balances[account] = balanceAfter;
         }
         if (fundWad != 0) {
-            uint256 income = uint256(_fundIncome) + fundWad;
+            uint256 income = (word >> 160) + fundWad;
             if (income > type(uint96).max) {
                 _balances[insuranceFund] += income;
                 income = 0;
             }
-            _fundIncome = uint96(income); // <= type(uint96).max here
+            word = uint256(uint160(word)) | (income << 160); // income <= type(uint96).max here
+            assembly ("memory-safe") {
+                sstore(clearingHouse.slot, word)
+            }
         }
     }
 

@@ -336,7 +336,10 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     }
 
     function _storeFor(IAmm amm, address trader, Result memory r, int96 cumulative) internal {
-        StoredPosition storage s = _positions[amm][trader];
+        _storeAt(_positions[amm][trader], r, cumulative);
+    }
+
+    function _storeAt(StoredPosition storage s, Result memory r, int96 cumulative) internal {
         if (r.size == 0) {
             _writePosition(s, 0, 0, 0, 0);
         } else {
@@ -370,22 +373,26 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         }
     }
 
+    /// @dev Emits `PositionChanged`, encoded by hand (eleven static words after the free-memory pointer,
+    ///      which is not moved: nothing is allocated after it here).
     function _emitPositionChanged(address trader, IAmm amm, Result memory r, uint256 fee, uint256 penalty) internal {
-        emit PositionChanged(
-            trader,
-            address(amm),
-            r.margin,
-            r.exchangedQuote,
-            r.exchangedSize,
-            fee,
-            r.size,
-            r.realizedPnl,
-            r.unrealizedPnlAfter,
-            r.badDebt,
-            penalty,
-            PoolMath.spotPrice(r.quoteReserve, r.baseReserve),
-            r.fundingPayment
-        );
+        uint256 spot = PoolMath.spotPrice(r.quoteReserve, r.baseReserve);
+        bytes32 topic = PositionChanged.selector;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, mload(add(r, 0x20))) // margin
+            mstore(add(p, 0x20), mload(add(r, 0x60))) // positionNotional: exchangedQuote
+            mstore(add(p, 0x40), mload(add(r, 0x80))) // exchangedPositionSize
+            mstore(add(p, 0x60), fee)
+            mstore(add(p, 0x80), mload(r)) // positionSizeAfter
+            mstore(add(p, 0xa0), mload(add(r, 0xa0))) // realizedPnl
+            mstore(add(p, 0xc0), mload(add(r, 0xc0))) // unrealizedPnlAfter
+            mstore(add(p, 0xe0), mload(add(r, 0x100))) // badDebt
+            mstore(add(p, 0x100), penalty)
+            mstore(add(p, 0x120), spot)
+            mstore(add(p, 0x140), mload(add(r, 0xe0))) // fundingPayment
+            log3(p, 0x160, topic, trader, amm)
+        }
     }
 
     /// @dev v1's requireValidTokenAmount: zero, or less than one unit of the quote token, is rejected.
@@ -397,6 +404,21 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         StoredParams memory s = _params;
         if (s.paused) revert EnforcedPause();
         return _unpack(s);
+    }
+
+    /// @dev The initial and maintenance margin ratios (wad) from the packed `StoredParams` word, reverting
+    ///      while paused. Layout: four 56-bit ratios in units of 100 wei (bits 0-223), paused (224-231).
+    function _marginRatiosWhenNotPaused() internal view returns (uint256 imr, uint256 mmr) {
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(_params.slot)
+        }
+        if ((word >> 224) & 0xff != 0) revert EnforcedPause();
+        unchecked {
+            // uint56 × 100 < 2^63
+            imr = (word & type(uint56).max) * PARAM_UNIT;
+            mmr = ((word >> 56) & type(uint56).max) * PARAM_UNIT;
+        }
     }
 
     function _unpack(StoredParams memory s) internal pure returns (Params memory) {

@@ -51,13 +51,21 @@ library MarkTwap {
     {
         unchecked {
             uint256 index = uint256(head) & INDEX_MASK;
-            Observation memory last = self[index];
             uint256 slot = index + 1;
             // slot <= CAPACITY, head <= 2047: both fit 16 bits
             next = slot == CAPACITY ? uint16(WRAPPED) : uint16(slot | (uint256(head) & WRAPPED));
-            self[slot & INDEX_MASK] = Observation(
-                timestamp, uint80(lastPrice), uint144(last.cumulative + lastPrice * (timestamp - last.timestamp))
-            );
+            // word-level read and write, laid out as `Observation`: timestamp (bits 0-31), startPrice
+            // (32-111), cumulative (112-255); lastPrice < 2^80 and the cumulative wraps modulo 2^144
+            uint256 last;
+            assembly ("memory-safe") {
+                last := sload(add(self.slot, index))
+            }
+            uint256 cumulative = (last >> 112) + lastPrice * (timestamp - (last & type(uint32).max));
+            uint256 word = uint256(timestamp) | (lastPrice << 32) | (cumulative << 112);
+            uint256 at = slot & INDEX_MASK;
+            assembly ("memory-safe") {
+                sstore(add(self.slot, at), word)
+            }
         }
     }
 
