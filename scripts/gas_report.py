@@ -110,17 +110,16 @@ CODE_SIZE_BUDGET = 16 * 1024
 TRANSACTIONS: dict[str, Any] = {}
 
 
-def _record(op: str, tx: Any) -> int:
-    TRANSACTIONS[op] = tx
-    return tx.gas_used
-
-
 def _measure() -> dict[str, int]:
     d = deploy_protocol(CONFIG)
     ch, amm, vault, token = d.clearing_house, d.amm, d.vault, d.quote_token
     alice, bob, carol, dave, keeper = accounts[1], accounts[2], accounts[3], accounts[4], accounts[5]
     gas: dict[str, int] = {}
     usd = 10**6
+
+    def record(op: str, tx: Any) -> None:
+        TRANSACTIONS[op] = tx
+        gas[op] = tx.gas_used
 
     def fund(who: Any, amount: int) -> Any:
         token.mint(who, 2 * amount * usd, {"from": who})
@@ -134,30 +133,29 @@ def _measure() -> dict[str, int]:
     fund(d.owner, 100_000)
     token.approve(d.insurance_fund, 2**256 - 1, {"from": d.owner})
     d.insurance_fund.deposit(50_000 * usd, {"from": d.owner})
-    gas["deposit (a trader's first)"] = _record("deposit (a trader's first)", fund(alice, 10_000))
-    gas["deposit"] = _record("deposit", vault.deposit(1_000 * usd, {"from": alice}))
-    gas["withdraw"] = _record("withdraw", vault.withdraw(1_000 * usd, {"from": alice}))
+    record("deposit (a trader's first)", fund(alice, 10_000))
+    record("deposit", vault.deposit(1_000 * usd, {"from": alice}))
+    record("withdraw", vault.withdraw(1_000 * usd, {"from": alice}))
     for who in (bob, carol, dave):
         fund(who, 10_000)
     fund(keeper, 200_000)
     step()
-    gas["openPosition: first trade on the market (new long)"] = _record("openPosition: first trade on the market (new long)", ch.openPosition(
-        amm, BUY, 100 * WAD, 10 * WAD, 0, {"from": alice}))
+    record("openPosition: first trade on the market (new long)",
+           ch.openPosition(amm, BUY, 100 * WAD, 10 * WAD, 0, {"from": alice}))
     step()
-    gas["openPosition: second trader, new short"] = _record("openPosition: second trader, new short", ch.openPosition(
-        amm, SELL, 100 * WAD, 5 * WAD, 0, {"from": bob}))
+    record("openPosition: second trader, new short", ch.openPosition(amm, SELL, 100 * WAD, 5 * WAD, 0, {"from": bob}))
     step()
-    gas["openPosition: increase"] = _record("openPosition: increase", ch.openPosition(amm, BUY, 50 * WAD, 5 * WAD, 0, {"from": alice}))
+    record("openPosition: increase", ch.openPosition(amm, BUY, 50 * WAD, 5 * WAD, 0, {"from": alice}))
     step()
-    gas["openPosition: reduce"] = _record("openPosition: reduce", ch.openPosition(amm, SELL, 20 * WAD, 5 * WAD, 0, {"from": alice}))
+    record("openPosition: reduce", ch.openPosition(amm, SELL, 20 * WAD, 5 * WAD, 0, {"from": alice}))
     step()
-    gas["addMargin"] = _record("addMargin", ch.addMargin(amm, 10 * WAD, {"from": bob}))
+    record("addMargin", ch.addMargin(amm, 10 * WAD, {"from": bob}))
     step()
-    gas["removeMargin"] = _record("removeMargin", ch.removeMargin(amm, 5 * WAD, {"from": bob}))
+    record("removeMargin", ch.removeMargin(amm, 5 * WAD, {"from": bob}))
     step()
-    gas["openPosition: reverse"] = _record("openPosition: reverse", ch.openPosition(amm, BUY, 150 * WAD, 5 * WAD, 0, {"from": bob}))
+    record("openPosition: reverse", ch.openPosition(amm, BUY, 150 * WAD, 5 * WAD, 0, {"from": bob}))
     step()
-    gas["closePosition"] = _record("closePosition", ch.closePosition(amm, 0, {"from": bob}))
+    record("closePosition", ch.closePosition(amm, 0, {"from": bob}))
 
     # liquidations: carol and dave go long 10x, the index and the mark fall, 15 minutes pass
     step()
@@ -176,23 +174,23 @@ def _measure() -> dict[str, int]:
     push_down(9)
     tx = ch.liquidate(amm, carol, {"from": keeper})
     print("partial liquidation:", dict(tx.events["PositionChanged"]))
-    gas["liquidate (partial)"] = _record("liquidate (partial)", tx)
+    record("liquidate (partial)", tx)
     push_down(6)
     tx = ch.liquidate(amm, dave, {"from": keeper})
     print("full liquidation:", dict(tx.events["PositionChanged"]))
-    gas["liquidate (full)"] = _record("liquidate (full)", tx)
+    record("liquidate (full)", tx)
 
     # funding after 1 trade, then after 200 trades in the window
     chain.sleep(3_600)
     ch.openPosition(amm, BUY, 1 * WAD, 1 * WAD, 0, {"from": keeper})
     step()
-    gas["payFunding after 1 trade"] = _record("payFunding after 1 trade", ch.payFunding(amm, {"from": keeper}))
+    record("payFunding after 1 trade", ch.payFunding(amm, {"from": keeper}))
     chain.sleep(600)
     for i in tqdm(range(200), desc="200 trades in the funding window", leave=False):
         ch.openPosition(amm, BUY if i % 2 else SELL, 1 * WAD, 1 * WAD, 0, {"from": keeper})
         chain.sleep(10)
     chain.sleep(max(0, amm.nextFundingTime() - chain.time()) + 1)
-    gas["payFunding after 200 trades"] = _record("payFunding after 200 trades", ch.payFunding(amm, {"from": keeper}))
+    record("payFunding after 200 trades", ch.payFunding(amm, {"from": keeper}))
     return gas
 
 
