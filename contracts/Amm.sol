@@ -107,6 +107,8 @@ contract Amm is IAmm, Ownable {
         clearingHouse = clearingHouse_;
         priceFeed = feed;
         priceFeedKey = key;
+        // slither: Solidity zero-initialises locals; zero is the intended start value (docs/security.md)
+        // slither-disable-next-line uninitialized-local
         Params memory p;
         _setRatios(p, config.tradeLimitRatio, config.fluctuationLimitRatio, config.tollRatio, config.spreadRatio);
         _setCaps(p, config.maxHoldingBaseAsset, config.openInterestNotionalCap);
@@ -221,6 +223,8 @@ contract Amm is IAmm, Ownable {
         int256 rate = premiumFraction.divWad(indexTwap.toInt());
 
         // next = max(the hour boundary at or before nextFundingTime + period, now + period / 2) (v1's rule)
+        // slither: floors to the hour on purpose (v1's funding schedule) (docs/security.md)
+        // slither-disable-next-line divide-before-multiply
         uint256 onHour = (uint256(f.nextFundingTime) + period) / 1 hours * 1 hours;
         uint256 minNext = nowTs + period / 2;
         f.nextFundingTime = (onHour > minNext ? onHour : minNext).toUint32();
@@ -251,6 +255,8 @@ contract Amm is IAmm, Ownable {
         if (isShutdown) revert MarketClosed();
         Slot0 memory s0 = _slot0;
         int256 size = _totalPositionSize(s0.baseReserve);
+        // slither: Solidity zero-initialises locals; zero is the intended start value (docs/security.md)
+        // slither-disable-next-line uninitialized-local
         uint256 price;
         if (size.abs() > IGNORABLE_SIZE_FOR_SHUTDOWN) {
             uint256 init = initialQuoteAssetReserve;
@@ -271,6 +277,8 @@ contract Amm is IAmm, Ownable {
         if (_slot0.open == open_) return;
         _slot0.open = open_;
         if (open_) {
+            // slither: floors to the hour on purpose (v1's funding schedule) (docs/security.md)
+            // slither-disable-next-line divide-before-multiply
             _funding.nextFundingTime = ((block.timestamp + _funding.fundingPeriod) / 1 hours * 1 hours).toUint32();
         }
         emit OpenChanged(open_);
@@ -472,6 +480,8 @@ contract Amm is IAmm, Ownable {
         uint256 quoteAfter = quoteAdded ? uint256(s0.quoteReserve) + quoteAmount : uint256(s0.quoteReserve) - quoteAmount;
         uint256 baseAfter = quoteAdded ? uint256(s0.baseReserve) - baseAmount : uint256(s0.baseReserve) + baseAmount;
         uint256 priceBefore = PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
+        // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
+        // slither-disable-next-line incorrect-equality
         bool newBlock = s0.lastTimestamp != _blockTimestamp();
         if (fluctuationLimitRatio != 0) {
             uint256 limitRatio = fluctuationLimitRatio;
@@ -500,6 +510,8 @@ contract Amm is IAmm, Ownable {
 
     /// @dev Starts a new block in the accumulator if this is the first change in it (mutates `s0`).
     function _recordObservation(Slot0 memory s0) private {
+        // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
+        // slither-disable-next-line incorrect-equality
         if (s0.lastTimestamp == _blockTimestamp()) return;
         _writeObservation(s0, PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve));
     }
@@ -513,6 +525,8 @@ contract Amm is IAmm, Ownable {
 
     /// @dev The fluctuation reference: the price at the start of the current block.
     function _referencePrice(Slot0 memory s0) private view returns (uint256) {
+        // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
+        // slither-disable-next-line incorrect-equality
         if (s0.lastTimestamp == _blockTimestamp()) return _observations.startPrice(s0.observationIndex);
         return PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
     }

@@ -48,6 +48,8 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     // ===================================================================================== trading
 
     /// @inheritdoc IClearingHouse
+    // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault and InsuranceFund); none calls back or moves tokens (docs/security.md)
+    // slither-disable-next-line reentrancy-no-eth
     function openPosition(IAmm amm, Side side, uint256 quoteAssetAmount, uint256 leverage, uint256 baseAssetAmountLimit)
         external
         override
@@ -97,6 +99,8 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     }
 
     /// @inheritdoc IClearingHouse
+    // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault and InsuranceFund); none calls back or moves tokens (docs/security.md)
+    // slither-disable-next-line reentrancy-no-eth
     function closePosition(IAmm amm, uint256 quoteAssetAmountLimit) external override {
         Params memory p = _paramsWhenNotPaused();
         Market memory market = _listedMarket(amm);
@@ -163,6 +167,8 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
 
     /// @inheritdoc IClearingHouse
     /// @dev Runs here, not in the risk module: a keeper's call every period saves the module's cold account.
+    // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault and InsuranceFund); none calls back or moves tokens (docs/security.md)
+    // slither-disable-next-line reentrancy-no-eth
     function payFunding(IAmm amm) external override {
         Market memory market = _listedMarket(amm);
         (int256 premiumFraction, int256 totalSize) = amm.settleFunding();
@@ -287,6 +293,8 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     /// @inheritdoc IClearingHouse
     function getMarginRatio(IAmm amm, address trader) external view override returns (int256) {
         StoredPosition memory pos = _positions[amm][trader];
+        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
+        // slither-disable-next-line incorrect-equality
         if (pos.size == 0) revert NoPosition();
         return MarginMath.liquidationMarginRatio(amm, pos.size, pos.openNotional, _equity(_markets[amm], pos));
     }
@@ -294,6 +302,8 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     /// @inheritdoc IClearingHouse
     function getFreeCollateral(IAmm amm, address trader) external view override returns (int256) {
         StoredPosition memory pos = _positions[amm][trader];
+        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
+        // slither-disable-next-line incorrect-equality
         if (pos.size == 0) return 0;
         return MarginMath.freeCollateral(
             amm, pos.size, pos.openNotional, _equity(_markets[amm], pos), uint256(_params.initMarginRatio) * PARAM_UNIT

@@ -125,17 +125,19 @@ def amm_struct(m: dict[str, int]) -> tuple[int, ...]:
     )
 
 
-def deploy_protocol(config: dict[str, Any] | None = None, deployer: Any = None) -> Deployment:
+def deploy_protocol(config: dict[str, Any] | None = None, deployer: Any = None, *, quote_token: Any = None) -> Deployment:
     """Deploy token (mock), vault, insurance fund, clearing house, price feed and every market.
 
     `config` is a flat dict of overrides of DEFAULT_CONFIG; `config["markets"]` may add markets by symbol
     (each a dict of market keys overriding the flat ones), the default market being "ETH".
+    `quote_token` (keyword only, beyond SPEC §7): an already deployed ERC-20 to use as collateral instead of a
+    fresh MockERC20 (tests/security uses hostile tokens); `quote_decimals` is then ignored.
     """
     cfg: dict[str, Any] = {**DEFAULT_CONFIG, **(config or {})}
     owner = deployer or accounts[0]
     tx = {"from": owner}
 
-    token = MockERC20.deploy("Mock USD", "mUSD", cfg["quote_decimals"], tx)
+    token = quote_token or MockERC20.deploy("Mock USD", "mUSD", cfg["quote_decimals"], tx)
     vault = Vault.deploy(token, owner, tx)
     insurance_fund = InsuranceFund.deploy(vault, owner, tx)
     if len(MarginMath) == 0:

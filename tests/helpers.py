@@ -13,8 +13,8 @@ ADD_TO_AMM, REMOVE_FROM_AMM = 0, 1
 SPOT, TWAP, ORACLE = 0, 1, 2
 
 
-def wad(x: float | int | str) -> int:
-    """Human number → wad, exactly for ints and decimal strings."""
+def wad(x: float | str) -> int:
+    """Human number (int, float or decimal string) → wad, exactly for ints and decimal strings."""
     if isinstance(x, int):
         return x * WAD
     from decimal import Decimal

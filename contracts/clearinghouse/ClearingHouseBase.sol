@@ -83,8 +83,12 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     uint256 internal immutable _tokenScale;
     StoredParams internal _params;
     /// @notice Receives the toll; zero means the InsuranceFund.
+    // slither: set by the ClearingHouse's owner setter on this storage (the risk module runs on it by DELEGATECALL); zero means none (docs/security.md)
+    // slither-disable-next-line uninitialized-state
     address public feePool;
     /// @notice May call adjustK and repeg besides the owner (the automatic liquidity controller).
+    // slither: set by the ClearingHouse's owner setter on this storage (the risk module runs on it by DELEGATECALL); zero means none (docs/security.md)
+    // slither-disable-next-line uninitialized-state
     address public liquidityController;
     mapping(IAmm amm => Market) internal _markets;
     mapping(IAmm amm => uint256) public openInterestNotional;
@@ -132,11 +136,15 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         r.exchangedQuote = notional;
         r.marginToVault = marginRequirement.toInt();
         // v1 reports the PnL of the position as it was, valued at the pool after the trade
+        // slither: the unused returns are deliberately ignored tuple members (docs/security.md)
+        // slither-disable-next-line unused-return
         (, r.unrealizedPnlAfter) = PositionMath.spotNotionalAndPnl(old.size, old.openNotional, r.quoteReserve, r.baseReserve);
     }
 
     /// @dev Opposite side: reduce when the position is worth more than the new notional, else close
     ///      and open the rest the other way at the same leverage. `state`: the pool before the trade.
+    // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault and InsuranceFund); none calls back or moves tokens (docs/security.md)
+    // slither-disable-next-line reentrancy-no-eth
     function _openReverse(
         IAmm amm,
         Market memory market,
@@ -158,8 +166,12 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         (Result memory closed,) = _close(amm, market, old, 0);
         if (closed.badDebt != 0) revert BadDebt(closed.badDebt);
         uint256 rest = notional - closed.exchangedQuote;
+        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
+        // slither-disable-next-line incorrect-equality
         if (rest.divWad(leverage) == 0) return closed;
         uint256 restLimit = baseLimit > WadMath.abs(closed.exchangedSize) ? baseLimit - WadMath.abs(closed.exchangedSize) : 0;
+        // slither: Solidity zero-initialises locals; zero is the intended start value (docs/security.md)
+        // slither-disable-next-line uninitialized-local
         StoredPosition memory empty;
         IAmm.SwapResult memory swap;
         (r, swap) = _increase(amm, market, empty, side, rest, leverage, restLimit);
@@ -245,6 +257,8 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     // =================================================================================== margin math
 
     function _fundingPayment(Market memory market, StoredPosition memory pos) internal pure returns (int256) {
+        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
+        // slither-disable-next-line incorrect-equality
         if (pos.size == 0) return 0;
         return (int256(market.cumulativePremiumFraction) - pos.lastUpdatedCumulativePremiumFraction).mulWad(pos.size);
     }
@@ -271,6 +285,8 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     /// @dev After a trade: the new position must meet the maintenance ratio. The TWAP is only read when
     ///      the spot ratio fails (MAX_PNL passes if either passes).
     function _requireMaintenance(IAmm amm, Market memory market, Result memory r, uint256 mmr) internal view {
+        // slither: Solidity zero-initialises locals; zero is the intended start value (docs/security.md)
+        // slither-disable-next-line uninitialized-local
         StoredPosition memory pos;
         pos.size = r.size.toInt128();
         pos.margin = r.margin.toUint96();
@@ -299,11 +315,15 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         uint256 spread = r.exchangedQuote.mulWad(spreadRatio);
         fee = toll + spread;
         uint256 debit = fee;
+        // slither: Solidity zero-initialises locals; zero is the intended start value (docs/security.md)
+        // slither-disable-next-line uninitialized-local
         uint256 creditBack;
         if (r.marginToVault > 0) debit += uint256(r.marginToVault);
         else creditBack = uint256(-r.marginToVault);
         market.collateral = (int256(market.collateral) + r.marginToVault).toInt96();
         _writeMarket(amm, market);
+        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
+        // slither-disable-next-line incorrect-equality
         address pool = toll == 0 ? address(0) : feePool;
         if (pool == address(0)) {
             _vaultSettle(msg.sender, debit, creditBack, fee);
@@ -340,6 +360,8 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     }
 
     function _storeAt(StoredPosition storage s, Result memory r, int96 cumulative) internal {
+        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
+        // slither-disable-next-line incorrect-equality
         if (r.size == 0) {
             _writePosition(s, 0, 0, 0, 0);
         } else {
@@ -439,6 +461,8 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     }
 
     function _requireNotRestricted(Market memory market, StoredPosition memory pos) internal view {
+        // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
+        // slither-disable-next-line incorrect-equality
         if (market.lastRestrictionBlock == uint32(block.number) && pos.lastBlock == uint32(block.number)) {
             revert RestrictionMode();
         }
@@ -450,6 +474,8 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
 
     /// @dev v1's open-interest guard, kept only while a cap is set; reductions always pass.
     function _updateOpenInterest(IAmm amm, int256 delta, uint256 cap) internal {
+        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
+        // slither-disable-next-line incorrect-equality
         if (cap == 0) return;
         int256 updated = openInterestNotional[amm].toInt() + delta;
         if (updated < 0) updated = 0;

@@ -69,6 +69,8 @@ contract ChainlinkPriceFeed is IChainlinkPriceFeed, Ownable {
     /// @dev Reverts with `UnknownFeed`, `IncompleteRound`, `NonPositivePrice` or `StalePrice`.
     function getPrice(bytes32 key) external view returns (uint256 price) {
         Feed memory feed = _feedOf(key);
+        // slither: the unused returns are deliberately ignored tuple members (docs/security.md)
+        // slither-disable-next-line unused-return
         (uint80 roundId, int256 answer,, uint256 updatedAt, uint80 answeredInRound) =
             AggregatorV3Interface(feed.aggregator).latestRoundData();
         _checkRound(roundId, answer, updatedAt, answeredInRound);
@@ -94,6 +96,8 @@ contract ChainlinkPriceFeed is IChainlinkPriceFeed, Ownable {
         if (interval == 0) revert ZeroInterval();
         AggregatorV3Interface aggregator = AggregatorV3Interface(feed.aggregator);
 
+        // slither: the unused returns are deliberately ignored tuple members (docs/security.md)
+        // slither-disable-next-line unused-return
         (uint80 round, int256 answer,, uint256 updatedAt, uint80 answeredInRound) = aggregator.latestRoundData();
         _checkRound(round, answer, updatedAt, answeredInRound);
         _checkFresh(updatedAt, feed.maxStaleness);
@@ -113,12 +117,16 @@ contract ChainlinkPriceFeed is IChainlinkPriceFeed, Ownable {
             if (uint64(round) == 1) {
                 // History of this phase exhausted: average over the seconds it covers.
                 uint256 covered = block.timestamp - newer;
+                // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
+                // slither-disable-next-line incorrect-equality
                 return _toWad(covered == 0 ? latestPrice : weighted / covered, feed.decimals);
             }
             unchecked {
                 --round;
                 ++read;
             }
+            // slither: the unused returns are deliberately ignored tuple members (docs/security.md)
+            // slither-disable-next-line unused-return
             (, answer,, updatedAt, answeredInRound) = aggregator.getRoundData(round);
             _checkRound(round, answer, updatedAt, answeredInRound);
             if (updatedAt <= base || read == MAX_TWAP_ROUNDS) {

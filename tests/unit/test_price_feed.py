@@ -101,7 +101,7 @@ def test_add_aggregator_stores_feed_and_emits(ChainlinkPriceFeed, MockAggregator
 
 def test_remove_aggregator(ChainlinkPriceFeed, MockAggregator, accounts, chain):
     owner = accounts[0]
-    feed, agg = deploy(ChainlinkPriceFeed, MockAggregator, owner)
+    feed, _agg = deploy(ChainlinkPriceFeed, MockAggregator, owner)
     tx = feed.removeAggregator(ETH, {"from": owner})
     assert tx.events["AggregatorRemoved"]["key"] == "0x" + ETH.hex()
     assert tuple(feed.getAggregator(ETH)) == (brownie.ZERO_ADDRESS, 0, 0)
@@ -226,14 +226,14 @@ def test_get_price_stale(ChainlinkPriceFeed, MockAggregator, accounts, chain):
 
 def test_get_price_no_staleness_check_when_zero(ChainlinkPriceFeed, MockAggregator, accounts, chain):
     owner = accounts[0]
-    feed, agg = deploy(ChainlinkPriceFeed, MockAggregator, owner, staleness=0)
+    feed, _agg = deploy(ChainlinkPriceFeed, MockAggregator, owner, staleness=0)
     mine_at(chain, future(chain, 10 * 365 * 86400))
     assert feed.getPrice(ETH) == 400 * WAD
 
 
 def test_each_key_has_its_own_feed(ChainlinkPriceFeed, MockAggregator, accounts, chain):
     owner = accounts[0]
-    feed, agg = deploy(ChainlinkPriceFeed, MockAggregator, owner)
+    feed, _agg = deploy(ChainlinkPriceFeed, MockAggregator, owner)
     btc = MockAggregator.deploy(18, 60_000 * WAD, {"from": owner})
     feed.addAggregator(BTC, btc, 0, {"from": owner})
     assert feed.getPrice(ETH) == 400 * WAD
@@ -323,7 +323,7 @@ def test_twap_scales_6_and_18_decimals(ChainlinkPriceFeed, MockAggregator, accou
 
 def test_twap_first_round_only(ChainlinkPriceFeed, MockAggregator, accounts, chain):
     owner = accounts[0]
-    feed, agg = deploy(ChainlinkPriceFeed, MockAggregator, owner)
+    feed, _agg = deploy(ChainlinkPriceFeed, MockAggregator, owner)
     chain.sleep(100)
     chain.mine()
     # the only round is in the window: its price
