@@ -167,19 +167,8 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
 
     /// @inheritdoc IClearingHouse
     /// @dev Runs here, not in the risk module: a keeper's call every period saves the module's cold account.
-    // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault and InsuranceFund); none calls back or moves tokens (docs/security.md)
-    // slither-disable-next-line reentrancy-no-eth
     function payFunding(IAmm amm) external override {
-        Market memory market = _listedMarket(amm);
-        (int256 premiumFraction, int256 totalSize) = amm.settleFunding();
-        market.cumulativePremiumFraction = (int256(market.cumulativePremiumFraction) + premiumFraction).toInt96();
-        // the pool's side of the imbalance: positive = the InsuranceFund earns it
-        int256 poolPnl = premiumFraction.mulWad(totalSize);
-        market.collateral = (int256(market.collateral) - poolPnl).toInt96();
-        if (poolPnl > 0) _vaultSettle(address(0), 0, 0, uint256(poolPnl));
-        else if (poolPnl < 0) _drawInsurance(amm, market, uint256(-poolPnl));
-        _writeMarket(amm, market);
-        emit FundingPaid(address(amm), premiumFraction, market.cumulativePremiumFraction, poolPnl);
+        _payFunding(amm);
     }
 
     // ============================================================ delegated to the risk module

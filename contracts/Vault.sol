@@ -7,15 +7,16 @@ import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IER
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IVault} from "../interfaces/IVault.sol";
-import {IVaultFund} from "./interfaces/IVaultFund.sol";
 
 /// @title Collateral vault
 /// @notice A ledger of wad balances over one ERC-20. Deposits credit what actually arrived (so a
 ///         fee-on-transfer token cannot inflate a balance); withdrawals pay token units rounded down.
-/// @dev The InsuranceFund's balance is its ledger entry plus `_fundIncome`, the income credited by the
-///      ClearingHouse's hot paths (`settleMargin`); the income is folded into the entry before any debit
-///      of the fund, and whenever it would overflow its 96 bits.
-contract Vault is IVault, IVaultFund, Ownable, ReentrancyGuardTransient {
+/// @dev The InsuranceFund's balance is its ledger entry plus `_fundIncome`, the income `settle` credits
+///      when the fee recipient is zero (the ClearingHouse's trades, margin changes, liquidations and funding);
+///      the income is folded into the entry before the fund is debited (`debitUpTo`, `withdrawFor`), and
+///      whenever it would overflow its 96 bits. `settle`'s debit of an account only draws on its entry: the
+///      ClearingHouse never debits the fund through it.
+contract Vault is IVault, Ownable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     /// @inheritdoc IVault
@@ -73,51 +74,37 @@ contract Vault is IVault, IVaultFund, Ownable, ReentrancyGuardTransient {
     // ============================================================================ ClearingHouse only
 
     /// @inheritdoc IVault
+    /// @dev Reads (and, for the fund's income, writes) the slot of `clearingHouse` and `_fundIncome` as one
+    ///      word: the address in bits 0-159, the income in bits 160-255. A trade touches one ledger slot.
     function settle(address account, uint256 debitWad, uint256 creditWad, address feeRecipient, uint256 feeWad)
         external
         override
-        onlyClearingHouse
-    {
-        if (account == insuranceFund) _foldFundIncome();
-        uint256 balance = _balances[account] + creditWad;
-        if (balance < debitWad) revert InsufficientBalance(account, balance, debitWad);
-        unchecked {
-            _balances[account] = balance - debitWad;
-        }
-        if (feeWad != 0) _balances[feeRecipient] += feeWad;
-    }
-
-    /// @inheritdoc IVaultFund
-    /// @dev Reads and writes the slot of `clearingHouse` and `_fundIncome` as one word: the address in bits
-    ///      0-159, the income in bits 160-255.
-    function settleMargin(address account, uint256 debitWad, uint256 creditWad, uint256 fundWad)
-        external
-        override
-        returns (uint256 balanceAfter)
     {
         uint256 word;
         assembly ("memory-safe") {
             word := sload(clearingHouse.slot)
         }
         if (msg.sender != address(uint160(word))) revert OnlyClearingHouse(msg.sender);
-        if (account != address(0)) {
+        if (account != address(0) || debitWad != 0 || creditWad != 0) {
             uint256 balance = _balances[account] + creditWad;
             if (balance < debitWad) revert InsufficientBalance(account, balance, debitWad);
             unchecked {
-                balanceAfter = balance - debitWad; // checked just above
+                _balances[account] = balance - debitWad; // checked just above
             }
-            _balances[account] = balanceAfter;
         }
-        if (fundWad != 0) {
-            uint256 income = (word >> 160) + fundWad;
-            if (income > type(uint96).max) {
-                _balances[insuranceFund] += income;
-                income = 0;
-            }
-            word = uint256(uint160(word)) | (income << 160); // income <= type(uint96).max here
-            assembly ("memory-safe") {
-                sstore(clearingHouse.slot, word)
-            }
+        if (feeWad == 0) return;
+        if (feeRecipient != address(0)) {
+            _balances[feeRecipient] += feeWad;
+            return;
+        }
+        uint256 income = (word >> 160) + feeWad;
+        if (income > type(uint96).max) {
+            _balances[insuranceFund] += income;
+            income = 0;
+        }
+        word = uint256(uint160(word)) | (income << 160); // income <= type(uint96).max here
+        assembly ("memory-safe") {
+            sstore(clearingHouse.slot, word)
         }
     }
 

@@ -6,7 +6,6 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IAmm} from "../../interfaces/IAmm.sol";
 import {IClearingHouseTypes} from "../../interfaces/IClearingHouse.sol";
 import {IVault} from "../../interfaces/IVault.sol";
-import {IVaultFund} from "../interfaces/IVaultFund.sol";
 import {WadMath} from "../libraries/WadMath.sol";
 import {PoolMath} from "../libraries/PoolMath.sol";
 import {PositionMath} from "../libraries/PositionMath.sol";
@@ -90,6 +89,8 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     // slither: set by the ClearingHouse's owner setter on this storage (the risk module runs on it by DELEGATECALL); zero means none (docs/security.md)
     // slither-disable-next-line uninitialized-state
     address public liquidityController;
+    // slither: written as one packed word by `_writeMarket` (an SSTORE in assembly, which slither does not see) and by addAmm (docs/security.md)
+    // slither-disable-next-line uninitialized-state
     mapping(IAmm amm => Market) internal _markets;
     mapping(IAmm amm => uint256) public openInterestNotional;
     mapping(IAmm amm => mapping(address trader => StoredPosition)) internal _positions;
@@ -333,9 +334,27 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         }
     }
 
-    /// @dev One Vault call: `account`'s ledger movement and the InsuranceFund's income (see IVaultFund).
+    /// @dev One Vault call: `account`'s ledger movement and the InsuranceFund's income (fee recipient zero:
+    ///      the fund's income field, see IVault.settle).
     function _vaultSettle(address account, uint256 debitWad, uint256 creditWad, uint256 fundWad) internal {
-        IVaultFund(address(vault)).settleMargin(account, debitWad, creditWad, fundWad);
+        vault.settle(account, debitWad, creditWad, address(0), fundWad);
+    }
+
+    /// @dev payFunding: the market's cumulative premium grows by the Amm's premium fraction; the pool's
+    ///      side of the imbalance is paid to (or drawn from) the InsuranceFund.
+    // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault and InsuranceFund); none calls back or moves tokens (docs/security.md)
+    // slither-disable-next-line reentrancy-no-eth
+    function _payFunding(IAmm amm) internal {
+        Market memory market = _listedMarket(amm);
+        (int256 premiumFraction, int256 totalSize) = amm.settleFunding();
+        market.cumulativePremiumFraction = (int256(market.cumulativePremiumFraction) + premiumFraction).toInt96();
+        // the pool's side of the imbalance: positive = the InsuranceFund earns it
+        int256 poolPnl = premiumFraction.mulWad(totalSize);
+        market.collateral = (int256(market.collateral) - poolPnl).toInt96();
+        if (poolPnl > 0) _vaultSettle(address(0), 0, 0, uint256(poolPnl));
+        else if (poolPnl < 0) _drawInsurance(amm, market, uint256(-poolPnl));
+        _writeMarket(amm, market);
+        emit FundingPaid(address(amm), premiumFraction, market.cumulativePremiumFraction, poolPnl);
     }
 
     /// @dev The InsuranceFund pays `amount` into the market; what it cannot pay halts the market.
