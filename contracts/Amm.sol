@@ -26,7 +26,7 @@ contract Amm is IAmm, Ownable {
         uint104 quoteReserve;
         uint96 baseReserve;
         uint32 lastTimestamp;
-        uint16 observationIndex;
+        uint16 observationIndex; // ring head: newest slot in bits 0-9, bit 10 once the ring has wrapped
         bool open;
     }
 
@@ -141,8 +141,7 @@ contract Amm is IAmm, Ownable {
     {
         Slot0 memory s0 = _slot0;
         if (!s0.open) revert MarketClosed();
-        Params memory p = _params;
-        _fillParams(result, p);
+        (uint256 tradeLimit, uint256 fluctuationLimit) = _loadParams(result);
         if (quoteAmount == 0) {
             (result.quoteReserve, result.baseReserve) = (s0.quoteReserve, s0.baseReserve);
             return result;
@@ -150,18 +149,18 @@ contract Amm is IAmm, Ownable {
         bool isAdd = dir == Dir.ADD_TO_AMM;
         uint256 baseAmount = PoolMath.getInputPrice(isAdd, quoteAmount, s0.quoteReserve, s0.baseReserve);
         if (isAdd) {
-            _checkTradeLimit(baseAmount, s0.baseReserve, p.tradeLimitRatio);
+            _checkTradeLimit(baseAmount, s0.baseReserve, tradeLimit);
             if (baseAmountLimit != 0 && baseAmount < baseAmountLimit) {
                 revert SlippageExceeded(baseAmount, baseAmountLimit);
             }
         } else {
-            _checkTradeLimit(quoteAmount, s0.quoteReserve, p.tradeLimitRatio);
+            _checkTradeLimit(quoteAmount, s0.quoteReserve, tradeLimit);
             if (baseAmountLimit != 0 && baseAmount > baseAmountLimit) {
                 revert SlippageExceeded(baseAmount, baseAmountLimit);
             }
         }
         result.amount = baseAmount;
-        _updateReserves(s0, p, isAdd, quoteAmount, baseAmount, canOverFluctuationLimit, result);
+        _updateReserves(s0, fluctuationLimit, isAdd, quoteAmount, baseAmount, canOverFluctuationLimit, result);
     }
 
     /// @inheritdoc IAmm
@@ -173,8 +172,7 @@ contract Amm is IAmm, Ownable {
     {
         Slot0 memory s0 = _slot0;
         if (!s0.open) revert MarketClosed();
-        Params memory p = _params;
-        _fillParams(result, p);
+        (uint256 tradeLimit, uint256 fluctuationLimit) = _loadParams(result);
         if (baseAmount == 0) {
             (result.quoteReserve, result.baseReserve) = (s0.quoteReserve, s0.baseReserve);
             return result;
@@ -183,19 +181,19 @@ contract Amm is IAmm, Ownable {
         uint256 quoteAmount = PoolMath.getOutputPrice(baseAdded, baseAmount, s0.quoteReserve, s0.baseReserve);
         if (baseAdded) {
             // closing a long: quote leaves the pool
-            _checkTradeLimit(quoteAmount, s0.quoteReserve, p.tradeLimitRatio);
+            _checkTradeLimit(quoteAmount, s0.quoteReserve, tradeLimit);
             if (quoteAmountLimit != 0 && quoteAmount < quoteAmountLimit) {
                 revert SlippageExceeded(quoteAmount, quoteAmountLimit);
             }
         } else {
-            _checkTradeLimit(baseAmount, s0.baseReserve, p.tradeLimitRatio);
+            _checkTradeLimit(baseAmount, s0.baseReserve, tradeLimit);
             if (quoteAmountLimit != 0 && quoteAmount > quoteAmountLimit) {
                 revert SlippageExceeded(quoteAmount, quoteAmountLimit);
             }
         }
         result.amount = quoteAmount;
         // the quote moves opposite to the base
-        _updateReserves(s0, p, !baseAdded, quoteAmount, baseAmount, canOverFluctuationLimit, result);
+        _updateReserves(s0, fluctuationLimit, !baseAdded, quoteAmount, baseAmount, canOverFluctuationLimit, result);
     }
 
     /// @inheritdoc IAmm
@@ -472,7 +470,7 @@ contract Amm is IAmm, Ownable {
     ///      records the block's observation and writes the reserves. `quoteAdded`: quote enters the pool.
     function _updateReserves(
         Slot0 memory s0,
-        Params memory p,
+        uint256 fluctuationLimitRatio,
         bool quoteAdded,
         uint256 quoteAmount,
         uint256 baseAmount,
@@ -481,35 +479,47 @@ contract Amm is IAmm, Ownable {
     ) private {
         uint256 quoteAfter = quoteAdded ? uint256(s0.quoteReserve) + quoteAmount : uint256(s0.quoteReserve) - quoteAmount;
         uint256 baseAfter = quoteAdded ? uint256(s0.baseReserve) - baseAmount : uint256(s0.baseReserve) + baseAmount;
-        if (p.fluctuationLimitRatio != 0) {
-            uint256 limitRatio = uint256(p.fluctuationLimitRatio) * RATIO_UNIT;
-            uint256 refPrice = _referencePrice(s0);
+        uint256 priceBefore = PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
+        // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
+        // slither-disable-next-line incorrect-equality
+        bool newBlock = s0.lastTimestamp != _blockTimestamp();
+        if (fluctuationLimitRatio != 0) {
+            uint256 limitRatio = fluctuationLimitRatio;
+            // the reference: the price at the start of the current block
+            uint256 refPrice = newBlock ? priceBefore : _observations.startPrice(s0.observationIndex);
             uint256 upper = refPrice.mulWad(1e18 + limitRatio);
             uint256 lower = refPrice.mulWad(1e18 - limitRatio);
             // the block may already have crossed the limit once: then it is frozen
-            uint256 priceBefore = PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
             if (priceBefore > upper || priceBefore < lower) revert FluctuationLimitExceeded(priceBefore, lower, upper);
             if (!canOverFluctuationLimit) {
                 uint256 priceAfter = PoolMath.spotPrice(quoteAfter, baseAfter);
                 if (priceAfter > upper || priceAfter < lower) revert FluctuationLimitExceeded(priceAfter, lower, upper);
             }
         }
-        _recordObservation(s0);
-        s0.quoteReserve = _toReserve(quoteAfter);
-        s0.baseReserve = _toBaseReserve(baseAfter);
-        _slot0 = s0;
+        if (newBlock) _writeObservation(s0, priceBefore);
+        if (quoteAfter > type(uint104).max || baseAfter > type(uint96).max) revert ReserveOverflow();
+        // one word, laid out as `Slot0` (quote bits 0-103, base 104-199, lastTimestamp 200-231, observation
+        // head 232-247, open 248-255); the swap only runs on an open market
+        uint256 word = quoteAfter | (baseAfter << 104) | (uint256(s0.lastTimestamp) << 200)
+            | (uint256(s0.observationIndex) << 232) | (uint256(1) << 248);
+        assembly ("memory-safe") {
+            sstore(_slot0.slot, word)
+        }
         (result.quoteReserve, result.baseReserve) = (quoteAfter, baseAfter);
     }
 
     /// @dev Starts a new block in the accumulator if this is the first change in it (mutates `s0`).
     function _recordObservation(Slot0 memory s0) private {
-        uint32 nowTs = _blockTimestamp();
         // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
         // slither-disable-next-line incorrect-equality
-        if (s0.lastTimestamp == nowTs) return;
-        s0.observationIndex = _observations.write(
-            s0.observationIndex, nowTs, _toPrice(PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve))
-        );
+        if (s0.lastTimestamp == _blockTimestamp()) return;
+        _writeObservation(s0, PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve));
+    }
+
+    /// @dev Writes the observation that starts the current block; `price` has been in force since the last one.
+    function _writeObservation(Slot0 memory s0, uint256 price) private {
+        uint32 nowTs = _blockTimestamp();
+        s0.observationIndex = _observations.write(s0.observationIndex, nowTs, _toPrice(price));
         s0.lastTimestamp = nowTs;
     }
 
@@ -521,19 +531,44 @@ contract Amm is IAmm, Ownable {
         return PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
     }
 
+    /// @dev Reads the packed `Params` word once: fills the fee ratios and caps of `result` and returns the
+    ///      trade and fluctuation limit ratios, all scaled to wad. Layout as `Params`: four 40-bit ratios
+    ///      (bits 0-159), then two 48-bit caps. uint40 × 1e6 < 2^60 and uint48 × 1e15 < 2^98: no overflow.
+    function _loadParams(SwapResult memory result) private view returns (uint256 tradeLimit, uint256 fluctuationLimit) {
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(_params.slot)
+        }
+        unchecked {
+            tradeLimit = (word & type(uint40).max) * RATIO_UNIT;
+            fluctuationLimit = ((word >> 40) & type(uint40).max) * RATIO_UNIT;
+            result.tollRatio = ((word >> 80) & type(uint40).max) * RATIO_UNIT;
+            result.spreadRatio = ((word >> 120) & type(uint40).max) * RATIO_UNIT;
+            result.maxHoldingBaseAsset = ((word >> 160) & type(uint48).max) * CAP_UNIT;
+            result.openInterestNotionalCap = (word >> 208) * CAP_UNIT;
+        }
+    }
+
     function _fillParams(SwapResult memory result, Params memory p) private pure {
-        result.tollRatio = uint256(p.tollRatio) * RATIO_UNIT;
-        result.spreadRatio = uint256(p.spreadRatio) * RATIO_UNIT;
-        result.maxHoldingBaseAsset = uint256(p.maxHoldingBaseAsset) * CAP_UNIT;
-        result.openInterestNotionalCap = uint256(p.openInterestNotionalCap) * CAP_UNIT;
+        unchecked {
+            // uint40 × 1e6 < 2^60 and uint48 × 1e15 < 2^98: no overflow
+            result.tollRatio = uint256(p.tollRatio) * RATIO_UNIT;
+            result.spreadRatio = uint256(p.spreadRatio) * RATIO_UNIT;
+            result.maxHoldingBaseAsset = uint256(p.maxHoldingBaseAsset) * CAP_UNIT;
+            result.openInterestNotionalCap = uint256(p.openInterestNotionalCap) * CAP_UNIT;
+        }
     }
 
     function _totalPositionSize(uint256 baseReserve) private view returns (int256) {
         return _baseAtZeroPosition.toInt() - baseReserve.toInt();
     }
 
-    function _checkTradeLimit(uint256 amount, uint256 reserve, uint40 ratio) private pure {
-        uint256 limit = reserve.mulWad(uint256(ratio) * RATIO_UNIT);
+    function _checkTradeLimit(uint256 amount, uint256 reserve, uint256 ratio) private pure {
+        uint256 limit;
+        unchecked {
+            // reserve < 2^104 and ratio <= 1e18 < 2^60 (wad): the product is below 2^164
+            limit = reserve * ratio / 1e18;
+        }
         if (amount > limit) revert TradeLimitExceeded(amount, limit);
     }
 

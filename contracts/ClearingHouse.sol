@@ -7,6 +7,7 @@ import {IClearingHouse} from "../interfaces/IClearingHouse.sol";
 import {IVault} from "../interfaces/IVault.sol";
 import {WadMath} from "./libraries/WadMath.sol";
 import {MarginMath} from "./libraries/MarginMath.sol";
+import {MarginRatio} from "./libraries/MarginRatio.sol";
 import {ClearingHouseBase} from "./clearinghouse/ClearingHouseBase.sol";
 
 /// @title ClearingHouse
@@ -14,7 +15,7 @@ import {ClearingHouseBase} from "./clearinghouse/ClearingHouseBase.sol";
 ///         Perpetual Protocol v1's numbers. Margin lives in the Vault: opening debits the trader's
 ///         free balance, closing credits it. Each market books the collateral it holds (`collateral`),
 ///         so that a market's losses can never be paid out of another market or a trader's free balance.
-///         Trading, margin, owner functions and views run here; liquidation, funding, settlement and
+///         Trading, margin, funding, owner functions and views run here; liquidation, settlement and
 ///         curve changes run in `ClearingHouseRiskModule` by DELEGATECALL (same storage, same address).
 contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     using WadMath for uint256;
@@ -22,7 +23,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     using SafeCast for uint256;
     using SafeCast for int256;
 
-    /// @notice The risk module this ClearingHouse delegates liquidation, funding, settlement and k changes to.
+    /// @notice The risk module this ClearingHouse delegates liquidation, settlement and k changes to.
     address public immutable riskModule;
 
     constructor(
@@ -53,33 +54,47 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         external
         override
     {
-        Params memory p = _paramsWhenNotPaused();
+        (uint256 imr, uint256 mmr) = _marginRatiosWhenNotPaused();
         _requireTokenAmount(quoteAssetAmount);
         if (leverage == 0) revert ZeroAmount();
-        if (uint256(1e18).divWad(leverage) < p.initMarginRatio) {
-            revert LeverageTooHigh(leverage, uint256(1e18).divWad(p.initMarginRatio));
+        if (uint256(1e18).divWad(leverage) < imr) {
+            revert LeverageTooHigh(leverage, uint256(1e18).divWad(imr));
         }
         Market memory market = _listedMarket(amm);
-        StoredPosition memory old = _positions[amm][msg.sender];
+        StoredPosition storage stored = _positions[amm][msg.sender];
+        StoredPosition memory old = stored;
         _requireNotRestricted(market, old);
 
-        Result memory r;
-        IAmm.SwapResult memory swap;
         bool isNew = old.size == 0;
         if (isNew || (old.size > 0) == (side == Side.BUY)) {
-            (r, swap) = _increase(amm, market, old, side, quoteAssetAmount.mulWad(leverage), leverage, baseAssetAmountLimit);
+            (Result memory r, IAmm.SwapResult memory swap) =
+                _increase(amm, market, old, side, quoteAssetAmount.mulWad(leverage), leverage, baseAssetAmountLimit);
             _checkHolding(r.size, swap.maxHoldingBaseAsset);
             _updateOpenInterest(amm, r.exchangedQuote.toInt(), swap.openInterestNotionalCap);
+            _finishTrade(amm, market, r, swap, !isNew, mmr, stored);
         } else {
-            swap = amm.getTradingState();
-            r = _openReverse(amm, market, old, side, quoteAssetAmount, leverage, baseAssetAmountLimit, false, swap);
+            IAmm.SwapResult memory swap = amm.getTradingState();
+            Result memory r =
+                _openReverse(amm, market, old, side, quoteAssetAmount, leverage, baseAssetAmountLimit, false, swap);
+            _finishTrade(amm, market, r, swap, true, mmr, stored);
         }
-        if (!isNew && r.size != 0) {
-            _requireMaintenance(amm, market, r, p.maintenanceMarginRatio);
-        }
+    }
+
+    /// @dev The end of every trade: the maintenance check (not for a new position), no bad debt, the Vault
+    ///      settlement, the stored position and the event.
+    function _finishTrade(
+        IAmm amm,
+        Market memory market,
+        Result memory r,
+        IAmm.SwapResult memory swap,
+        bool checkMaintenance,
+        uint256 mmr,
+        StoredPosition storage stored
+    ) private {
+        if (checkMaintenance && r.size != 0) _requireMaintenance(amm, market, r, mmr);
         if (r.badDebt != 0) revert BadDebt(r.badDebt);
         uint256 fee = _settleTrader(amm, market, r, swap.tollRatio, swap.spreadRatio);
-        _store(amm, msg.sender, r, market.cumulativePremiumFraction);
+        _storeAt(stored, r, market.cumulativePremiumFraction);
         _emitPositionChanged(msg.sender, amm, r, fee, 0);
     }
 
@@ -119,14 +134,14 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         if (pos.size == 0) revert NoPosition();
         pos.margin = (uint256(pos.margin) + amount).toUint96();
         market.collateral = (int256(market.collateral) + amount.toInt()).toInt96();
-        _markets[amm] = market;
-        vault.settle(msg.sender, amount, 0, address(0), 0);
+        _writeMarket(amm, market);
+        _vaultSettle(msg.sender, amount, 0, 0);
         emit MarginChanged(msg.sender, address(amm), amount.toInt(), 0);
     }
 
     /// @inheritdoc IClearingHouse
     function removeMargin(IAmm amm, uint256 amount) external override {
-        _paramsWhenNotPaused();
+        Params memory p = _paramsWhenNotPaused();
         _requireTokenAmount(amount);
         Market memory market = _listedMarket(amm);
         StoredPosition memory pos = _positions[amm][msg.sender];
@@ -136,26 +151,30 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         if (remain < 0) revert BadDebt(uint256(-remain));
         pos.margin = uint256(remain).toUint96();
         pos.lastUpdatedCumulativePremiumFraction = market.cumulativePremiumFraction;
-        int256 free = MarginMath.freeCollateral(
-            amm, pos.size, pos.openNotional, remain, uint256(_params.initMarginRatio) * PARAM_UNIT
-        );
+        // inlined (no library hop on this path): the pool state, then the 15-minute TWAP, from the Amm
+        (uint256 q, uint256 b) = amm.getReserve();
+        int256 free = MarginRatio.freeCollateral(amm, pos.size, pos.openNotional, remain, p.initMarginRatio, q, b);
         if (free < 0) revert NotEnoughFreeCollateral(free);
-        _positions[amm][msg.sender] = pos;
+        // only the margin and the funding snapshot change (not the restriction block): two field writes
+        StoredPosition storage stored = _positions[amm][msg.sender];
+        stored.margin = pos.margin;
+        stored.lastUpdatedCumulativePremiumFraction = pos.lastUpdatedCumulativePremiumFraction;
         market.collateral = (int256(market.collateral) - amount.toInt()).toInt96();
-        _markets[amm] = market;
-        vault.settle(msg.sender, 0, amount, address(0), 0);
+        _writeMarket(amm, market);
+        _vaultSettle(msg.sender, 0, amount, 0);
         emit MarginChanged(msg.sender, address(amm), -amount.toInt(), fundingPayment);
+    }
+
+    /// @inheritdoc IClearingHouse
+    /// @dev Runs here, not in the risk module: a keeper's call every period saves the module's cold account.
+    function payFunding(IAmm amm) external override {
+        _payFunding(amm);
     }
 
     // ============================================================ delegated to the risk module
 
     /// @inheritdoc IClearingHouse
     function liquidate(IAmm, address) external override {
-        _delegateToRiskModule();
-    }
-
-    /// @inheritdoc IClearingHouse
-    function payFunding(IAmm) external override {
         _delegateToRiskModule();
     }
 

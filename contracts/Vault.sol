@@ -11,6 +11,11 @@ import {IVault} from "../interfaces/IVault.sol";
 /// @title Collateral vault
 /// @notice A ledger of wad balances over one ERC-20. Deposits credit what actually arrived (so a
 ///         fee-on-transfer token cannot inflate a balance); withdrawals pay token units rounded down.
+/// @dev The InsuranceFund's balance is its ledger entry plus `_fundIncome`, the income `settle` credits
+///      when the fee recipient is zero (the ClearingHouse's trades, margin changes, liquidations and funding);
+///      the income is folded into the entry before the fund is debited (`debitUpTo`, `withdrawFor`), and
+///      whenever it would overflow its 96 bits. `settle`'s debit of an account only draws on its entry: the
+///      ClearingHouse never debits the fund through it.
 contract Vault is IVault, Ownable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -20,6 +25,9 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
     uint256 public immutable override scale;
     /// @notice The ClearingHouse, set once after deployment.
     address public clearingHouse;
+    /// @dev The InsuranceFund's income not yet folded into its ledger entry (wad). Declared next to
+    ///      `clearingHouse`: one slot, read by the caller check of every ClearingHouse call anyway.
+    uint96 private _fundIncome;
     /// @notice The InsuranceFund contract may pay out of its own account with `withdrawFor`.
     address public insuranceFund;
 
@@ -66,17 +74,38 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
     // ============================================================================ ClearingHouse only
 
     /// @inheritdoc IVault
+    /// @dev Reads (and, for the fund's income, writes) the slot of `clearingHouse` and `_fundIncome` as one
+    ///      word: the address in bits 0-159, the income in bits 160-255. A trade touches one ledger slot.
     function settle(address account, uint256 debitWad, uint256 creditWad, address feeRecipient, uint256 feeWad)
         external
         override
-        onlyClearingHouse
     {
-        uint256 balance = _balances[account] + creditWad;
-        if (balance < debitWad) revert InsufficientBalance(account, balance, debitWad);
-        unchecked {
-            _balances[account] = balance - debitWad;
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(clearingHouse.slot)
         }
-        if (feeWad != 0) _balances[feeRecipient] += feeWad;
+        if (msg.sender != address(uint160(word))) revert OnlyClearingHouse(msg.sender);
+        if (account != address(0) || debitWad != 0 || creditWad != 0) {
+            uint256 balance = _balances[account] + creditWad;
+            if (balance < debitWad) revert InsufficientBalance(account, balance, debitWad);
+            unchecked {
+                _balances[account] = balance - debitWad; // checked just above
+            }
+        }
+        if (feeWad == 0) return;
+        if (feeRecipient != address(0)) {
+            _balances[feeRecipient] += feeWad;
+            return;
+        }
+        uint256 income = (word >> 160) + feeWad;
+        if (income > type(uint96).max) {
+            _balances[insuranceFund] += income;
+            income = 0;
+        }
+        word = uint256(uint160(word)) | (income << 160); // income <= type(uint96).max here
+        assembly ("memory-safe") {
+            sstore(clearingHouse.slot, word)
+        }
     }
 
     /// @inheritdoc IVault
@@ -86,7 +115,16 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
 
     /// @inheritdoc IVault
     function debitUpTo(address account, uint256 amountWad) external override onlyClearingHouse returns (uint256 debited) {
-        uint256 balance = _balances[account];
+        // the fund pays out of its pending income first (a warm slot), then out of its ledger entry
+        uint256 income = account == insuranceFund ? _fundIncome : 0;
+        if (income >= amountWad) {
+            unchecked {
+                if (amountWad != 0) _fundIncome = uint96(income - amountWad); // <= income < 2^96
+            }
+            return amountWad;
+        }
+        if (income != 0) _fundIncome = 0;
+        uint256 balance = _balances[account] + income;
         debited = balance < amountWad ? balance : amountWad;
         unchecked {
             _balances[account] = balance - debited;
@@ -96,6 +134,7 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
     /// @inheritdoc IVault
     function withdrawFor(address account, address to, uint256 amount) external override {
         if (msg.sender != insuranceFund || account != insuranceFund) revert OnlyClearingHouse(msg.sender);
+        _foldFundIncome();
         _withdraw(account, to, amount);
     }
 
@@ -103,15 +142,29 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
 
     /// @inheritdoc IVault
     function balanceOf(address account) external view override returns (uint256) {
-        return _balances[account] / scale;
+        return _balanceOf(account) / scale;
     }
 
     /// @inheritdoc IVault
     function balanceOfWad(address account) external view override returns (uint256) {
-        return _balances[account];
+        return _balanceOf(account);
     }
 
     // ==================================================================================== internal
+
+    function _balanceOf(address account) private view returns (uint256) {
+        uint256 balance = _balances[account];
+        return account == insuranceFund && account != address(0) ? balance + _fundIncome : balance;
+    }
+
+    /// @dev Moves the fund's pending income into its ledger entry (before the fund is debited).
+    function _foldFundIncome() private {
+        uint256 income = _fundIncome;
+        if (income != 0) {
+            _fundIncome = 0;
+            _balances[insuranceFund] += income;
+        }
+    }
 
     function _deposit(address account, uint256 amount) private nonReentrant {
         if (amount == 0) revert ZeroAmount();

@@ -43,7 +43,10 @@ interface IVault {
 
     // ---------------------------------------------------------------------------- ClearingHouse only
     /// @notice Debits `debitWad` from `account` (reverts if short), credits `creditWad` to it, and credits
-    ///         `feeWad` to `feeRecipient` (a trade's whole ledger movement in one call).
+    ///         `feeWad` to `feeRecipient` (a trade's whole ledger movement in one call). `feeRecipient` zero
+    ///         means the InsuranceFund; `account` zero with nothing to debit or credit touches no account.
+    /// @dev The fund's share is kept next to the ClearingHouse address that the caller check reads anyway,
+    ///      so a trade touches one ledger slot; `balanceOf`/`balanceOfWad` of the fund include it.
     function settle(address account, uint256 debitWad, uint256 creditWad, address feeRecipient, uint256 feeWad)
         external;
     /// @notice Credits `amountWad` to `account` (liquidator fee, fee pool, insurance income).

@@ -89,6 +89,8 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     // slither: set by the ClearingHouse's owner setter on this storage (the risk module runs on it by DELEGATECALL); zero means none (docs/security.md)
     // slither-disable-next-line uninitialized-state
     address public liquidityController;
+    // slither: written as one packed word by `_writeMarket` (an SSTORE in assembly, which slither does not see) and by addAmm (docs/security.md)
+    // slither-disable-next-line uninitialized-state
     mapping(IAmm amm => Market) internal _markets;
     mapping(IAmm amm => uint256) public openInterestNotional;
     mapping(IAmm amm => mapping(address trader => StoredPosition)) internal _positions;
@@ -320,16 +322,39 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         if (r.marginToVault > 0) debit += uint256(r.marginToVault);
         else creditBack = uint256(-r.marginToVault);
         market.collateral = (int256(market.collateral) + r.marginToVault).toInt96();
-        _markets[amm] = market;
+        _writeMarket(amm, market);
         // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
         // slither-disable-next-line incorrect-equality
         address pool = toll == 0 ? address(0) : feePool;
         if (pool == address(0)) {
-            vault.settle(msg.sender, debit, creditBack, insuranceFund, fee);
+            _vaultSettle(msg.sender, debit, creditBack, fee);
         } else {
-            vault.settle(msg.sender, debit, creditBack, insuranceFund, spread);
+            _vaultSettle(msg.sender, debit, creditBack, spread);
             vault.credit(pool, toll);
         }
+    }
+
+    /// @dev One Vault call: `account`'s ledger movement and the InsuranceFund's income (fee recipient zero:
+    ///      the fund's income field, see IVault.settle).
+    function _vaultSettle(address account, uint256 debitWad, uint256 creditWad, uint256 fundWad) internal {
+        vault.settle(account, debitWad, creditWad, address(0), fundWad);
+    }
+
+    /// @dev payFunding: the market's cumulative premium grows by the Amm's premium fraction; the pool's
+    ///      side of the imbalance is paid to (or drawn from) the InsuranceFund.
+    // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault and InsuranceFund); none calls back or moves tokens (docs/security.md)
+    // slither-disable-next-line reentrancy-no-eth
+    function _payFunding(IAmm amm) internal {
+        Market memory market = _listedMarket(amm);
+        (int256 premiumFraction, int256 totalSize) = amm.settleFunding();
+        market.cumulativePremiumFraction = (int256(market.cumulativePremiumFraction) + premiumFraction).toInt96();
+        // the pool's side of the imbalance: positive = the InsuranceFund earns it
+        int256 poolPnl = premiumFraction.mulWad(totalSize);
+        market.collateral = (int256(market.collateral) - poolPnl).toInt96();
+        if (poolPnl > 0) _vaultSettle(address(0), 0, 0, uint256(poolPnl));
+        else if (poolPnl < 0) _drawInsurance(amm, market, uint256(-poolPnl));
+        _writeMarket(amm, market);
+        emit FundingPaid(address(amm), premiumFraction, market.cumulativePremiumFraction, poolPnl);
     }
 
     /// @dev The InsuranceFund pays `amount` into the market; what it cannot pay halts the market.
@@ -350,42 +375,65 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     }
 
     function _storeFor(IAmm amm, address trader, Result memory r, int96 cumulative) internal {
-        StoredPosition storage s = _positions[amm][trader];
+        _storeAt(_positions[amm][trader], r, cumulative);
+    }
+
+    function _storeAt(StoredPosition storage s, Result memory r, int96 cumulative) internal {
         // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
         // slither-disable-next-line incorrect-equality
         if (r.size == 0) {
-            s.size = 0;
-            s.margin = 0;
-            s.lastBlock = uint32(block.number);
-            s.openNotional = 0;
-            s.lastUpdatedCumulativePremiumFraction = 0;
+            _writePosition(s, 0, 0, 0, 0);
         } else {
-            _positions[amm][trader] = StoredPosition({
-                size: r.size.toInt128(),
-                margin: r.margin.toUint96(),
-                lastBlock: uint32(block.number),
-                openNotional: r.openNotional.toUint128(),
-                lastUpdatedCumulativePremiumFraction: cumulative
-            });
+            _writePosition(s, r.size.toInt128(), r.margin.toUint96(), r.openNotional.toUint128(), cumulative);
         }
     }
 
+    /// @dev Writes a position as two whole words (one SSTORE each, instead of one per field); the block
+    ///      number is stamped for restriction mode. Layout as `StoredPosition`: word 0 = size (bits 0-127),
+    ///      margin (128-223), lastBlock (224-255); word 1 = openNotional (0-127), cumulative (128-255).
+    function _writePosition(StoredPosition storage s, int128 size, uint96 margin, uint128 openNotional, int128 cumulative)
+        internal
+    {
+        uint256 word0 = uint256(uint128(size)) | (uint256(margin) << 128) | (uint256(uint32(block.number)) << 224);
+        uint256 word1 = uint256(openNotional) | (uint256(uint128(cumulative)) << 128);
+        assembly ("memory-safe") {
+            let slot := s.slot
+            sstore(slot, word0)
+            sstore(add(slot, 1), word1)
+        }
+    }
+
+    /// @dev Writes a market as one word (one SSTORE instead of one per field). Layout as `Market`: listed
+    ///      (bits 0-7), lastRestrictionBlock (8-39), cumulativePremiumFraction (40-135), collateral (136-231).
+    function _writeMarket(IAmm amm, Market memory m) internal {
+        Market storage s = _markets[amm];
+        uint256 word = (m.listed ? 1 : 0) | (uint256(m.lastRestrictionBlock) << 8)
+            | (uint256(uint96(m.cumulativePremiumFraction)) << 40) | (uint256(uint96(m.collateral)) << 136);
+        assembly ("memory-safe") {
+            sstore(s.slot, word)
+        }
+    }
+
+    /// @dev Emits `PositionChanged`, encoded by hand (eleven static words after the free-memory pointer,
+    ///      which is not moved: nothing is allocated after it here).
     function _emitPositionChanged(address trader, IAmm amm, Result memory r, uint256 fee, uint256 penalty) internal {
-        emit PositionChanged(
-            trader,
-            address(amm),
-            r.margin,
-            r.exchangedQuote,
-            r.exchangedSize,
-            fee,
-            r.size,
-            r.realizedPnl,
-            r.unrealizedPnlAfter,
-            r.badDebt,
-            penalty,
-            PoolMath.spotPrice(r.quoteReserve, r.baseReserve),
-            r.fundingPayment
-        );
+        uint256 spot = PoolMath.spotPrice(r.quoteReserve, r.baseReserve);
+        bytes32 topic = PositionChanged.selector;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, mload(add(r, 0x20))) // margin
+            mstore(add(p, 0x20), mload(add(r, 0x60))) // positionNotional: exchangedQuote
+            mstore(add(p, 0x40), mload(add(r, 0x80))) // exchangedPositionSize
+            mstore(add(p, 0x60), fee)
+            mstore(add(p, 0x80), mload(r)) // positionSizeAfter
+            mstore(add(p, 0xa0), mload(add(r, 0xa0))) // realizedPnl
+            mstore(add(p, 0xc0), mload(add(r, 0xc0))) // unrealizedPnlAfter
+            mstore(add(p, 0xe0), mload(add(r, 0x100))) // badDebt
+            mstore(add(p, 0x100), penalty)
+            mstore(add(p, 0x120), spot)
+            mstore(add(p, 0x140), mload(add(r, 0xe0))) // fundingPayment
+            log3(p, 0x160, topic, trader, amm)
+        }
     }
 
     /// @dev v1's requireValidTokenAmount: zero, or less than one unit of the quote token, is rejected.
@@ -399,13 +447,31 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         return _unpack(s);
     }
 
+    /// @dev The initial and maintenance margin ratios (wad) from the packed `StoredParams` word, reverting
+    ///      while paused. Layout: four 56-bit ratios in units of 100 wei (bits 0-223), paused (224-231).
+    function _marginRatiosWhenNotPaused() internal view returns (uint256 imr, uint256 mmr) {
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(_params.slot)
+        }
+        if ((word >> 224) & 0xff != 0) revert EnforcedPause();
+        unchecked {
+            // uint56 × 100 < 2^63
+            imr = (word & type(uint56).max) * PARAM_UNIT;
+            mmr = ((word >> 56) & type(uint56).max) * PARAM_UNIT;
+        }
+    }
+
     function _unpack(StoredParams memory s) internal pure returns (Params memory) {
-        return Params(
+        // uint56 × 100 < 2^63: no overflow
+        unchecked {
+            return Params(
             uint256(s.initMarginRatio) * PARAM_UNIT,
             uint256(s.maintenanceMarginRatio) * PARAM_UNIT,
             uint256(s.liquidationFeeRatio) * PARAM_UNIT,
             uint256(s.partialLiquidationRatio) * PARAM_UNIT
-        );
+            );
+        }
     }
 
     function _listedMarket(IAmm amm) internal view returns (Market memory market) {

@@ -84,9 +84,9 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
             r.marginToVault = 0;
         }
         // the liquidator's fee and the fund's share in one ledger call
-        vault.settle(msg.sender, 0, toLiquidator, insuranceFund, toInsurance);
+        _vaultSettle(msg.sender, 0, toLiquidator, toInsurance);
         market.lastRestrictionBlock = uint32(block.number);
-        _markets[amm] = market;
+        _writeMarket(amm, market);
         _storeFor(amm, trader, r, market.cumulativePremiumFraction);
         emit RestrictionModeEntered(address(amm), block.number);
         emit PositionLiquidated(
@@ -95,20 +95,10 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         _emitPositionChanged(trader, amm, r, 0, penalty);
     }
 
-    /// @notice See IClearingHouse.
-    // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault and InsuranceFund); none calls back or moves tokens (docs/security.md)
-    // slither-disable-next-line reentrancy-no-eth
+    /// @notice See IClearingHouse. The ClearingHouse runs its own copy (no DELEGATECALL on the keeper's path);
+    ///         this one keeps the module's interface and, called directly, changes nothing.
     function payFunding(IAmm amm) external {
-        Market memory market = _listedMarket(amm);
-        (int256 premiumFraction, int256 totalSize) = amm.settleFunding();
-        market.cumulativePremiumFraction = (int256(market.cumulativePremiumFraction) + premiumFraction).toInt96();
-        // the pool's side of the imbalance: positive = the InsuranceFund earns it
-        int256 poolPnl = premiumFraction.mulWad(totalSize);
-        market.collateral = (int256(market.collateral) - poolPnl).toInt96();
-        if (poolPnl > 0) vault.credit(insuranceFund, uint256(poolPnl));
-        else if (poolPnl < 0) _drawInsurance(amm, market, uint256(-poolPnl));
-        _markets[amm] = market;
-        emit FundingPaid(address(amm), premiumFraction, market.cumulativePremiumFraction, poolPnl);
+        _payFunding(amm);
     }
 
     /// @notice See IClearingHouse.
@@ -132,7 +122,7 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         uint256 held = market.collateral > 0 ? uint256(int256(market.collateral)) : 0;
         if (paid > held) paid = held;
         market.collateral = (int256(market.collateral) - paid.toInt()).toInt96();
-        _markets[amm] = market;
+        _writeMarket(amm, market);
         delete _positions[amm][msg.sender];
         if (paid != 0) vault.credit(msg.sender, paid);
         emit PositionSettled(address(amm), msg.sender, paid);
@@ -180,7 +170,7 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
             vault.credit(insuranceFund, uint256(-cost));
         }
         market.collateral = (int256(market.collateral) + cost).toInt96();
-        _markets[amm] = market;
+        _writeMarket(amm, market);
         amm.resetReserves(q1, b1);
     }
 

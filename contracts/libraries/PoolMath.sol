@@ -27,7 +27,8 @@ library PoolMath {
         uint256 quoteAfter = isAdd ? quoteReserve + quoteAmount : quoteReserve - quoteAmount;
         uint256 baseAfter = k.divWad(quoteAfter);
         baseAmount = isAdd ? baseReserve - baseAfter : baseAfter - baseReserve;
-        if ((k * WadMath.WAD) % quoteAfter != 0) {
+        // k × WAD did not overflow (divWad above would have reverted): mulmod gives the same remainder
+        if (mulmod(k, WadMath.WAD, quoteAfter) != 0) {
             if (isAdd) baseAmount -= 1;
             else baseAmount += 1;
         }
@@ -45,7 +46,7 @@ library PoolMath {
         uint256 baseAfter = isAdd ? baseReserve + baseAmount : baseReserve - baseAmount;
         uint256 quoteAfter = k.divWad(baseAfter);
         quoteAmount = isAdd ? quoteReserve - quoteAfter : quoteAfter - quoteReserve;
-        if ((k * WadMath.WAD) % baseAfter != 0) {
+        if (mulmod(k, WadMath.WAD, baseAfter) != 0) {
             if (isAdd) quoteAmount -= 1;
             else quoteAmount += 1;
         }
