@@ -19,13 +19,14 @@ contract Amm is IAmm, Ownable {
     using SafeCast for int256;
     using MarkTwap for MarkTwap.Observation[1024];
 
-    /// @dev Hot state, one slot: reserves, the timestamp of the last block that moved them, the newest
-    ///      observation and the trading flag. Bounds (18 decimals): quote reserve < 2e13 units, base
+    /// @dev Hot state, one slot: reserves, the number of the last block that moved them (truncated to 32
+    ///      bits: only compared for equality with the current one), the newest observation and the trading
+    ///      flag. Bounds (18 decimals): quote reserve < 2e13 units, base
     ///      reserve < 7.9e10 units; `ReserveOverflow` beyond.
     struct Slot0 {
         uint104 quoteReserve;
         uint96 baseReserve;
-        uint32 lastTimestamp;
+        uint32 lastBlock;
         uint16 observationIndex; // ring head: newest slot in bits 0-9, bit 10 once the ring has wrapped
         bool open;
     }
@@ -118,7 +119,7 @@ contract Amm is IAmm, Ownable {
         _slot0 = Slot0({
             quoteReserve: _toReserve(config.quoteAssetReserve),
             baseReserve: _toBaseReserve(config.baseAssetReserve),
-            lastTimestamp: _blockTimestamp(),
+            lastBlock: _blockNumber(),
             observationIndex: 0,
             open: false
         });
@@ -482,7 +483,7 @@ contract Amm is IAmm, Ownable {
         uint256 priceBefore = PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
         // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
         // slither-disable-next-line incorrect-equality
-        bool newBlock = s0.lastTimestamp != _blockTimestamp();
+        bool newBlock = s0.lastBlock != _blockNumber();
         if (fluctuationLimitRatio != 0) {
             uint256 limitRatio = fluctuationLimitRatio;
             // the reference: the price at the start of the current block
@@ -498,9 +499,9 @@ contract Amm is IAmm, Ownable {
         }
         if (newBlock) _writeObservation(s0, priceBefore);
         if (quoteAfter > type(uint104).max || baseAfter > type(uint96).max) revert ReserveOverflow();
-        // one word, laid out as `Slot0` (quote bits 0-103, base 104-199, lastTimestamp 200-231, observation
+        // one word, laid out as `Slot0` (quote bits 0-103, base 104-199, lastBlock 200-231, observation
         // head 232-247, open 248-255); the swap only runs on an open market
-        uint256 word = quoteAfter | (baseAfter << 104) | (uint256(s0.lastTimestamp) << 200)
+        uint256 word = quoteAfter | (baseAfter << 104) | (uint256(s0.lastBlock) << 200)
             | (uint256(s0.observationIndex) << 232) | (uint256(1) << 248);
         assembly ("memory-safe") {
             sstore(_slot0.slot, word)
@@ -512,22 +513,21 @@ contract Amm is IAmm, Ownable {
     function _recordObservation(Slot0 memory s0) private {
         // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
         // slither-disable-next-line incorrect-equality
-        if (s0.lastTimestamp == _blockTimestamp()) return;
+        if (s0.lastBlock == _blockNumber()) return;
         _writeObservation(s0, PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve));
     }
 
     /// @dev Writes the observation that starts the current block; `price` has been in force since the last one.
     function _writeObservation(Slot0 memory s0, uint256 price) private {
-        uint32 nowTs = _blockTimestamp();
-        s0.observationIndex = _observations.write(s0.observationIndex, nowTs, _toPrice(price));
-        s0.lastTimestamp = nowTs;
+        s0.observationIndex = _observations.write(s0.observationIndex, _blockTimestamp(), _toPrice(price));
+        s0.lastBlock = _blockNumber();
     }
 
     /// @dev The fluctuation reference: the price at the start of the current block.
     function _referencePrice(Slot0 memory s0) private view returns (uint256) {
         // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
         // slither-disable-next-line incorrect-equality
-        if (s0.lastTimestamp == _blockTimestamp()) return _observations.startPrice(s0.observationIndex);
+        if (s0.lastBlock == _blockNumber()) return _observations.startPrice(s0.observationIndex);
         return PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
     }
 
@@ -627,5 +627,10 @@ contract Amm is IAmm, Ownable {
 
     function _blockTimestamp() internal view virtual returns (uint32) {
         return uint32(block.timestamp);
+    }
+
+    /// @dev The block number truncated to 32 bits (compared for equality only; wraps after 2^32 blocks).
+    function _blockNumber() internal view virtual returns (uint32) {
+        return uint32(block.number);
     }
 }

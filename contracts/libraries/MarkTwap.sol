@@ -10,6 +10,9 @@ pragma solidity 0.8.28;
 ///         not depend on the number of trades — as long as the window holds fewer than 1,024 trading
 ///         blocks (one per 3.5 s over an hour). Beyond that the oldest observations are overwritten and the
 ///         price before the oldest one kept is taken as constant back to the window's start.
+///         Several blocks may share a timestamp (fast L2s): their observations then share it too (timestamps
+///         are non-decreasing, not increasing), add nothing to the accumulator, and the searches below
+///         still find the last observation at or before a target second.
 /// @dev The search takes 10 reads (binary, funding) or fewer (galloping back from the newest, margin checks);
 ///      the oldest slot is only read when the search ends on it, and a ring that has not wrapped yet (a flag
 ///      in the head) is searched from its first observation on.

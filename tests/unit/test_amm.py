@@ -269,7 +269,7 @@ def test_trade_limit_through_clearing_house(ch, amm, alice, bob, fund_trader):
 # ---------------------------------------------------------------------------------------- fluctuation limit
 # anvil stamps blocks mined within one wall-clock second with the same timestamp; these tests call
 # `next_second()` before each block so that every block has its own timestamp, as on a real chain. What the Amm
-# does when blocks share a timestamp is in the last two tests of this section (one still an xfail).
+# does when blocks share a timestamp is in the last two tests of this section.
 
 FLUCTUATION = wad("0.05")
 
@@ -404,14 +404,9 @@ def test_opens_in_one_block_share_the_previous_blocks_band(fluct, alice, bob):
     assert amm.getSpotPrice() == after_two
 
 
-@pytest.mark.xfail(
-    reason="BUG: the fluctuation limit's reference price is keyed by block.timestamp, not by block: a block that "
-    "shares its timestamp with the previous one (several blocks per second: anvil, L2s) is measured against the "
-    "price before that earlier block (v1: the previous block's price). Here: FluctuationLimitExceeded: "
-    "10983039999999999999, 9500000000000000000, 10500000000000000000",
-    strict=True,
-)
 def test_reference_is_per_block_even_with_equal_timestamps(fluct, alice, bob):
+    """Two blocks in one second (anvil, fast L2s): the second block's reference is the first block's closing
+    price, as in v1 (keyed by block number), not the price before both."""
     ch, amm = fluct.clearing_house, fluct.amm
     next_second()
     chain.mine()  # the frozen clock below ignores sleeps: leave the fixture's second first
