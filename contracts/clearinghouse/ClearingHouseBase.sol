@@ -125,6 +125,10 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     ) internal returns (Result memory r, IAmm.SwapResult memory swap) {
         bool isLong = side == Side.BUY;
         swap = amm.swapInput(isLong ? IAmm.Dir.ADD_TO_AMM : IAmm.Dir.REMOVE_FROM_AMM, notional, baseLimit, false);
+        // dust that buys no base would lock its margin in a position of size zero
+        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
+        // slither-disable-next-line incorrect-equality
+        if (swap.amount == 0) revert ZeroAmount();
         (r.quoteReserve, r.baseReserve) = (swap.quoteReserve, swap.baseReserve);
         r.exchangedSize = isLong ? swap.amount.toInt() : -swap.amount.toInt();
         r.size = int256(old.size) + r.exchangedSize;

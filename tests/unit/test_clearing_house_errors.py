@@ -127,6 +127,8 @@ CASES: list[Case] = [
     Case("open zero margin", _open("carol", BUY, 0, wad(10)), "ZeroAmount", ()),
     Case("open zero leverage", _open("carol", SELL, wad(10), 0), "ZeroAmount", ()),
     Case("open zero both", _open("carol", SELL, 0, 0), "ZeroAmount", ()),
+    # a notional so small that the pool gives no base: the margin would be locked with no position
+    Case("long that buys no base", _open("carol", BUY, 1, wad(1)), "ZeroAmount", ()),
     Case(
         "leverage one wei above 1/imr",
         _open("carol", BUY, wad(10), MAX_LEVERAGE + 1),
