@@ -126,6 +126,7 @@ def test_cli_once_and_bad_input(protocol, keeper, tmp_path, monkeypatch, caplog)
     rpc = web3.provider.endpoint_uri
     base = ["--rpc", rpc, "--deployment", str(path), "--once"]
     caplog.set_level(logging.INFO)
+    nonce = web3.eth.get_transaction_count(keeper.address)
     monkeypatch.setenv("PRIVATE_KEY", "")
     assert liquidator.main(base) == 2
     assert "$PRIVATE_KEY is not set" in caplog.text
@@ -137,7 +138,7 @@ def test_cli_once_and_bad_input(protocol, keeper, tmp_path, monkeypatch, caplog)
     assert "unknown market 'DOGE'" in caplog.text
     assert arbitrageur.main([*base, "--deployment", str(tmp_path / "none.json")]) == 2
     assert "no deployment file" in caplog.text
-    assert web3.eth.get_transaction_count(keeper.address) == 0
+    assert web3.eth.get_transaction_count(keeper.address) == nonce  # nothing was sent
     assert funding.main(base) == 0
     assert liquidator.main(base) == 0
     assert arbitrageur.main([*base, "--leverage", "3"]) == 0
