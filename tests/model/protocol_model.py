@@ -518,6 +518,9 @@ class Market:
     last_restriction_block: int = -1
     positions: dict[str, Position] = field(default_factory=dict)
     open_interest_notional: int = 0
+    # what the market holds for its traders (wad): margins in, margins out, bad debt and curve-change costs paid in
+    # by the insurance fund, the pool's funding side out to (or in from) the fund; fees never pass through it
+    collateral: int = 0
 
     def latest_cumulative_premium_fraction(self) -> int:
         return self.cumulative_premium_fractions[-1] if self.cumulative_premium_fractions else 0
@@ -562,6 +565,7 @@ class Protocol:
     vault: dict[str, int] = field(default_factory=dict)  # free balances, wad
     insurance_fund: int = 0  # wad; may go negative in the model (the contracts must halt instead)
     toll_pool: int = 0  # wad
+    insurance_fund_floor: int = 0  # wad; curve changes may spend only the fund's surplus above it
 
     # ---- set-up ----
 
@@ -917,6 +921,7 @@ class Protocol:
         if resp.bad_debt > 0:
             raise ModelError("BadDebt")
         self._move_margin(trader, resp.margin_to_vault)
+        market.collateral += resp.margin_to_vault
         toll, spread = self._pay_fees(market, trader, resp.exchanged_notional)
         return self._result(resp, toll, spread, market.pool.spot_price())
 
@@ -944,6 +949,7 @@ class Protocol:
         if resp.bad_debt > 0:
             raise ModelError("BadDebt")
         self._credit(trader, abs(resp.margin_to_vault))
+        market.collateral -= abs(resp.margin_to_vault)
         toll, spread = self._pay_fees(market, trader, resp.exchanged_notional)
         result = self._result(resp, toll, spread, market.pool.spot_price())
         result["is_partial"] = is_partial
@@ -955,6 +961,7 @@ class Protocol:
         self._require_token_amount(amount)
         position = market.position(trader)
         position.margin += amount
+        market.collateral += amount
         market.positions[trader] = position
         self._debit(trader, amount)
         return {"margin": position.margin, "amount": amount, "funding_payment": 0}
@@ -973,6 +980,7 @@ class Protocol:
         position.margin = remain
         position.last_cumulative_premium_fraction = latest_fraction
         market.positions[trader] = position
+        market.collateral -= amount
         self._credit(trader, amount)
         return {"margin": remain, "amount": -amount, "funding_payment": funding_payment}
 
@@ -1002,6 +1010,7 @@ class Protocol:
             resp.position.margin -= penalty
             market.positions[trader] = resp.position
             self.insurance_fund += fee_to_insurance_fund
+            market.collateral -= penalty
             is_partial = True
         else:
             penalty = position.margin
@@ -1021,6 +1030,7 @@ class Protocol:
             self.insurance_fund -= total_bad_debt
             fee_to_insurance_fund = remain
             self.insurance_fund += fee_to_insurance_fund
+            market.collateral += total_bad_debt - fee_to_liquidator - fee_to_insurance_fund
             is_partial = False
         self._credit(liquidator, fee_to_liquidator)
         market.last_restriction_block = block
@@ -1043,6 +1053,7 @@ class Protocol:
         market.cumulative_premium_fractions.append(cumulative)
         pool_funding_profit = mul(premium_fraction, market.pool.total_position_size)
         self.insurance_fund += pool_funding_profit  # negative: the fund pays the imbalance
+        market.collateral -= pool_funding_profit
         return {
             "premium_fraction": premium_fraction,
             "funding_rate": funding_rate,
@@ -1071,8 +1082,55 @@ class Protocol:
         else:
             open_price = div(position.open_notional, abs(position.size))
             settled = max(mul(position.size, price - open_price) + position.margin, 0)
+        market.collateral -= settled
         self._credit(trader, settled)
         return settled
+
+    # ---- curve changes (k adjustment, repeg): beyond v1, SPEC §3 and README "Dynamic k, repeg" ----
+
+    @atomic
+    def adjust_k(self, name: str, factor: int, now: int, block: int) -> int:
+        """Scales both reserves by `factor` (wad, truncated); returns the cost booked against the fund."""
+        if factor == 0:
+            raise ModelError("InvalidParameter")
+        pool = self.market(name).pool
+        return self._move_curve(name, mul(pool.quote_reserve, factor), mul(pool.base_reserve, factor), Tx(now, block))
+
+    @atomic
+    def repeg(self, name: str, price: int, now: int, block: int) -> int:
+        """Moves the price to `price` at a constant base reserve (quote = base × price, truncated)."""
+        if price == 0:
+            raise ModelError("InvalidParameter")
+        pool = self.market(name).pool
+        return self._move_curve(name, mul(pool.base_reserve, price), pool.base_reserve, Tx(now, block))
+
+    def curve_change_cost(self, name: str, quote_after: int, base_after: int) -> int:
+        """What closing the traders' net position would exchange on the new curve minus the old one, from the
+        traders' side (> 0: the pool owes the net position more), each with the pool's own rounding."""
+        pool = self.market(name).pool
+        net = pool.total_position_size
+        if net == 0:
+            return 0
+        closing = _closing_dir_of_base(net)
+        before = output_price_with_reserves(closing, abs(net), pool.quote_reserve, pool.base_reserve)
+        after = output_price_with_reserves(closing, abs(net), quote_after, base_after)
+        return after - before if net > 0 else before - after
+
+    def _move_curve(self, name: str, quote_after: int, base_after: int, tx: Tx) -> int:
+        market = self.market(name)
+        if not market.pool.open:
+            raise ModelError("MarketClosed")
+        if quote_after == 0 or base_after == 0:
+            raise ModelError("InvalidParameter")
+        cost = self.curve_change_cost(name, quote_after, base_after)
+        surplus = max(self.insurance_fund - self.insurance_fund_floor, 0)
+        if cost > surplus:
+            raise ModelError("InsuranceFundInsufficient")
+        self.insurance_fund -= cost
+        market.collateral += cost
+        market.pool.quote_reserve, market.pool.base_reserve = quote_after, base_after
+        market.pool._add_snapshot(tx)  # the new price is the mark from this block on
+        return cost
 
     # ---- owner setters ----
 
