@@ -19,6 +19,8 @@ Departures from v1 that the contracts make and this model follows (see SPEC.md a
       `spotPriceTwapInterval` (1 hour) whatever the funding period; pass 3600 to get v1's behaviour.
   (e) `is_over_fluctuation_limit` is False when the limit is 0 (off), and the partial close/liquidation needs
       0 < partialLiquidationRatio < 1.
+  (f) addMargin and removeMargin need an open position (NoPosition): a position of size 0 is no position, so
+      margin can never be parked where no close returns it.
 """
 
 from __future__ import annotations
@@ -960,6 +962,8 @@ class Protocol:
         market = self._require_open_market(name)
         self._require_token_amount(amount)
         position = market.position(trader)
+        if position.size == 0:
+            raise ModelError("NoPosition")  # departure (f)
         position.margin += amount
         market.collateral += amount
         market.positions[trader] = position
@@ -971,10 +975,12 @@ class Protocol:
         market = self._require_open_market(name)
         self._require_token_amount(amount)
         position = market.position(trader)
+        if position.size == 0:
+            raise ModelError("NoPosition")  # departure (f)
         remain, bad_debt, funding_payment, latest_fraction = self._remain_margin_with_funding(
             market, position, -amount)
         if bad_debt > 0:
-            raise ModelError("NotEnoughFreeCollateral")  # v1: "margin is not enough"
+            raise ModelError("BadDebt")  # v1: "margin is not enough"
         if self._free_collateral(name, position, remain, now) < 0:
             raise ModelError("NotEnoughFreeCollateral")
         position.margin = remain

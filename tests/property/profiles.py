@@ -1,0 +1,48 @@
+"""Hypothesis profiles for the property tests, chosen by the HYPOTHESIS_PROFILE environment variable.
+
+brownie loads its own profile from brownie-config.yaml (`hypothesis:` max_examples 25, stateful_step_count 25)
+when the project loads; to make sure ours wins whatever the load order, the state machines get these values
+explicitly (`state_machine(..., settings=machine_settings())`, which overrides every loaded profile), and the
+profiles are also registered with hypothesis under the same names for anyone who wants `--hypothesis-profile`.
+
+| profile | examples × steps per machine run | use |
+| --- | --- | --- |
+| `ci` (default) | 6 × 20 | `make test ARGS="tests/property"`, CI |
+| `long` | 100 × 50 | `make test-long` (two configurations: ≥ 10,000 actions) |
+| `medium` | 20 × 50 | a quicker soak (≥ 2,000 actions) |
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+
+PROFILES: dict[str, dict[str, int]] = {
+    "ci": {"max_examples": 6, "stateful_step_count": 20},
+    "medium": {"max_examples": 20, "stateful_step_count": 50},
+    "long": {"max_examples": 100, "stateful_step_count": 50},
+}
+DEFAULT_PROFILE = "ci"
+
+
+def profile_name() -> str:
+    name = os.environ.get("HYPOTHESIS_PROFILE", DEFAULT_PROFILE)
+    if name not in PROFILES:
+        raise ValueError(f"unknown HYPOTHESIS_PROFILE {name!r}; known: {', '.join(PROFILES)}")
+    return name
+
+
+def machine_settings() -> dict[str, Any]:
+    """The settings passed to brownie's `state_machine` (they override any loaded profile)."""
+    return {
+        **PROFILES[profile_name()],
+        "deadline": None,
+        "suppress_health_check": list(HealthCheck),
+    }
+
+
+for _name, _values in PROFILES.items():
+    settings.register_profile(f"property-{_name}", deadline=None, suppress_health_check=list(HealthCheck),
+                              **_values)
