@@ -146,6 +146,8 @@ contract Amm is IAmm, Ownable {
             return result;
         }
         bool isAdd = dir == Dir.ADD_TO_AMM;
+        // removing: the limit first, so that more than the reserve fails with TradeLimitExceeded, not a panic
+        if (!isAdd) _checkTradeLimit(quoteAmount, s0.quoteReserve, p.tradeLimitRatio);
         uint256 baseAmount = PoolMath.getInputPrice(isAdd, quoteAmount, s0.quoteReserve, s0.baseReserve);
         if (isAdd) {
             _checkTradeLimit(baseAmount, s0.baseReserve, p.tradeLimitRatio);
@@ -153,7 +155,6 @@ contract Amm is IAmm, Ownable {
                 revert SlippageExceeded(baseAmount, baseAmountLimit);
             }
         } else {
-            _checkTradeLimit(quoteAmount, s0.quoteReserve, p.tradeLimitRatio);
             if (baseAmountLimit != 0 && baseAmount > baseAmountLimit) {
                 revert SlippageExceeded(baseAmount, baseAmountLimit);
             }
@@ -178,6 +179,8 @@ contract Amm is IAmm, Ownable {
             return result;
         }
         bool baseAdded = dir == Dir.ADD_TO_AMM;
+        // removing base: the limit first (see swapInput)
+        if (!baseAdded) _checkTradeLimit(baseAmount, s0.baseReserve, p.tradeLimitRatio);
         uint256 quoteAmount = PoolMath.getOutputPrice(baseAdded, baseAmount, s0.quoteReserve, s0.baseReserve);
         if (baseAdded) {
             // closing a long: quote leaves the pool
@@ -186,7 +189,6 @@ contract Amm is IAmm, Ownable {
                 revert SlippageExceeded(quoteAmount, quoteAmountLimit);
             }
         } else {
-            _checkTradeLimit(baseAmount, s0.baseReserve, p.tradeLimitRatio);
             if (quoteAmountLimit != 0 && quoteAmount > quoteAmountLimit) {
                 revert SlippageExceeded(quoteAmount, quoteAmountLimit);
             }

@@ -20,7 +20,7 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 
 PROFILES: dict[str, dict[str, int]] = {
-    "ci": {"max_examples": 6, "stateful_step_count": 20},
+    "ci": {"max_examples": 30, "stateful_step_count": 30},
     "medium": {"max_examples": 20, "stateful_step_count": 50},
     "long": {"max_examples": 100, "stateful_step_count": 50},
 }

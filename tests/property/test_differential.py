@@ -76,6 +76,7 @@ MODEL_POOL_KEYS = ("fluctuation_limit_ratio", "toll_ratio", "spread_ratio", "max
 
 # every action the machines run, summed over the session, for the profile check in the report
 ACTIONS_RUN: dict[str, int] = {}
+EXAMPLES_RUN: dict[str, int] = {}
 
 
 @dataclass
@@ -195,6 +196,7 @@ class Machine(RuleBasedStateMachine):
         self.chain = read_state(self.d, w.holders, TRADERS)
         self.k_before = {symbol: _k(m.reserves) for symbol, m in self.chain.markets.items()}
         self.compare_with_model()
+        EXAMPLES_RUN[self.world.name] = EXAMPLES_RUN.get(self.world.name, 0) + 1
 
     # ------------------------------------------------------------------------------------- the engine
 
@@ -344,6 +346,7 @@ class Machine(RuleBasedStateMachine):
     @rule(seconds=ST_SECONDS)
     def rule_sleep(self, seconds: int) -> None:
         self.now += seconds  # the next transaction is mined that much later
+        ACTIONS_RUN[self.world.name] = ACTIONS_RUN.get(self.world.name, 0) + 1
 
     @rule(market=ST_MARKET)
     def rule_pay_funding(self, market: str) -> None:
@@ -447,8 +450,10 @@ class Machine(RuleBasedStateMachine):
 
 def test_model_and_chain_agree(world: World) -> None:
     before = ACTIONS_RUN.get(world.name, 0)
+    examples_before = EXAMPLES_RUN.get(world.name, 0)
     machine = type("DifferentialMachine", (Machine,), {"world": world})
     chain.snapshot()
     run_state_machine_as_test(machine, settings=settings(**machine_settings()))
     ran = ACTIONS_RUN.get(world.name, 0) - before
-    print(f"\n[{world.name}] profile {profile_name()}: {ran} chain actions")
+    examples = EXAMPLES_RUN.get(world.name, 0) - examples_before
+    print(f"\n[{world.name}] profile {profile_name()}: {examples} examples, {ran} actions")
