@@ -19,8 +19,11 @@ Departures from v1 that the contracts make and this model follows (see SPEC.md a
       `spotPriceTwapInterval` (1 hour) whatever the funding period; pass 3600 to get v1's behaviour.
   (e) `is_over_fluctuation_limit` is False when the limit is 0 (off), and the partial close/liquidation needs
       0 < partialLiquidationRatio < 1.
-  (f) addMargin and removeMargin need an open position (NoPosition): a position of size 0 is no position, so
-      margin can never be parked where no close returns it.
+  (f) with `margin_needs_position` (the contracts): addMargin and removeMargin need an open position
+      (NoPosition), so margin is never parked on a position of size 0; removing more than the margin is BadDebt.
+  With `twap_notional_scales_spot` (the contracts, README "TWAP notional") (a) is replaced by: the TWAP notional
+  is the spot notional × markTwap(15 min) / spot, which is v1's output TWAP whenever the price was constant
+  over the window. Curve changes (`adjust_k`, `repeg`) and per-market collateral are beyond v1.
 """
 
 from __future__ import annotations
@@ -560,6 +563,12 @@ class Protocol:
     v1_liquidation_fee_quirk: bool = True
     # False: departure (a), TWAP notional = |size| * markTwap(15 min). True: v1's TWAP of the output amount.
     v1_twap_notional: bool = False
+    # True: the TWAP notional is the spot notional scaled by markTwap / spot (the contracts, README); False: (a)
+    twap_notional_scales_spot: bool = False
+    # True (the contracts, departure (f)): addMargin/removeMargin need an open position, and removing more than
+    # the margin after funding reverts BadDebt. False: v1 (margin on no position is allowed; "margin is not
+    # enough" is NotEnoughFreeCollateral).
+    margin_needs_position: bool = False
     # v1 quirk: increasing a position whose pending funding exceeds its margin (plus the added margin) silently
     # drops that bad debt (internalIncreasePosition ignores it). False (SPEC §4): such a trade reverts BadDebt.
     v1_increase_drops_bad_debt: bool = False
@@ -641,6 +650,12 @@ class Protocol:
         elif option == PnlCalcOption.TWAP and self.v1_twap_notional:
             notional = market.pool.output_twap(_closing_dir_of_base(position.size), size_abs, MARK_TWAP_INTERVAL,
                                                now)
+        elif option == PnlCalcOption.TWAP:
+        elif option == PnlCalcOption.TWAP and self.twap_notional_scales_spot:
+            # the contracts' design (README "TWAP notional"): the spot notional × TWAP / spot, one rounding down;
+            # v1's number exactly whenever the price was constant over the window
+            spot_notional = market.pool.output_price(_closing_dir_of_base(position.size), size_abs)
+            notional = spot_notional * market.pool.twap_price(MARK_TWAP_INTERVAL, now) // market.pool.spot_price()
         elif option == PnlCalcOption.TWAP:
             notional = mul(size_abs, market.pool.twap_price(MARK_TWAP_INTERVAL, now))  # departure (a)
         else:
@@ -962,7 +977,7 @@ class Protocol:
         market = self._require_open_market(name)
         self._require_token_amount(amount)
         position = market.position(trader)
-        if position.size == 0:
+        if self.margin_needs_position and position.size == 0:
             raise ModelError("NoPosition")  # departure (f)
         position.margin += amount
         market.collateral += amount
@@ -975,12 +990,13 @@ class Protocol:
         market = self._require_open_market(name)
         self._require_token_amount(amount)
         position = market.position(trader)
-        if position.size == 0:
+        if self.margin_needs_position and position.size == 0:
             raise ModelError("NoPosition")  # departure (f)
         remain, bad_debt, funding_payment, latest_fraction = self._remain_margin_with_funding(
             market, position, -amount)
         if bad_debt > 0:
-            raise ModelError("BadDebt")  # v1: "margin is not enough"
+            # v1: "margin is not enough"
+            raise ModelError("BadDebt" if self.margin_needs_position else "NotEnoughFreeCollateral")
         if self._free_collateral(name, position, remain, now) < 0:
             raise ModelError("NotEnoughFreeCollateral")
         position.margin = remain

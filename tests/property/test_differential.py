@@ -12,8 +12,11 @@ tests/property/README.md). Profiles: tests/property/profiles.py.
 from __future__ import annotations
 
 import copy
+import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -47,6 +50,14 @@ HOLDERS = [*TRADERS, "keeper"]  # keeper: liquidator only
 MARKETS = ["ETH", "ETH2"]
 WARM_UP = 2 * 3600  # seconds between deployment and the first action: the deployment snapshots are out of every window
 MINTED_UNITS = 10**7
+INITIAL_DEPOSIT_UNITS = 2_000
+# (market, trader, side, margin, leverage) opened before the warm-up
+INITIAL_BOOK = [
+    ("ETH", "alice", Side.BUY, 50 * WAD, 8 * WAD),
+    ("ETH", "bob", Side.SELL, 40 * WAD, 5 * WAD),
+    ("ETH2", "carol", Side.BUY, 60 * WAD, 9 * WAD),
+    ("ETH2", "alice", Side.SELL, 30 * WAD, 4 * WAD),
+]
 FUND_UNITS = 100_000
 SOLVENCY_DUST = 10**6  # wei: swap and funding rounding the per-market solvency check tolerates (1e-12 quote)
 
@@ -77,6 +88,7 @@ MODEL_POOL_KEYS = ("fluctuation_limit_ratio", "toll_ratio", "spread_ratio", "max
 # every action the machines run, summed over the session, for the profile check in the report
 ACTIONS_RUN: dict[str, int] = {}
 EXAMPLES_RUN: dict[str, int] = {}
+OUTCOMES: dict[str, Counter[str]] = {}
 
 
 @dataclass
@@ -105,6 +117,7 @@ class World:
     scale: int
     max_leverage: int
     vault_tokens: int
+    ledgers: dict[str, Ledger]
     address_names: dict[str, str] = field(default_factory=dict)
 
 
@@ -116,6 +129,8 @@ def build_model(cfg: dict[str, Any], d: Any) -> Protocol:
         partial_liquidation_ratio=cfg["partial_liquidation_ratio"],
         quote_decimals=cfg["quote_decimals"],
         v1_liquidation_fee_quirk=False,  # README: the fund pays only the shortfall
+        twap_notional_scales_spot=True,  # README: TWAP notional = spot notional × TWAP / spot
+        margin_needs_position=True,  # margin moves need an open position
     )
     for symbol, amm in d.amms.items():
         m = market_config(cfg, symbol)
@@ -152,12 +167,40 @@ def world(request) -> World:
     d.insurance_fund.deposit(FUND_UNITS * unit, {"from": owner})
     model = build_model(cfg, d)
     model.insurance_fund_deposit(FUND_UNITS * unit)
-    latest = web3.eth.get_block("latest")
-    web3.provider.make_request("evm_mine", [latest["timestamp"] + WARM_UP])
     names = {str(account).lower(): name for name, account in holders.items()}
     names[str(d.insurance_fund).lower()] = "fund"
+    ledgers = {name: Ledger() for name in HOLDERS}
+    # a book to start from, so that even a short example trades against open positions
+    now = web3.eth.get_block("latest")["timestamp"]
+    for name in TRADERS:
+        now += 1
+        send(d.vault.deposit, (INITIAL_DEPOSIT_UNITS * unit,), holders[name], now)
+        model.deposit(name, INITIAL_DEPOSIT_UNITS * unit)
+        ledgers[name].deposited += INITIAL_DEPOSIT_UNITS * unit * scale
+    for symbol, name, side, margin, leverage in INITIAL_BOOK:
+        now += 1
+        sent = send(d.clearing_house.openPosition, (d.amms[symbol], int(side), margin, leverage, 0), holders[name], now)
+        assert sent.error is None, sent.error
+        model.open_position(symbol, name, side, margin, leverage, 0, now, sent.receipt.block_number)
+        book_events(ledgers, names, sent)
+    web3.provider.make_request("evm_mine", [now + WARM_UP])
     return World(request.param, d, cfg, holders, model, scale, WAD * WAD // cfg["init_margin_ratio"],
-                 d.quote_token.balanceOf(d.vault), names)
+                 d.quote_token.balanceOf(d.vault), ledgers, names)
+
+
+def book_events(ledgers: dict[str, Ledger], names: dict[str, str], sent: Sent) -> None:
+    """Adds a transaction's PositionChanged / MarginChanged / PositionLiquidated numbers to the traders' ledgers."""
+    for event in sent.events.get("PositionChanged", []):
+        ledger = ledgers[names[str(event["trader"]).lower()]]
+        ledger.realized_pnl += event["realizedPnl"]
+        ledger.fees += event["fee"]
+        ledger.funding += event["fundingPayment"]
+        ledger.bad_debt += event["badDebt"]
+    for event in sent.events.get("MarginChanged", []):
+        ledgers[names[str(event["trader"]).lower()]].funding += event["fundingPayment"]
+    for event in sent.events.get("PositionLiquidated", []):
+        ledgers[names[str(event["trader"]).lower()]].liquidated = True
+        ledgers[names[str(event["liquidator"]).lower()]].liquidator_income += event["liquidationFee"]
 
 
 def _k(reserves: tuple[int, int]) -> int:
@@ -191,7 +234,7 @@ class Machine(RuleBasedStateMachine):
         self.model = copy.deepcopy(w.model)
         self.now = web3.eth.get_block("latest")["timestamp"]
         self.vault_tokens = w.vault_tokens
-        self.ledgers = {name: Ledger() for name in HOLDERS}
+        self.ledgers = copy.deepcopy(w.ledgers)
         self.curve_changed: set[str] = set()
         self.chain = read_state(self.d, w.holders, TRADERS)
         self.k_before = {symbol: _k(m.reserves) for symbol, m in self.chain.markets.items()}
@@ -213,6 +256,7 @@ class Machine(RuleBasedStateMachine):
             model_error = ERROR_ALIASES.get(exc.name, exc.name)
         sent = send(chain_fn, args, self.world.holders.get(sender, self.d.owner), self.now)
         ACTIONS_RUN[self.world.name] = ACTIONS_RUN.get(self.world.name, 0) + 1
+        OUTCOMES.setdefault(self.world.name, Counter())[f"{label} {sent.error or 'ok'}"] += 1
         assert sent.error == model_error, f"{label}: model says {model_error!r}, chain says {sent.error!r}"
         if sent.receipt is not None:
             assert sent.receipt.block_number == block, f"{label}: mined in {sent.receipt.block_number}, not {block}"
@@ -224,18 +268,7 @@ class Machine(RuleBasedStateMachine):
         return result, sent
 
     def book_events(self, sent: Sent) -> None:
-        names = self.world.address_names
-        for event in sent.events.get("PositionChanged", []):
-            ledger = self.ledgers[names[str(event["trader"]).lower()]]
-            ledger.realized_pnl += event["realizedPnl"]
-            ledger.fees += event["fee"]
-            ledger.funding += event["fundingPayment"]
-            ledger.bad_debt += event["badDebt"]
-        for event in sent.events.get("MarginChanged", []):
-            self.ledgers[names[str(event["trader"]).lower()]].funding += event["fundingPayment"]
-        for event in sent.events.get("PositionLiquidated", []):
-            self.ledgers[names[str(event["trader"]).lower()]].liquidated = True
-            self.ledgers[names[str(event["liquidator"]).lower()]].liquidator_income += event["liquidationFee"]
+        book_events(self.ledgers, self.world.address_names, sent)
 
     def compare_with_model(self) -> None:
         m, c = self.model, self.chain
@@ -449,11 +482,19 @@ class Machine(RuleBasedStateMachine):
 
 
 def test_model_and_chain_agree(world: World) -> None:
-    before = ACTIONS_RUN.get(world.name, 0)
-    examples_before = EXAMPLES_RUN.get(world.name, 0)
+    """Runs the machine under the active profile; writes what ran to reports/property-<profile>-<config>.txt."""
+    started = time.time()
+    ACTIONS_RUN[world.name] = EXAMPLES_RUN[world.name] = 0
+    OUTCOMES[world.name] = Counter()
     machine = type("DifferentialMachine", (Machine,), {"world": world})
     chain.snapshot()
     run_state_machine_as_test(machine, settings=settings(**machine_settings()))
-    ran = ACTIONS_RUN.get(world.name, 0) - before
-    examples = EXAMPLES_RUN.get(world.name, 0) - examples_before
-    print(f"\n[{world.name}] profile {profile_name()}: {examples} examples, {ran} actions")
+    lines = [
+        (f"config {world.name}, profile {profile_name()} {machine_settings()['max_examples']} examples x "
+         f"{machine_settings()['stateful_step_count']} steps: {EXAMPLES_RUN[world.name]} runs, "
+         f"{ACTIONS_RUN[world.name]} actions in {time.time() - started:.0f} s, no discrepancy, no violation"),
+        *(f"  {outcome}: {count}" for outcome, count in sorted(OUTCOMES[world.name].items())),
+    ]
+    print("\n" + "\n".join(lines))
+    Path("reports").mkdir(exist_ok=True)
+    Path(f"reports/property-{profile_name()}-{world.name}.txt").write_text("\n".join(lines) + "\n")
