@@ -650,7 +650,6 @@ class Protocol:
         elif option == PnlCalcOption.TWAP and self.v1_twap_notional:
             notional = market.pool.output_twap(_closing_dir_of_base(position.size), size_abs, MARK_TWAP_INTERVAL,
                                                now)
-        elif option == PnlCalcOption.TWAP:
         elif option == PnlCalcOption.TWAP and self.twap_notional_scales_spot:
             # the contracts' design (README "TWAP notional"): the spot notional × TWAP / spot, one rounding down;
             # v1's number exactly whenever the price was constant over the window
