@@ -55,8 +55,8 @@ INITIAL_DEPOSIT_UNITS = 2_000
 INITIAL_BOOK = [
     ("ETH", "alice", Side.BUY, 50 * WAD, 8 * WAD),
     ("ETH", "bob", Side.SELL, 40 * WAD, 5 * WAD),
-    ("ETH2", "carol", Side.BUY, 60 * WAD, 9 * WAD),
-    ("ETH2", "alice", Side.SELL, 30 * WAD, 4 * WAD),
+    ("ETH2", "carol", Side.BUY, 12 * WAD, 8 * WAD),
+    ("ETH2", "alice", Side.SELL, 10 * WAD, 4 * WAD),
 ]
 FUND_UNITS = 100_000
 SOLVENCY_DUST = 10**6  # wei: swap and funding rounding the per-market solvency check tolerates (1e-12 quote)
@@ -77,7 +77,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "toll_ratio": 5 * 10**14,
         "spread_ratio": 10**15,
         "markets": {"ETH2": {"quote_asset_reserve": 5_000 * WAD, "base_asset_reserve": 250 * WAD,
-                             "index_price": 20 * WAD, "fluctuation_limit_ratio": 5 * 10**16,
+                             "index_price": 20 * WAD, "fluctuation_limit_ratio": 10 * 10**16,
                              "funding_period": 1800}},
     },
 }
@@ -211,7 +211,7 @@ ST_MARKET = st.sampled_from(MARKETS)
 ST_TRADER = st.sampled_from(TRADERS)
 ST_LIQUIDATOR = st.sampled_from(HOLDERS)
 ST_SIDE = st.sampled_from([Side.BUY, Side.SELL])
-ST_MARGIN = st.integers(WAD // 10, 250 * WAD)
+ST_MARGIN = st.integers(WAD // 10, 80 * WAD)
 ST_PCT = st.integers(0, 110)
 ST_LEVERAGE_PCT = st.integers(5, 110)
 ST_UNITS = st.integers(1, 3_000)
