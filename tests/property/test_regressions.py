@@ -23,3 +23,19 @@ def test_closing_a_short_larger_than_the_base_reserve_fails_with_trade_limit(ch,
     assert amm.getReserve()[1] == wad(50)
     with reverts_with("TradeLimitExceeded"):
         ch.closePosition(amm, 0, {"from": bob})
+
+
+def test_a_short_larger_than_the_pool_after_a_k_cut_fails_with_trade_limit(ch, amm, owner, alice, bob, fund_trader):
+    """After adjustK shrinks the pool, one short can be larger than the whole base reserve (the net position is
+    not): pricing it panicked (arithmetic underflow) in every path that values it; now TradeLimitExceeded."""
+    fund_trader(alice, wad(10_000))
+    fund_trader(bob, wad(10_000))
+    ch.openPosition(amm, SELL, wad(100), wad(2), 0, {"from": bob})  # size -25
+    ch.openPosition(amm, BUY, wad(150), wad(2), 0, {"from": alice})  # net long
+    ch.adjustK(amm, wad("0.2"), {"from": owner})  # shallower: the fund gains
+    size = ch.getPosition(amm, bob)[0]
+    assert -size > amm.getReserve()[1] > amm.totalPositionSize() > 0
+    with reverts_with("TradeLimitExceeded"):
+        ch.closePosition(amm, 0, {"from": bob})
+    with reverts_with("TradeLimitExceeded"):
+        ch.openPosition(amm, BUY, wad(1), wad(1), 0, {"from": bob})
