@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import pytest
 from brownie import accounts, chain, web3
+from brownie.exceptions import VirtualMachineError
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -32,8 +33,10 @@ from hypothesis.stateful import (
 
 from scripts.deploy import DEFAULT_CONFIG, deploy_protocol, market_config
 from tests.model.protocol_model import (
+    MARK_TWAP_INTERVAL,
     WAD,
     ModelError,
+    PnlCalcOption,
     Protocol,
     Side,
     Tx,
@@ -41,7 +44,7 @@ from tests.model.protocol_model import (
     output_price_with_reserves,
 )
 from tests.model.protocol_model import Dir as ModelDir
-from tests.property.driver import ERROR_ALIASES, Sent, read_state, send
+from tests.property.driver import ERROR_ALIASES, Sent, error_name, read_state, send
 from tests.property.profiles import machine_settings, profile_name
 
 AGGREGATOR_DECIMALS = 8
@@ -219,6 +222,19 @@ ST_SECONDS = st.integers(1, 2 * 3600)
 ST_INDEX_MOVE = st.integers(-15, 15)
 ST_FACTOR = st.integers(WAD // 2, 2 * WAD)
 ST_REPEG_MOVE = st.integers(-10, 10)
+
+
+def same_view(label: str, chain_view: Callable[[], Any], model_view: Callable[[], Any]) -> None:
+    """A view answers the model's number, or reverts with the model's error."""
+    try:
+        expected: Any = ("ok", model_view())
+    except ModelError as exc:
+        expected = ("revert", ERROR_ALIASES.get(exc.name, exc.name))
+    try:
+        got: Any = ("ok", chain_view())
+    except VirtualMachineError as exc:
+        got = ("revert", error_name(exc.revert_msg))
+    assert got == expected, f"{label}: chain {got}, model {expected}"
 
 
 class Machine(RuleBasedStateMachine):
@@ -408,6 +424,28 @@ class Machine(RuleBasedStateMachine):
                            self.d.clearing_house.repeg, (self.d.amms[market], price), "owner")
         if sent.receipt is not None:
             self.curve_changed.add(market)
+
+    @rule(market=ST_MARKET, trader=ST_TRADER)
+    def rule_check_views(self, market: str, trader: str) -> None:
+        """The views at the latest block: notional and PnL by spot, TWAP and oracle, margin ratio, free collateral,
+        mark and index TWAPs."""
+        ch, amm, account = self.d.clearing_house, self.d.amms[market], self.world.holders[trader]
+        now = web3.eth.get_block("latest")["timestamp"]
+        m = self.model
+        pool = m.market(market).pool
+        same_view("mark TWAP", lambda: amm.getTwapPrice(MARK_TWAP_INTERVAL),
+                  lambda: pool.twap_price(MARK_TWAP_INTERVAL, now))
+        same_view("index TWAP", lambda: amm.getUnderlyingTwapPrice(pool.funding_period),
+                  lambda: m.market(market).index.twap(pool.funding_period, now))
+        if m.get_position(market, trader).size == 0:
+            return
+        for option in PnlCalcOption:
+            same_view(f"notional and PnL {option.name}",
+                      lambda option=option: tuple(ch.getPositionNotionalAndUnrealizedPnl(amm, account, int(option))),
+                      lambda option=option: m.get_position_notional_and_unrealized_pnl(market, trader, option, now))
+        same_view("margin ratio", lambda: ch.getMarginRatio(amm, account), lambda: m.margin_ratio(market, trader, now))
+        same_view("free collateral", lambda: self.d.viewer.getFreeCollateral(amm, account),
+                  lambda: m.free_collateral(market, trader, now))
 
     # ------------------------------------------------------------------------------------- invariants
 
