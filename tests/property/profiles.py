@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, settings
 PROFILES: dict[str, dict[str, int]] = {
     "ci": {"max_examples": 16, "stateful_step_count": 30},
     "medium": {"max_examples": 40, "stateful_step_count": 50},
-    "long": {"max_examples": 150, "stateful_step_count": 50},
+    "long": {"max_examples": 170, "stateful_step_count": 50},
 }
 DEFAULT_PROFILE = "ci"
 
