@@ -1,9 +1,9 @@
 """Hypothesis profiles for the property tests, chosen by the HYPOTHESIS_PROFILE environment variable.
 
 brownie loads its own profile from brownie-config.yaml (`hypothesis:` max_examples 25, stateful_step_count 25)
-when the project loads; to make sure ours wins whatever the load order, the state machines get these values
-explicitly (`state_machine(..., settings=machine_settings())`, which overrides every loaded profile), and the
-profiles are also registered with hypothesis under the same names for anyone who wants `--hypothesis-profile`.
+when the project loads; to make sure ours wins whatever the load order, the machine gets these values explicitly
+(`run_state_machine_as_test(..., settings=settings(**machine_settings()))` overrides every loaded profile). They
+are also registered with hypothesis as `property-ci`, `property-medium`, `property-long`.
 
 | profile | examples × steps per configuration | measured here (both configurations, 2 shared cores) |
 | --- | --- | --- |
