@@ -9,10 +9,10 @@ are also registered with hypothesis as `property-ci`, `property-medium`, `proper
 | --- | --- | --- |
 | `ci` (default) | 16 × 30 | 50 runs, 393 actions, 62 s (`tests/property` in all: 70 s) |
 | `medium` | 40 × 50 | 103 runs, 3,055 actions, 6 min |
-| `long` | 170 × 50 | see reports/property-long-*.txt (≥ 10,000 actions) |
+| `long` | 170 × 50 | see tests/property/README.md (≥ 10,000 actions) |
 
 Hypothesis ends many runs before `stateful_step_count` (it favours short programs), hence the measured counts;
-the test writes them to reports/property-<profile>-<config>.txt.
+the test writes them to build/property/<profile>-<config>.txt.
 """
 
 from __future__ import annotations

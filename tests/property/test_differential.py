@@ -520,7 +520,7 @@ class Machine(RuleBasedStateMachine):
 
 
 def test_model_and_chain_agree(world: World) -> None:
-    """Runs the machine under the active profile; writes what ran to reports/property-<profile>-<config>.txt."""
+    """Runs the machine under the active profile; writes what ran to build/property/<profile>-<config>.txt."""
     started = time.time()
     ACTIONS_RUN[world.name] = EXAMPLES_RUN[world.name] = 0
     OUTCOMES[world.name] = Counter()
@@ -534,5 +534,6 @@ def test_model_and_chain_agree(world: World) -> None:
         *(f"  {outcome}: {count}" for outcome, count in sorted(OUTCOMES[world.name].items())),
     ]
     print("\n" + "\n".join(lines))
-    Path("reports").mkdir(exist_ok=True)
-    Path(f"reports/property-{profile_name()}-{world.name}.txt").write_text("\n".join(lines) + "\n")
+    out = Path("build/property")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{profile_name()}-{world.name}.txt").write_text("\n".join(lines) + "\n")
