@@ -148,6 +148,8 @@ contract Amm is IAmm, Ownable {
             return result;
         }
         bool isAdd = dir == Dir.ADD_TO_AMM;
+        // removing: the limit first, so that more than the reserve fails with TradeLimitExceeded, not a panic
+        if (!isAdd) _checkTradeLimit(quoteAmount, s0.quoteReserve, tradeLimit);
         uint256 baseAmount = PoolMath.getInputPrice(isAdd, quoteAmount, s0.quoteReserve, s0.baseReserve);
         if (isAdd) {
             _checkTradeLimit(baseAmount, s0.baseReserve, tradeLimit);
@@ -155,7 +157,6 @@ contract Amm is IAmm, Ownable {
                 revert SlippageExceeded(baseAmount, baseAmountLimit);
             }
         } else {
-            _checkTradeLimit(quoteAmount, s0.quoteReserve, tradeLimit);
             if (baseAmountLimit != 0 && baseAmount > baseAmountLimit) {
                 revert SlippageExceeded(baseAmount, baseAmountLimit);
             }
@@ -179,6 +180,8 @@ contract Amm is IAmm, Ownable {
             return result;
         }
         bool baseAdded = dir == Dir.ADD_TO_AMM;
+        // removing base: the limit first (see swapInput)
+        if (!baseAdded) _checkTradeLimit(baseAmount, s0.baseReserve, tradeLimit);
         uint256 quoteAmount = PoolMath.getOutputPrice(baseAdded, baseAmount, s0.quoteReserve, s0.baseReserve);
         if (baseAdded) {
             // closing a long: quote leaves the pool
@@ -187,7 +190,6 @@ contract Amm is IAmm, Ownable {
                 revert SlippageExceeded(quoteAmount, quoteAmountLimit);
             }
         } else {
-            _checkTradeLimit(baseAmount, s0.baseReserve, tradeLimit);
             if (quoteAmountLimit != 0 && quoteAmount > quoteAmountLimit) {
                 revert SlippageExceeded(quoteAmount, quoteAmountLimit);
             }

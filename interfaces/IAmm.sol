@@ -34,7 +34,8 @@ interface IAmm {
     error MarketClosed();
     /// @dev The market is still open (settlement needs a shutdown market).
     error MarketStillOpen();
-    /// @dev The trade would move more than `tradeLimitRatio` of a reserve (`amount` > `limit`).
+    /// @dev The trade would move more than `tradeLimitRatio` of a reserve (`amount` > `limit`); also any
+    ///      pricing (a trade, a view, a position's value) that would remove a whole reserve (`limit` = the reserve).
     error TradeLimitExceeded(uint256 amount, uint256 limit);
     /// @dev Slippage: a long got less base than asked, a short would give more base than allowed, or a
     ///      close got a quote amount beyond `limit`.

@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {WadMath} from "./WadMath.sol";
+import {IAmm} from "../../interfaces/IAmm.sol";
 
 /// @title Constant-product pool math with Perpetual Protocol v1's rounding
 /// @notice The invariant is recomputed from the reserves on every quote as `quote * base / 1e18`
@@ -16,13 +17,14 @@ library PoolMath {
 
     /// @notice Base amount for adding (`isAdd`) or removing `quoteAmount` of quote, in wad.
     /// @dev Adding: base received, rounded down. Removing: base to give, rounded up. Reverts
-    ///      (panic) when the quote reserve would reach zero.
+    ///      `TradeLimitExceeded(quoteAmount, quoteReserve)` when removing would empty the quote reserve.
     function getInputPrice(bool isAdd, uint256 quoteAmount, uint256 quoteReserve, uint256 baseReserve)
         internal
         pure
         returns (uint256 baseAmount)
     {
         if (quoteAmount == 0) return 0;
+        if (!isAdd && quoteAmount >= quoteReserve) revert IAmm.TradeLimitExceeded(quoteAmount, quoteReserve);
         uint256 k = quoteReserve.mulWad(baseReserve);
         uint256 quoteAfter = isAdd ? quoteReserve + quoteAmount : quoteReserve - quoteAmount;
         uint256 baseAfter = k.divWad(quoteAfter);
@@ -35,13 +37,16 @@ library PoolMath {
     }
 
     /// @notice Quote amount for adding (`isAdd`) or removing `baseAmount` of base, in wad.
-    /// @dev Adding base: quote received, rounded down. Removing base: quote to pay, rounded up.
+    /// @dev Adding base: quote received, rounded down. Removing base: quote to pay, rounded up. Reverts
+    ///      `TradeLimitExceeded(baseAmount, baseReserve)` when removing would empty the base reserve (a position
+    ///      larger than the pool's base, possible after a k reduction, has no spot value).
     function getOutputPrice(bool isAdd, uint256 baseAmount, uint256 quoteReserve, uint256 baseReserve)
         internal
         pure
         returns (uint256 quoteAmount)
     {
         if (baseAmount == 0) return 0;
+        if (!isAdd && baseAmount >= baseReserve) revert IAmm.TradeLimitExceeded(baseAmount, baseReserve);
         uint256 k = quoteReserve.mulWad(baseReserve);
         uint256 baseAfter = isAdd ? baseReserve + baseAmount : baseReserve - baseAmount;
         uint256 quoteAfter = k.divWad(baseAfter);

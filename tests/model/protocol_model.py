@@ -19,6 +19,11 @@ Departures from v1 that the contracts make and this model follows (see SPEC.md a
       `spotPriceTwapInterval` (1 hour) whatever the funding period; pass 3600 to get v1's behaviour.
   (e) `is_over_fluctuation_limit` is False when the limit is 0 (off), and the partial close/liquidation needs
       0 < partialLiquidationRatio < 1.
+  (f) with `margin_needs_position` (the contracts): addMargin and removeMargin need an open position
+      (NoPosition), so margin is never parked on a position of size 0; removing more than the margin is BadDebt.
+  With `twap_notional_scales_spot` (the contracts, README "TWAP notional") (a) is replaced by: the TWAP notional
+  is the spot notional × markTwap(15 min) / spot, which is v1's output TWAP whenever the price was constant
+  over the window. Curve changes (`adjust_k`, `repeg`) and per-market collateral are beyond v1.
 """
 
 from __future__ import annotations
@@ -518,6 +523,9 @@ class Market:
     last_restriction_block: int = -1
     positions: dict[str, Position] = field(default_factory=dict)
     open_interest_notional: int = 0
+    # what the market holds for its traders (wad): margins in, margins out, bad debt and curve-change costs paid in
+    # by the insurance fund, the pool's funding side out to (or in from) the fund; fees never pass through it
+    collateral: int = 0
 
     def latest_cumulative_premium_fraction(self) -> int:
         return self.cumulative_premium_fractions[-1] if self.cumulative_premium_fractions else 0
@@ -555,6 +563,12 @@ class Protocol:
     v1_liquidation_fee_quirk: bool = True
     # False: departure (a), TWAP notional = |size| * markTwap(15 min). True: v1's TWAP of the output amount.
     v1_twap_notional: bool = False
+    # True: the TWAP notional is the spot notional scaled by markTwap / spot (the contracts, README); False: (a)
+    twap_notional_scales_spot: bool = False
+    # True (the contracts, departure (f)): addMargin/removeMargin need an open position, and removing more than
+    # the margin after funding reverts BadDebt. False: v1 (margin on no position is allowed; "margin is not
+    # enough" is NotEnoughFreeCollateral).
+    margin_needs_position: bool = False
     # v1 quirk: increasing a position whose pending funding exceeds its margin (plus the added margin) silently
     # drops that bad debt (internalIncreasePosition ignores it). False (SPEC §4): such a trade reverts BadDebt.
     v1_increase_drops_bad_debt: bool = False
@@ -562,6 +576,7 @@ class Protocol:
     vault: dict[str, int] = field(default_factory=dict)  # free balances, wad
     insurance_fund: int = 0  # wad; may go negative in the model (the contracts must halt instead)
     toll_pool: int = 0  # wad
+    insurance_fund_floor: int = 0  # wad; curve changes may spend only the fund's surplus above it
 
     # ---- set-up ----
 
@@ -635,6 +650,11 @@ class Protocol:
         elif option == PnlCalcOption.TWAP and self.v1_twap_notional:
             notional = market.pool.output_twap(_closing_dir_of_base(position.size), size_abs, MARK_TWAP_INTERVAL,
                                                now)
+        elif option == PnlCalcOption.TWAP and self.twap_notional_scales_spot:
+            # the contracts' design (README "TWAP notional"): the spot notional × TWAP / spot, one rounding down;
+            # v1's number exactly whenever the price was constant over the window
+            spot_notional = market.pool.output_price(_closing_dir_of_base(position.size), size_abs)
+            notional = spot_notional * market.pool.twap_price(MARK_TWAP_INTERVAL, now) // market.pool.spot_price()
         elif option == PnlCalcOption.TWAP:
             notional = mul(size_abs, market.pool.twap_price(MARK_TWAP_INTERVAL, now))  # departure (a)
         else:
@@ -917,6 +937,7 @@ class Protocol:
         if resp.bad_debt > 0:
             raise ModelError("BadDebt")
         self._move_margin(trader, resp.margin_to_vault)
+        market.collateral += resp.margin_to_vault
         toll, spread = self._pay_fees(market, trader, resp.exchanged_notional)
         return self._result(resp, toll, spread, market.pool.spot_price())
 
@@ -944,6 +965,7 @@ class Protocol:
         if resp.bad_debt > 0:
             raise ModelError("BadDebt")
         self._credit(trader, abs(resp.margin_to_vault))
+        market.collateral -= abs(resp.margin_to_vault)
         toll, spread = self._pay_fees(market, trader, resp.exchanged_notional)
         result = self._result(resp, toll, spread, market.pool.spot_price())
         result["is_partial"] = is_partial
@@ -954,7 +976,10 @@ class Protocol:
         market = self._require_open_market(name)
         self._require_token_amount(amount)
         position = market.position(trader)
+        if self.margin_needs_position and position.size == 0:
+            raise ModelError("NoPosition")  # departure (f)
         position.margin += amount
+        market.collateral += amount
         market.positions[trader] = position
         self._debit(trader, amount)
         return {"margin": position.margin, "amount": amount, "funding_payment": 0}
@@ -964,15 +989,19 @@ class Protocol:
         market = self._require_open_market(name)
         self._require_token_amount(amount)
         position = market.position(trader)
+        if self.margin_needs_position and position.size == 0:
+            raise ModelError("NoPosition")  # departure (f)
         remain, bad_debt, funding_payment, latest_fraction = self._remain_margin_with_funding(
             market, position, -amount)
         if bad_debt > 0:
-            raise ModelError("NotEnoughFreeCollateral")  # v1: "margin is not enough"
+            # v1: "margin is not enough"
+            raise ModelError("BadDebt" if self.margin_needs_position else "NotEnoughFreeCollateral")
         if self._free_collateral(name, position, remain, now) < 0:
             raise ModelError("NotEnoughFreeCollateral")
         position.margin = remain
         position.last_cumulative_premium_fraction = latest_fraction
         market.positions[trader] = position
+        market.collateral -= amount
         self._credit(trader, amount)
         return {"margin": remain, "amount": -amount, "funding_payment": funding_payment}
 
@@ -1002,6 +1031,7 @@ class Protocol:
             resp.position.margin -= penalty
             market.positions[trader] = resp.position
             self.insurance_fund += fee_to_insurance_fund
+            market.collateral -= penalty
             is_partial = True
         else:
             penalty = position.margin
@@ -1021,6 +1051,7 @@ class Protocol:
             self.insurance_fund -= total_bad_debt
             fee_to_insurance_fund = remain
             self.insurance_fund += fee_to_insurance_fund
+            market.collateral += total_bad_debt - fee_to_liquidator - fee_to_insurance_fund
             is_partial = False
         self._credit(liquidator, fee_to_liquidator)
         market.last_restriction_block = block
@@ -1043,6 +1074,7 @@ class Protocol:
         market.cumulative_premium_fractions.append(cumulative)
         pool_funding_profit = mul(premium_fraction, market.pool.total_position_size)
         self.insurance_fund += pool_funding_profit  # negative: the fund pays the imbalance
+        market.collateral -= pool_funding_profit
         return {
             "premium_fraction": premium_fraction,
             "funding_rate": funding_rate,
@@ -1071,8 +1103,55 @@ class Protocol:
         else:
             open_price = div(position.open_notional, abs(position.size))
             settled = max(mul(position.size, price - open_price) + position.margin, 0)
+        market.collateral -= settled
         self._credit(trader, settled)
         return settled
+
+    # ---- curve changes (k adjustment, repeg): beyond v1, SPEC §3 and README "Dynamic k, repeg" ----
+
+    @atomic
+    def adjust_k(self, name: str, factor: int, now: int, block: int) -> int:
+        """Scales both reserves by `factor` (wad, truncated); returns the cost booked against the fund."""
+        if factor == 0:
+            raise ModelError("InvalidParameter")
+        pool = self.market(name).pool
+        return self._move_curve(name, mul(pool.quote_reserve, factor), mul(pool.base_reserve, factor), Tx(now, block))
+
+    @atomic
+    def repeg(self, name: str, price: int, now: int, block: int) -> int:
+        """Moves the price to `price` at a constant base reserve (quote = base × price, truncated)."""
+        if price == 0:
+            raise ModelError("InvalidParameter")
+        pool = self.market(name).pool
+        return self._move_curve(name, mul(pool.base_reserve, price), pool.base_reserve, Tx(now, block))
+
+    def curve_change_cost(self, name: str, quote_after: int, base_after: int) -> int:
+        """What closing the traders' net position would exchange on the new curve minus the old one, from the
+        traders' side (> 0: the pool owes the net position more), each with the pool's own rounding."""
+        pool = self.market(name).pool
+        net = pool.total_position_size
+        if net == 0:
+            return 0
+        closing = _closing_dir_of_base(net)
+        before = output_price_with_reserves(closing, abs(net), pool.quote_reserve, pool.base_reserve)
+        after = output_price_with_reserves(closing, abs(net), quote_after, base_after)
+        return after - before if net > 0 else before - after
+
+    def _move_curve(self, name: str, quote_after: int, base_after: int, tx: Tx) -> int:
+        market = self.market(name)
+        if not market.pool.open:
+            raise ModelError("MarketClosed")
+        if quote_after == 0 or base_after == 0:
+            raise ModelError("InvalidParameter")
+        cost = self.curve_change_cost(name, quote_after, base_after)
+        surplus = max(self.insurance_fund - self.insurance_fund_floor, 0)
+        if cost > surplus:
+            raise ModelError("InsuranceFundInsufficient")
+        self.insurance_fund -= cost
+        market.collateral += cost
+        market.pool.quote_reserve, market.pool.base_reserve = quote_after, base_after
+        market.pool._add_snapshot(tx)  # the new price is the mark from this block on
+        return cost
 
     # ---- owner setters ----
 

@@ -648,3 +648,57 @@ def test_a_successful_trade_leaves_a_maintained_position(side: Side, margin: int
         return
     if protocol.get_position(MARKET, "alice").size != 0:
         assert protocol.margin_ratio_spot_twap(MARKET, "alice", now) >= protocol.maintenance_margin_ratio
+
+
+# ------------------------------------------------------------------------------------------------------------
+# curve changes: adjust_k / repeg against the independent curve model (tests/curve_model.py)
+# ------------------------------------------------------------------------------------------------------------
+
+
+@PROPERTY_SETTINGS
+@given(sides=st.lists(st.tuples(st.sampled_from([Side.BUY, Side.SELL]), st.integers(1 * W, 60 * W)), min_size=1,
+                      max_size=4),
+       factor=st.integers(W // 2, 2 * W), price_move=st.integers(-20, 20), repeg=st.booleans())
+def test_curve_change_cost_is_the_curve_models(sides: list[tuple[Side, int]], factor: int, price_move: int,
+                                              repeg: bool) -> None:
+    from tests.curve_model import curve_change_cost, repegged, scaled
+
+    protocol = _fresh()
+    protocol.insurance_fund_deposit(10_000 * W)
+    for number, (side, margin) in enumerate(sides):
+        trader = f"t{number}"
+        protocol.deposit(trader, 10_000 * W)
+        try:
+            protocol.open_position(MARKET, trader, side, margin, 3 * W, 0, T0 + 10 + number, 10002 + number)
+        except ModelError:
+            assume(False)
+    market = protocol.market(MARKET)
+    pool = market.pool
+    q0, b0, net = pool.quote_reserve, pool.base_reserve, pool.total_position_size
+    fund, collateral = protocol.insurance_fund, market.collateral
+    if repeg:
+        price = pool.spot_price() * (100 + price_move) // 100
+        q1, b1 = repegged(b0, price)
+        cost = protocol.repeg(MARKET, price, T0 + 100, 10100)
+    else:
+        q1, b1 = scaled(q0, b0, factor)
+        cost = protocol.adjust_k(MARKET, factor, T0 + 100, 10100)
+    assert cost == curve_change_cost(net, q0, b0, q1, b1)
+    assert (pool.quote_reserve, pool.base_reserve, pool.total_position_size) == (q1, b1, net)
+    assert protocol.insurance_fund == fund - cost and market.collateral == collateral + cost
+    assert pool.snapshots[-1].price() == pool.spot_price()  # the new mark is the TWAP's from this block on
+
+
+def test_curve_change_the_fund_cannot_pay_reverts_and_changes_nothing() -> None:
+    protocol = _fresh()
+    protocol.deposit("alice", 1_000 * W)
+    protocol.open_position(MARKET, "alice", Side.BUY, 50 * W, 4 * W, 0, T0 + 10, 10002)
+    pool = protocol.market(MARKET).pool
+    before = (pool.quote_reserve, pool.base_reserve, protocol.insurance_fund)
+    with pytest.raises(ModelError) as raised:
+        protocol.adjust_k(MARKET, 2 * W, T0 + 20, 10003)  # deepening pays a net long: the empty fund cannot
+    assert raised.value.name == "InsuranceFundInsufficient"
+    assert (pool.quote_reserve, pool.base_reserve, protocol.insurance_fund) == before
+    assert protocol.adjust_k(MARKET, W // 2, T0 + 20, 10003) < 0  # shallowing gains: the fund is credited
+    with pytest.raises(ModelError):
+        protocol.adjust_k(MARKET, 0, T0 + 30, 10004)

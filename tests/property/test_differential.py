@@ -1,0 +1,539 @@
+"""Differential and invariant state machine: random actions on two markets and three traders, on anvil and on
+the reference model (tests/model/protocol_model.py), compared to the wei after every step.
+
+Rules: deposit, withdraw, open (both sides, leverage up to the maximum and beyond), close, add/remove margin,
+index move (mock aggregator), time jump, payFunding, liquidate, adjustK, repeg. After each rule: the model's
+outcome and the chain's agree (same revert name, or the same PositionChanged fields), then every position
+field, reserve, net size, booked collateral, premium fraction, next funding time, free vault balance and the
+InsuranceFund's balance equal the model's. The `invariant_*` methods check the chain alone (see
+tests/property/README.md). Profiles: tests/property/profiles.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from brownie import accounts, chain, web3
+from brownie.exceptions import VirtualMachineError
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+
+from scripts.deploy import DEFAULT_CONFIG, deploy_protocol, market_config
+from tests.model.protocol_model import (
+    MARK_TWAP_INTERVAL,
+    WAD,
+    ModelError,
+    PnlCalcOption,
+    Protocol,
+    Side,
+    Tx,
+    mul,
+    output_price_with_reserves,
+)
+from tests.model.protocol_model import Dir as ModelDir
+from tests.property.driver import ERROR_ALIASES, Sent, error_name, read_state, send
+from tests.property.profiles import machine_settings, profile_name
+
+AGGREGATOR_DECIMALS = 8
+TRADERS = ["alice", "bob", "carol"]
+HOLDERS = [*TRADERS, "keeper"]  # keeper: liquidator only
+MARKETS = ["ETH", "ETH2"]
+WARM_UP = 2 * 3600  # seconds between deployment and the first action: the deployment snapshots are out of every window
+MINTED_UNITS = 10**7
+INITIAL_DEPOSIT_UNITS = 2_000
+# (market, trader, side, margin, leverage) opened before the warm-up
+INITIAL_BOOK = [
+    ("ETH", "alice", Side.BUY, 50 * WAD, 8 * WAD),
+    ("ETH", "bob", Side.SELL, 40 * WAD, 5 * WAD),
+    ("ETH2", "carol", Side.BUY, 12 * WAD, 8 * WAD),
+    ("ETH2", "alice", Side.SELL, 10 * WAD, 4 * WAD),
+]
+FUND_UNITS = 100_000
+SOLVENCY_DUST = 10**6  # wei: swap and funding rounding the per-market solvency check tolerates (1e-12 quote)
+
+# Two configurations: v1's test defaults (18 decimals, no fees on ETH) and a USDC-like market set (6 decimals,
+# partial liquidation, fees on both, fluctuation limit and a 30-minute funding period on ETH2).
+CONFIGS: dict[str, dict[str, Any]] = {
+    "v1": {
+        "markets": {"ETH2": {"quote_asset_reserve": 2_000 * WAD, "base_asset_reserve": 100 * WAD,
+                             "index_price": 20 * WAD, "toll_ratio": 10**15, "spread_ratio": 2 * 10**15}},
+    },
+    "usdc": {
+        "quote_decimals": 6,
+        "init_margin_ratio": 10 * 10**16,
+        "maintenance_margin_ratio": 625 * 10**14,
+        "liquidation_fee_ratio": 125 * 10**14,
+        "partial_liquidation_ratio": 25 * 10**16,
+        "toll_ratio": 5 * 10**14,
+        "spread_ratio": 10**15,
+        "markets": {"ETH2": {"quote_asset_reserve": 5_000 * WAD, "base_asset_reserve": 250 * WAD,
+                             "index_price": 20 * WAD, "fluctuation_limit_ratio": 10 * 10**16,
+                             "funding_period": 1800}},
+    },
+}
+
+MODEL_POOL_KEYS = ("fluctuation_limit_ratio", "toll_ratio", "spread_ratio", "max_holding_base_asset",
+                   "open_interest_notional_cap", "max_funding_rate")
+
+# every action the machines run, summed over the session, for the profile check in the report
+ACTIONS_RUN: dict[str, int] = {}
+EXAMPLES_RUN: dict[str, int] = {}
+OUTCOMES: dict[str, Counter[str]] = {}
+
+
+@dataclass
+class Ledger:
+    """A trader's cumulative flows, from the transactions' events (wad)."""
+
+    deposited: int = 0
+    withdrawn: int = 0
+    realized_pnl: int = 0
+    fees: int = 0
+    funding: int = 0
+    bad_debt: int = 0
+    liquidator_income: int = 0
+    liquidated: bool = False
+
+
+@dataclass
+class World:
+    """The deployed protocol after warm-up, and the model of the same state."""
+
+    name: str
+    d: Any
+    cfg: dict[str, Any]
+    holders: dict[str, Any]
+    model: Protocol
+    scale: int
+    max_leverage: int
+    vault_tokens: int
+    ledgers: dict[str, Ledger]
+    address_names: dict[str, str] = field(default_factory=dict)
+
+
+def build_model(cfg: dict[str, Any], d: Any) -> Protocol:
+    model = Protocol(
+        init_margin_ratio=cfg["init_margin_ratio"],
+        maintenance_margin_ratio=cfg["maintenance_margin_ratio"],
+        liquidation_fee_ratio=cfg["liquidation_fee_ratio"],
+        partial_liquidation_ratio=cfg["partial_liquidation_ratio"],
+        quote_decimals=cfg["quote_decimals"],
+        v1_liquidation_fee_quirk=False,  # README: the fund pays only the shortfall
+        twap_notional_scales_spot=True,  # README: TWAP notional = spot notional × TWAP / spot
+        margin_needs_position=True,  # margin moves need an open position
+    )
+    for symbol, amm in d.amms.items():
+        m = market_config(cfg, symbol)
+        model.add_market(
+            symbol,
+            quote_reserve=m["quote_asset_reserve"],
+            base_reserve=m["base_asset_reserve"],
+            trade_limit_ratio=m["trade_limit_ratio"],
+            funding_period=m["funding_period"],
+            index_price=m["index_price"],
+            index_decimals=AGGREGATOR_DECIMALS,
+            tx=Tx(amm.tx.timestamp, amm.tx.block_number),
+            **{key: m[key] for key in MODEL_POOL_KEYS},
+        )
+        # opened by deploy_protocol a few blocks later: take the chain's first funding time, then model every move
+        model.market(symbol).pool.next_funding_time = amm.nextFundingTime()
+    return model
+
+
+@pytest.fixture(scope="module", params=list(CONFIGS))
+def world(request) -> World:
+    cfg = {**DEFAULT_CONFIG, **CONFIGS[request.param]}
+    owner = accounts[0]
+    d = deploy_protocol(config=cfg, deployer=owner)
+    holders = {"alice": accounts[1], "bob": accounts[2], "carol": accounts[3], "keeper": accounts[4]}
+    scale = 10 ** (18 - cfg["quote_decimals"])
+    unit = 10 ** cfg["quote_decimals"]
+    for name in TRADERS:
+        d.quote_token.mint(holders[name], MINTED_UNITS * unit, {"from": owner})
+        d.quote_token.approve(d.vault, 2**256 - 1, {"from": holders[name]})
+    d.quote_token.mint(owner, FUND_UNITS * unit, {"from": owner})
+    d.quote_token.approve(d.vault, FUND_UNITS * unit, {"from": owner})
+    d.quote_token.approve(d.insurance_fund, FUND_UNITS * unit, {"from": owner})
+    d.insurance_fund.deposit(FUND_UNITS * unit, {"from": owner})
+    model = build_model(cfg, d)
+    model.insurance_fund_deposit(FUND_UNITS * unit)
+    names = {str(account).lower(): name for name, account in holders.items()}
+    names[str(d.insurance_fund).lower()] = "fund"
+    ledgers = {name: Ledger() for name in HOLDERS}
+    # a book to start from, so that even a short example trades against open positions
+    now = web3.eth.get_block("latest")["timestamp"]
+    for name in TRADERS:
+        now += 1
+        send(d.vault.deposit, (INITIAL_DEPOSIT_UNITS * unit,), holders[name], now)
+        model.deposit(name, INITIAL_DEPOSIT_UNITS * unit)
+        ledgers[name].deposited += INITIAL_DEPOSIT_UNITS * unit * scale
+    for symbol, name, side, margin, leverage in INITIAL_BOOK:
+        now += 1
+        sent = send(d.clearing_house.openPosition, (d.amms[symbol], int(side), margin, leverage, 0), holders[name], now)
+        assert sent.error is None, sent.error
+        model.open_position(symbol, name, side, margin, leverage, 0, now, sent.receipt.block_number)
+        book_events(ledgers, names, sent)
+    web3.provider.make_request("evm_mine", [now + WARM_UP])
+    return World(request.param, d, cfg, holders, model, scale, WAD * WAD // cfg["init_margin_ratio"],
+                 d.quote_token.balanceOf(d.vault), ledgers, names)
+
+
+def book_events(ledgers: dict[str, Ledger], names: dict[str, str], sent: Sent) -> None:
+    """Adds a transaction's PositionChanged / MarginChanged / PositionLiquidated numbers to the traders' ledgers."""
+    for event in sent.events.get("PositionChanged", []):
+        ledger = ledgers[names[str(event["trader"]).lower()]]
+        ledger.realized_pnl += event["realizedPnl"]
+        ledger.fees += event["fee"]
+        ledger.funding += event["fundingPayment"]
+        ledger.bad_debt += event["badDebt"]
+    for event in sent.events.get("MarginChanged", []):
+        ledgers[names[str(event["trader"]).lower()]].funding += event["fundingPayment"]
+    for event in sent.events.get("PositionLiquidated", []):
+        ledgers[names[str(event["trader"]).lower()]].liquidated = True
+        ledgers[names[str(event["liquidator"]).lower()]].liquidator_income += event["liquidationFee"]
+
+
+def _k(reserves: tuple[int, int]) -> int:
+    return reserves[0] * reserves[1] // WAD
+
+
+ST_MARKET = st.sampled_from(MARKETS)
+ST_TRADER = st.sampled_from(TRADERS)
+ST_LIQUIDATOR = st.sampled_from(HOLDERS)
+ST_SIDE = st.sampled_from([Side.BUY, Side.SELL])
+ST_MARGIN = st.integers(WAD // 10, 80 * WAD)
+ST_PCT = st.integers(0, 110)
+ST_LEVERAGE_PCT = st.integers(5, 110)
+ST_UNITS = st.integers(1, 3_000)
+ST_SECONDS = st.integers(1, 2 * 3600)
+ST_INDEX_MOVE = st.integers(-15, 15)
+ST_FACTOR = st.integers(WAD // 2, 2 * WAD)
+ST_REPEG_MOVE = st.integers(-10, 10)
+
+
+def same_view(label: str, chain_view: Callable[[], Any], model_view: Callable[[], Any]) -> None:
+    """A view answers the model's number, or reverts with the model's error."""
+    try:
+        expected: Any = ("ok", model_view())
+    except ModelError as exc:
+        expected = ("revert", ERROR_ALIASES.get(exc.name, exc.name))
+    try:
+        got: Any = ("ok", chain_view())
+    except VirtualMachineError as exc:
+        got = ("revert", error_name(exc.revert_msg))
+    assert got == expected, f"{label}: chain {got}, model {expected}"
+
+
+class Machine(RuleBasedStateMachine):
+    """One example: the chain reverted to the warmed-up deployment, a fresh copy of the model beside it."""
+
+    world: ClassVar[World]
+
+    def __init__(self) -> None:
+        chain.revert()
+        super().__init__()
+        w = self.world
+        self.d = w.d
+        self.model = copy.deepcopy(w.model)
+        self.now = web3.eth.get_block("latest")["timestamp"]
+        self.vault_tokens = w.vault_tokens
+        self.ledgers = copy.deepcopy(w.ledgers)
+        self.curve_changed: set[str] = set()
+        self.chain = read_state(self.d, w.holders, TRADERS)
+        self.k_before = {symbol: _k(m.reserves) for symbol, m in self.chain.markets.items()}
+        self.compare_with_model()
+        EXAMPLES_RUN[self.world.name] = EXAMPLES_RUN.get(self.world.name, 0) + 1
+
+    # ------------------------------------------------------------------------------------- the engine
+
+    def act(self, label: str, model_call: Callable[[int, int], Any], chain_fn: Callable[..., Any],
+            args: tuple[Any, ...], sender: str, on_success: Callable[[], None] | None = None) -> tuple[Any, Sent]:
+        """Run one operation on the model and on the chain at the same block time; their outcomes must agree."""
+        self.now += 1
+        block = web3.eth.block_number + 1
+        model_error = None
+        result = None
+        try:
+            result = model_call(self.now, block)
+        except ModelError as exc:
+            model_error = ERROR_ALIASES.get(exc.name, exc.name)
+        sent = send(chain_fn, args, self.world.holders.get(sender, self.d.owner), self.now)
+        ACTIONS_RUN[self.world.name] = ACTIONS_RUN.get(self.world.name, 0) + 1
+        OUTCOMES.setdefault(self.world.name, Counter())[f"{label} {sent.error or 'ok'}"] += 1
+        assert sent.error == model_error, f"{label}: model says {model_error!r}, chain says {sent.error!r}"
+        if sent.receipt is not None:
+            assert sent.receipt.block_number == block, f"{label}: mined in {sent.receipt.block_number}, not {block}"
+            self.book_events(sent)
+            if on_success is not None:
+                on_success()
+        self.chain = read_state(self.d, self.world.holders, TRADERS)
+        self.compare_with_model()
+        return result, sent
+
+    def book_events(self, sent: Sent) -> None:
+        book_events(self.ledgers, self.world.address_names, sent)
+
+    def compare_with_model(self) -> None:
+        m, c = self.model, self.chain
+        for symbol, chain_market in c.markets.items():
+            market = m.market(symbol)
+            pool = market.pool
+            where = f"{symbol}"
+            assert chain_market.reserves == (pool.quote_reserve, pool.base_reserve), f"{where} reserves"
+            assert chain_market.total_position_size == pool.total_position_size, f"{where} net size"
+            assert chain_market.collateral == market.collateral, f"{where} collateral"
+            assert chain_market.cumulative_premium_fraction == market.latest_cumulative_premium_fraction(), \
+                f"{where} premium fraction"
+            assert chain_market.next_funding_time == pool.next_funding_time, f"{where} next funding time"
+            for name in TRADERS:
+                p = market.position(name)
+                expected = (p.size, p.margin, p.open_notional, p.last_cumulative_premium_fraction if p.size else 0)
+                got = chain_market.positions[name]
+                got = got if got[0] else (*got[:3], 0)
+                assert got == expected, f"{where} position {name}: chain {got}, model {expected}"
+        for name in HOLDERS:
+            assert c.vault_wad[name] == m.vault.get(name, 0), f"vault balance {name}"
+        assert c.vault_wad["fund"] == c.fund_balance == m.insurance_fund + m.toll_pool, "insurance fund"
+        assert c.vault_tokens == self.vault_tokens, "vault tokens"
+        assert m.insurance_fund >= 0, "the model's fund ran dry: the test set-up must keep it solvent"
+
+    @staticmethod
+    def check_position_changed(label: str, sent: Sent, result: dict[str, Any] | None) -> None:
+        """The PositionChanged event carries the model's numbers (single-event operations)."""
+        if result is None or sent.receipt is None:
+            return
+        events = sent.events.get("PositionChanged", [])
+        assert len(events) == 1, f"{label}: {len(events)} PositionChanged events"
+        e = events[0]
+        got = {
+            "margin": e["margin"], "exchanged_notional": e["positionNotional"],
+            "exchanged_size": e["exchangedPositionSize"], "fee": e["fee"], "size": e["positionSizeAfter"],
+            "realized_pnl": e["realizedPnl"], "bad_debt": e["badDebt"], "spot_price": e["spotPrice"],
+            "funding_payment": e["fundingPayment"], "liquidation_penalty": e["liquidationPenalty"],
+        }
+        expected = {key: result[key] for key in got}
+        assert got == expected, f"{label}: PositionChanged {got} != model {expected}"
+
+    # ------------------------------------------------------------------------------------------- rules
+
+    @rule(trader=ST_TRADER, units=ST_UNITS)
+    def rule_deposit(self, trader: str, units: int) -> None:
+        amount = units * 10 ** self.world.cfg["quote_decimals"]
+        def booked() -> None:
+            self.vault_tokens += amount
+            self.ledgers[trader].deposited += amount * self.world.scale
+
+        self.act("deposit", lambda now, block: self.model.deposit(trader, amount),
+                 self.d.vault.deposit, (amount,), trader, booked)
+
+    @rule(trader=ST_TRADER, pct=ST_PCT)
+    def rule_withdraw(self, trader: str, pct: int) -> None:
+        amount = self.model.balance_of(trader) * pct // 100
+        def booked() -> None:
+            self.vault_tokens -= amount
+            self.ledgers[trader].withdrawn += amount * self.world.scale
+
+        self.act("withdraw", lambda now, block: self.model.withdraw(trader, amount),
+                 self.d.vault.withdraw, (amount,), trader, booked)
+
+    def _open(self, market: str, trader: str, side: Side, margin: int, leverage_pct: int) -> None:
+        leverage = max(WAD, self.world.max_leverage * leverage_pct // 100)
+        result, sent = self.act(
+            "open",
+            lambda now, block: self.model.open_position(market, trader, side, margin, leverage, 0, now, block),
+            self.d.clearing_house.openPosition, (self.d.amms[market], int(side), margin, leverage, 0), trader)
+        self.check_position_changed("open", sent, result)
+
+    @rule(market=ST_MARKET, trader=ST_TRADER, side=ST_SIDE, margin=ST_MARGIN, leverage_pct=ST_LEVERAGE_PCT)
+    def rule_open(self, market: str, trader: str, side: Side, margin: int, leverage_pct: int) -> None:
+        self._open(market, trader, side, margin, leverage_pct)
+
+    @rule(market=ST_MARKET, trader=ST_TRADER, side=ST_SIDE, margin=ST_MARGIN, leverage_pct=ST_LEVERAGE_PCT)
+    def rule_open_more(self, market: str, trader: str, side: Side, margin: int, leverage_pct: int) -> None:
+        self._open(market, trader, side, margin, leverage_pct)
+
+    @rule(market=ST_MARKET, trader=ST_TRADER)
+    def rule_close(self, market: str, trader: str) -> None:
+        result, sent = self.act(
+            "close", lambda now, block: self.model.close_position(market, trader, 0, now, block),
+            self.d.clearing_house.closePosition, (self.d.amms[market], 0), trader)
+        self.check_position_changed("close", sent, result)
+
+    @rule(market=ST_MARKET, trader=ST_TRADER, margin=ST_MARGIN)
+    def rule_add_margin(self, market: str, trader: str, margin: int) -> None:
+        amount = margin // 5
+        self.act("addMargin", lambda now, block: self.model.add_margin(market, trader, amount),
+                 self.d.clearing_house.addMargin, (self.d.amms[market], amount), trader)
+
+    @rule(market=ST_MARKET, trader=ST_TRADER, pct=ST_PCT)
+    def rule_remove_margin(self, market: str, trader: str, pct: int) -> None:
+        amount = self.model.get_position(market, trader).margin * pct // 100
+        self.act("removeMargin", lambda now, block: self.model.remove_margin(market, trader, amount, now),
+                 self.d.clearing_house.removeMargin, (self.d.amms[market], amount), trader)
+
+    @rule(market=ST_MARKET, move=ST_INDEX_MOVE)
+    def rule_move_index(self, market: str, move: int) -> None:
+        feed = self.model.market(market).index
+        answer = max(feed.rounds[-1][1] * (100 + move) // 100, 10**6)
+        self.act("updateAnswer",
+                 lambda now, block: feed.add_answer(now, answer),
+                 self.d.aggregators[market].updateAnswer, (answer,), "owner")
+
+    @rule(seconds=ST_SECONDS)
+    def rule_sleep(self, seconds: int) -> None:
+        self.now += seconds  # the next transaction is mined that much later
+        ACTIONS_RUN[self.world.name] = ACTIONS_RUN.get(self.world.name, 0) + 1
+
+    @rule(market=ST_MARKET)
+    def rule_pay_funding(self, market: str) -> None:
+        self.act("payFunding", lambda now, block: self.model.pay_funding(market, now, block),
+                 self.d.clearing_house.payFunding, (self.d.amms[market],), "keeper")
+
+    @rule(market=ST_MARKET, trader=ST_TRADER, liquidator=ST_LIQUIDATOR)
+    def rule_liquidate(self, market: str, trader: str, liquidator: str) -> None:
+        result, sent = self.act(
+            "liquidate", lambda now, block: self.model.liquidate(market, liquidator, trader, now, block),
+            self.d.clearing_house.liquidate, (self.d.amms[market], self.world.holders[trader]), liquidator)
+        self.check_position_changed("liquidate", sent, result)
+
+    @rule(market=ST_MARKET, factor=ST_FACTOR)
+    def rule_adjust_k(self, market: str, factor: int) -> None:
+        _, sent = self.act("adjustK", lambda now, block: self.model.adjust_k(market, factor, now, block),
+                           self.d.clearing_house.adjustK, (self.d.amms[market], factor), "owner")
+        if sent.receipt is not None:
+            self.curve_changed.add(market)
+
+    @rule(market=ST_MARKET, move=ST_REPEG_MOVE)
+    def rule_repeg(self, market: str, move: int) -> None:
+        pool = self.model.market(market).pool
+        price = pool.spot_price() * (100 + move) // 100 + move  # an odd wei or two for the rounding
+        _, sent = self.act("repeg", lambda now, block: self.model.repeg(market, price, now, block),
+                           self.d.clearing_house.repeg, (self.d.amms[market], price), "owner")
+        if sent.receipt is not None:
+            self.curve_changed.add(market)
+
+    @rule(market=ST_MARKET, trader=ST_TRADER)
+    def rule_check_views(self, market: str, trader: str) -> None:
+        """The views at the latest block: notional and PnL by spot, TWAP and oracle, margin ratio, free collateral,
+        mark and index TWAPs."""
+        ch, amm, account = self.d.clearing_house, self.d.amms[market], self.world.holders[trader]
+        now = web3.eth.get_block("latest")["timestamp"]
+        m = self.model
+        pool = m.market(market).pool
+        same_view("mark TWAP", lambda: amm.getTwapPrice(MARK_TWAP_INTERVAL),
+                  lambda: pool.twap_price(MARK_TWAP_INTERVAL, now))
+        same_view("index TWAP", lambda: amm.getUnderlyingTwapPrice(pool.funding_period),
+                  lambda: m.market(market).index.twap(pool.funding_period, now))
+        if m.get_position(market, trader).size == 0:
+            return
+        for option in PnlCalcOption:
+            same_view(f"notional and PnL {option.name}",
+                      lambda option=option: tuple(ch.getPositionNotionalAndUnrealizedPnl(amm, account, int(option))),
+                      lambda option=option: m.get_position_notional_and_unrealized_pnl(market, trader, option, now))
+        same_view("margin ratio", lambda: ch.getMarginRatio(amm, account), lambda: m.margin_ratio(market, trader, now))
+        same_view("free collateral", lambda: self.d.viewer.getFreeCollateral(amm, account),
+                  lambda: m.free_collateral(market, trader, now))
+
+    # ------------------------------------------------------------------------------------- invariants
+
+    @invariant()
+    def invariant_vault_holds_what_it_owes(self) -> None:
+        """Vault tokens == Σ free balances (traders, liquidator, fund) + Σ booked market collateral, exactly; and
+        each market's collateral covers every margin plus the PnL and funding its traders would realise by
+        closing everything now (up to rounding dust)."""
+        c = self.chain
+        liabilities = sum(c.vault_wad.values()) + sum(m.collateral for m in c.markets.values())
+        assert c.vault_tokens * self.world.scale == liabilities, "vault tokens vs balances + collateral"
+        for symbol, m in c.markets.items():
+            owed = self.owed_by_market(m)
+            assert m.collateral >= owed - SOLVENCY_DUST, f"{symbol}: collateral {m.collateral} < owed {owed}"
+
+    @staticmethod
+    def owed_by_market(m: Any) -> int:
+        """Σ (margin − pending funding) + what closing the net position pays − Σ signed open notional."""
+        q, b = m.reserves
+        net = m.total_position_size
+        owed = 0
+        for size, margin, open_notional, last_cpf in m.positions.values():
+            if size == 0:
+                continue
+            owed += margin - mul(m.cumulative_premium_fraction - last_cpf, size)
+            owed -= open_notional if size > 0 else -open_notional
+        if net > 0:
+            owed += output_price_with_reserves(ModelDir.ADD_TO_AMM, net, q, b)
+        elif net < 0:
+            owed -= output_price_with_reserves(ModelDir.REMOVE_FROM_AMM, -net, q, b)
+        return owed
+
+    @invariant()
+    def invariant_net_size_is_the_pools_base_delta(self) -> None:
+        for symbol, m in self.chain.markets.items():
+            total = sum(position[0] for position in m.positions.values())
+            assert total == m.total_position_size == m.base_asset_delta, f"{symbol}: Σ sizes {total}"
+
+    @invariant()
+    def invariant_k_changes_only_by_curve_changes(self) -> None:
+        """Between curve changes, k = q·b only grows by the pools' rounding (≤ max(q, b)/1e18 + 1 per swap, two
+        swaps per step at most)."""
+        for symbol, m in self.chain.markets.items():
+            k = _k(m.reserves)
+            if symbol not in self.curve_changed:
+                drift = k - self.k_before[symbol]
+                bound = 2 * (max(m.reserves) // WAD + 2)
+                assert 0 <= drift <= bound, f"{symbol}: k moved by {drift} without adjustK"
+            self.k_before[symbol] = k
+        self.curve_changed.clear()
+
+    @invariant()
+    def invariant_fund_books_its_tokens(self) -> None:
+        """The InsuranceFund's booked balance is its vault account (it holds no stray tokens)."""
+        c = self.chain
+        assert c.fund_balance == c.vault_wad["fund"] and c.fund_tokens == 0
+
+    @invariant()
+    def invariant_no_trader_withdraws_more_than_earned(self) -> None:
+        """withdrawn + free balance + margins <= deposits + realised PnL − fees − funding + bad debt absorbed +
+        liquidator fees; equal for a trader never liquidated."""
+        for name, ledger in self.ledgers.items():
+            margins = sum(m.positions[name][1] for m in self.chain.markets.values()) if name in TRADERS else 0
+            held = ledger.withdrawn + self.chain.vault_wad[name] + margins
+            earned = (ledger.deposited + ledger.realized_pnl - ledger.fees - ledger.funding + ledger.bad_debt
+                      + ledger.liquidator_income)
+            assert ledger.withdrawn <= earned, f"{name} withdrew {ledger.withdrawn} > {earned}"
+            if ledger.liquidated:
+                assert held <= earned, f"{name}: holds {held} > earned {earned}"
+            else:
+                assert held == earned, f"{name}: holds {held} != earned {earned}"
+
+
+def test_model_and_chain_agree(world: World) -> None:
+    """Runs the machine under the active profile; writes what ran to build/property/<profile>-<config>.txt."""
+    started = time.time()
+    ACTIONS_RUN[world.name] = EXAMPLES_RUN[world.name] = 0
+    OUTCOMES[world.name] = Counter()
+    machine = type("DifferentialMachine", (Machine,), {"world": world})
+    chain.snapshot()
+    run_state_machine_as_test(machine, settings=settings(**machine_settings()))
+    lines = [
+        (f"config {world.name}, profile {profile_name()} {machine_settings()['max_examples']} examples x "
+         f"{machine_settings()['stateful_step_count']} steps: {EXAMPLES_RUN[world.name]} runs, "
+         f"{ACTIONS_RUN[world.name]} actions in {time.time() - started:.0f} s, no discrepancy, no violation"),
+        *(f"  {outcome}: {count}" for outcome, count in sorted(OUTCOMES[world.name].items())),
+    ]
+    print("\n" + "\n".join(lines))
+    out = Path("build/property")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{profile_name()}-{world.name}.txt").write_text("\n".join(lines) + "\n")

@@ -1,0 +1,41 @@
+"""Regressions found by the differential state machine (pool 1000 quote / 100 base, 18 decimals)."""
+
+from __future__ import annotations
+
+from tests.helpers import BUY, SELL, reverts_with, wad
+
+
+def test_short_beyond_the_quote_reserve_fails_with_trade_limit(ch, amm, alice, fund_trader):
+    """A short removing more quote than the pool holds reverted with an arithmetic panic (the price was computed
+    before the trade limit was checked); SPEC §4: every revert carries a custom error naming the cause."""
+    fund_trader(alice, wad(10_000))
+    with reverts_with("TradeLimitExceeded", wad(2_000), wad(900)):
+        ch.openPosition(amm, SELL, wad(200), wad(10), 0, {"from": alice})
+
+
+def test_closing_a_short_larger_than_the_base_reserve_fails_with_trade_limit(ch, amm, alice, bob, fund_trader):
+    """Bob's short adds 400 base; Alice then buys 450: closing Bob's 400 would remove more base than the 50 left."""
+    fund_trader(alice, wad(10_000))
+    fund_trader(bob, wad(10_000))
+    ch.openPosition(amm, SELL, wad(400), wad(2), 0, {"from": bob})
+    assert ch.getPosition(amm, bob)[0] == -wad(400)
+    ch.openPosition(amm, BUY, wad(900), wad(2), 0, {"from": alice})
+    assert amm.getReserve()[1] == wad(50)
+    with reverts_with("TradeLimitExceeded"):
+        ch.closePosition(amm, 0, {"from": bob})
+
+
+def test_a_short_larger_than_the_pool_after_a_k_cut_fails_with_trade_limit(ch, amm, owner, alice, bob, fund_trader):
+    """After adjustK shrinks the pool, one short can be larger than the whole base reserve (the net position is
+    not): pricing it panicked (arithmetic underflow) in every path that values it; now TradeLimitExceeded."""
+    fund_trader(alice, wad(10_000))
+    fund_trader(bob, wad(10_000))
+    ch.openPosition(amm, SELL, wad(100), wad(2), 0, {"from": bob})  # size -25
+    ch.openPosition(amm, BUY, wad(150), wad(2), 0, {"from": alice})  # net long
+    ch.adjustK(amm, wad("0.2"), {"from": owner})  # shallower: the fund gains
+    size = ch.getPosition(amm, bob)[0]
+    assert -size > amm.getReserve()[1] > amm.totalPositionSize() > 0
+    with reverts_with("TradeLimitExceeded"):
+        ch.closePosition(amm, 0, {"from": bob})
+    with reverts_with("TradeLimitExceeded"):
+        ch.openPosition(amm, BUY, wad(1), wad(1), 0, {"from": bob})
