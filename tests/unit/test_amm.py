@@ -637,8 +637,8 @@ def test_twap_after_the_ring_wraps(busy_amm):
 
 
 @pytest.mark.xfail(
-    reason="BUG/v1 deviation: the mark TWAP keeps a bounded ring of observations (256); when more blocks traded "
-    "inside the window than it holds (a 1 h funding TWAP with a trade in every 12 s block, or faster blocks) the "
+    reason="BUG/v1 deviation: the mark TWAP keeps a bounded ring of observations (1,024); when more blocks traded "
+    "inside the window than it holds (a 1 h funding TWAP with a trade in every block of a chain with blocks under 3.5 s) the "
     "oldest are overwritten and the TWAP averages only what is left, where v1 walks every snapshot",
     strict=True,
 )
