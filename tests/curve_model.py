@@ -7,25 +7,14 @@ All values are wad ints; sizes are signed (long positive).
 
 from __future__ import annotations
 
-WAD = 10**18
+from tests.trading import WAD, output_price, spot_price
 
-
-def get_output_price(is_add: bool, base_amount: int, quote_reserve: int, base_reserve: int) -> int:
-    """Quote received for adding `base_amount` of base (is_add) or paid for removing it."""
-    if base_amount == 0:
-        return 0
-    k = quote_reserve * base_reserve // WAD
-    base_after = base_reserve + base_amount if is_add else base_reserve - base_amount
-    quote_after = k * WAD // base_after
-    amount = quote_reserve - quote_after if is_add else quote_after - quote_reserve
-    if k * WAD % base_after != 0:
-        amount += -1 if is_add else 1
-    return amount
+__all__ = ["close_value", "curve_change_cost", "notional_and_pnl", "repegged", "scaled", "spot_price"]
 
 
 def close_value(net_size: int, q: int, b: int) -> int:
     """What closing the traders' net position exchanges: paid to a net long, received from a net short."""
-    return get_output_price(net_size > 0, abs(net_size), q, b)
+    return output_price(net_size > 0, abs(net_size), q, b)
 
 
 def curve_change_cost(net_size: int, q0: int, b0: int, q1: int, b1: int) -> int:
@@ -46,14 +35,10 @@ def repegged(b: int, price: int) -> tuple[int, int]:
     return b * price // WAD, b
 
 
-def spot_price(q: int, b: int) -> int:
-    return q * WAD // b
-
-
 def notional_and_pnl(size: int, open_notional: int, q: int, b: int) -> tuple[int, int]:
     """A position's spot notional and unrealized PnL on the curve (q, b)."""
     if size == 0:
         return 0, 0
-    notional = get_output_price(size > 0, abs(size), q, b)
+    notional = output_price(size > 0, abs(size), q, b)
     pnl = notional - open_notional if size > 0 else open_notional - notional
     return notional, pnl

@@ -311,6 +311,25 @@ def position_changed(tx: Any) -> dict[str, Any]:
     return dict(events[0])
 
 
+def expected_position_changed(trader: Any, amm: Any, out: Outcome, funding: int = 0) -> dict[str, Any]:
+    """The PositionChanged event a trade (not a liquidation) with outcome `out` must emit."""
+    return {
+        "trader": trader,
+        "amm": amm,
+        "margin": out.position.margin,
+        "positionNotional": out.exchanged_quote,
+        "exchangedPositionSize": out.exchanged_size,
+        "fee": out.fee,
+        "positionSizeAfter": out.position.size,
+        "realizedPnl": out.realized_pnl,
+        "unrealizedPnlAfter": out.unrealized_pnl_after,
+        "badDebt": 0,
+        "liquidationPenalty": 0,
+        "spotPrice": out.spot_after,
+        "fundingPayment": funding,
+    }
+
+
 def addr(account: Any) -> str:
     """An address as brownie renders it inside a decoded custom error (lower-case hex)."""
     return str(account).lower()

@@ -14,58 +14,12 @@ from typing import Any
 
 from brownie import web3
 
+from tests.trading import div, output_price, spot_price, tdiv
+
 WAD = 10**18
 ONE_DAY = 86_400
 ONE_HOUR = 3_600
 AGGREGATOR_DECIMALS = 8
-
-
-# ------------------------------------------------------------------------------------------------ fixed point
-def div_tz(numerator: int, denominator: int) -> int:
-    """Integer division truncated toward zero (Solidity's `/`)."""
-    quotient = abs(numerator) // abs(denominator)
-    return quotient if (numerator >= 0) == (denominator > 0) else -quotient
-
-
-def wmul(a: int, b: int) -> int:
-    """v1's mulD: a * b / 1e18, truncated toward zero."""
-    return div_tz(a * b, WAD)
-
-
-def wdiv(a: int, b: int) -> int:
-    """v1's divD: a * 1e18 / b, truncated toward zero."""
-    return div_tz(a * WAD, b)
-
-
-# ------------------------------------------------------------------------------------------------ pool math
-def input_price(add: bool, quote: int, q: int, b: int) -> int:
-    """v1's getInputPriceWithReserves: base for adding (long) / removing (short) `quote`."""
-    if quote == 0:
-        return 0
-    k = q * b // WAD
-    q_after = q + quote if add else q - quote
-    b_after = k * WAD // q_after
-    base = b - b_after if add else b_after - b
-    if (k * WAD) % q_after != 0:
-        base = base - 1 if add else base + 1
-    return base
-
-
-def output_price(add: bool, base: int, q: int, b: int) -> int:
-    """v1's getOutputPriceWithReserves: quote for adding (closing a long) / removing (closing a short) `base`."""
-    if base == 0:
-        return 0
-    k = q * b // WAD
-    b_after = b + base if add else b - base
-    q_after = k * WAD // b_after
-    quote = q - q_after if add else q_after - q
-    if (k * WAD) % b_after != 0:
-        quote = quote - 1 if add else quote + 1
-    return quote
-
-
-def spot(q: int, b: int) -> int:
-    return q * WAD // b
 
 
 def position_value(size: int, q: int, b: int) -> int:
@@ -79,7 +33,7 @@ def unrealized_pnl(size: int, open_notional: int, notional: int) -> int:
 
 def margin_ratio(margin: int, pnl: int, funding: int, notional: int) -> int:
     """v1's _getMarginRatio: (margin + pnl - funding) / notional (the bad-debt branch gives the same number)."""
-    return wdiv(margin + pnl - funding, notional)
+    return div(margin + pnl - funding, notional)
 
 
 # ------------------------------------------------------------------------------------------------ TWAPs
@@ -109,7 +63,7 @@ class MarkHistory:
 
     def twap(self, now: int, interval: int) -> int:
         """v1's Amm.calcTwap over reserve prices (getTwapPrice)."""
-        return self._walk(lambda q, b: spot(q, b), now, interval)
+        return self._walk(spot_price, now, interval)
 
     def output_twap(self, size: int, now: int, interval: int = 900) -> int:
         """v1's Amm.getOutputTwap: the same walk over the quote a position of `size` would exchange."""
@@ -186,11 +140,11 @@ class Funding:
 
 def expected_funding(mark: int, index: int, period: int, max_rate: int = 0) -> Funding:
     """v1's settleFunding (plus this protocol's optional clamp of the premium fraction)."""
-    premium_fraction = div_tz((mark - index) * period, ONE_DAY)
+    premium_fraction = tdiv((mark - index) * period, ONE_DAY)
     if max_rate:
         cap = index * max_rate // WAD
         premium_fraction = max(-cap, min(cap, premium_fraction))
-    return Funding(mark, index, premium_fraction, wdiv(premium_fraction, index))
+    return Funding(mark, index, premium_fraction, div(premium_fraction, index))
 
 
 def next_funding_after_settlement(previous_next: int, now: int, period: int) -> int:

@@ -28,6 +28,7 @@ from tests.trading import (
     addr,
     close_position,
     div,
+    expected_position_changed,
     mul,
     open_position,
     output_price,
@@ -135,21 +136,7 @@ class Book:
     def _apply(self, who: Any, out: Outcome, tx: Any) -> dict[str, Any]:
         d = self.s.d
         event = position_changed(tx)
-        assert event == {
-            "trader": who,
-            "amm": d.amm,
-            "margin": out.position.margin,
-            "positionNotional": out.exchanged_quote,
-            "exchangedPositionSize": out.exchanged_size,
-            "fee": out.fee,
-            "positionSizeAfter": out.position.size,
-            "realizedPnl": out.realized_pnl,
-            "unrealizedPnlAfter": out.unrealized_pnl_after,
-            "badDebt": 0,
-            "liquidationPenalty": 0,
-            "spotPrice": out.spot_after,
-            "fundingPayment": 0,
-        }
+        assert event == expected_position_changed(who, d.amm, out)
         self.events[who].append(event)
         self.positions[who] = out.position
         # margin and fees leave the trader's free balance; the spread goes to the InsuranceFund, the toll to

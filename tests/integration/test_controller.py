@@ -61,18 +61,6 @@ def set_index(protocol) -> Callable[..., None]:
 
 
 @pytest.fixture
-def fund_deposit(protocol, owner) -> Callable[[int], None]:
-    """Top up the InsuranceFund with `amount` wad (18-decimal token)."""
-
-    def _deposit(amount: int) -> None:
-        protocol.quote_token.mint(owner, amount, {"from": owner})
-        protocol.quote_token.approve(protocol.insurance_fund, amount, {"from": owner})
-        protocol.insurance_fund.deposit(amount, {"from": owner})
-
-    return _deposit
-
-
-@pytest.fixture
 def trade(ch, fund_trader) -> Callable[..., Any]:
     funded: set[str] = set()
 

@@ -30,12 +30,12 @@ from tests.integration.risk_helpers import (
     index_twap,
     join_confirmations,
     latest_ts,
+    mul,
     next_funding_after_settlement,
     next_funding_on_open,
     output_price,
     set_index,
     unrealized_pnl,
-    wmul,
 )
 
 PERIOD = 3_600
@@ -163,7 +163,7 @@ def test_funding_both_directions_to_the_wei(protocol, traders, owner, rando, ali
     assert ch.getLatestCumulativePremiumFraction(amm) == f1.premium_fraction
     total = amm.totalPositionSize()
     assert total > 0
-    pool_pnl1 = wmul(f1.premium_fraction, total)
+    pool_pnl1 = mul(f1.premium_fraction, total)
     assert fund.fundBalance() - fund_before == pool_pnl1 > 0
     assert vault.balanceOfWad(fund) == fund.fundBalance()
     assert event(tx, "FundingPaid") == {
@@ -185,7 +185,7 @@ def test_funding_both_directions_to_the_wei(protocol, traders, owner, rando, ali
     set_index(agg, wad(20), owner)  # period 2: the index above the mark, shorts pay longs
     size_a, margin_a, _, last_a = ch.getPosition(amm, alice)
     assert last_a == 0
-    fp_a = wmul(f1.premium_fraction, size_a)
+    fp_a = mul(f1.premium_fraction, size_a)
     assert fp_a > 0  # a long pays
     tx = trade(hist, ch, amm, first + 400, alice, BUY, wad(10), wad(2))
     ev = event(tx, "PositionChanged")
@@ -195,7 +195,7 @@ def test_funding_both_directions_to_the_wei(protocol, traders, owner, rando, ali
     assert ch.getPosition(amm, alice)[3] == f1.premium_fraction
 
     size_b, margin_b, _, _ = ch.getPosition(amm, bob)
-    fp_b = wmul(f1.premium_fraction, size_b)
+    fp_b = mul(f1.premium_fraction, size_b)
     assert fp_b < 0  # a short receives
     at(first + 900)
     tx = ch.removeMargin(amm, wad(5), {"from": bob})
@@ -215,7 +215,7 @@ def test_funding_both_directions_to_the_wei(protocol, traders, owner, rando, ali
     cumulative = f1.premium_fraction + f2.premium_fraction
     assert ch.getLatestCumulativePremiumFraction(amm) == cumulative
     total = amm.totalPositionSize()
-    pool_pnl2 = wmul(f2.premium_fraction, total)
+    pool_pnl2 = mul(f2.premium_fraction, total)
     assert pool_pnl2 < 0  # traders are net long and longs now receive: the InsuranceFund pays
     assert fund.fundBalance() - fund_before == pool_pnl2
     assert amm.nextFundingTime() == next_funding_after_settlement(second, late, PERIOD) == late + PERIOD // 2
@@ -230,7 +230,7 @@ def test_funding_both_directions_to_the_wei(protocol, traders, owner, rando, ali
         size, margin, open_notional, _ = ch.getPosition(amm, trader)
         q, b = amm.getReserve()
         pnl = unrealized_pnl(size, open_notional, output_price(size > 0, abs(size), q, b))
-        fp = wmul(expected[trader], size)
+        fp = mul(expected[trader], size)
         free_before = vault.balanceOfWad(trader)
         at(late + 60 * (i + 1))
         tx = ch.closePosition(amm, 0, {"from": trader})

@@ -22,16 +22,16 @@ from tests.integration.risk_helpers import (
     MarkHistory,
     assert_reconciles,
     at,
+    div,
     event,
     input_price,
     latest_ts,
     margin_ratio,
+    mul,
     output_price,
     set_index,
-    spot,
+    spot_price,
     unrealized_pnl,
-    wdiv,
-    wmul,
 )
 
 PARTIAL_CONFIG = {
@@ -78,7 +78,7 @@ def snapshot(d: Any, people: list[Any]) -> dict[str, Any]:
 def expected_full_liquidation(d: Any, trader: Any, fee_ratio: int) -> dict[str, int]:
     """v1's full liquidation of `trader` at the current reserves, settling the funding owed."""
     size, margin, open_notional, last_cumulative = d.clearing_house.getPosition(d.amm, trader)
-    funding = wmul(d.clearing_house.getLatestCumulativePremiumFraction(d.amm) - last_cumulative, size)
+    funding = mul(d.clearing_house.getLatestCumulativePremiumFraction(d.amm) - last_cumulative, size)
     q, b = d.amm.getReserve()
     exchanged = output_price(size > 0, abs(size), q, b)
     pnl = unrealized_pnl(size, open_notional, exchanged)
@@ -100,7 +100,7 @@ def expected_full_liquidation(d: Any, trader: Any, fee_ratio: int) -> dict[str, 
         "liquidation_bad_debt": liquidation_bad_debt,
         "to_fund": to_fund,
         "fund_delta": to_fund - bad_debt - liquidation_bad_debt,
-        "spot_after": spot(q_after, b_after),
+        "spot_after": spot_price(q_after, b_after),
     }
 
 
@@ -280,9 +280,9 @@ def test_partial_liquidation(owner, alice, bob, carol):
     assert ch.getMarginRatio(amm, alice) == spot_ratio
 
     # v1: close partialLiquidationRatio of the size as a reverse trade at leverage 1
-    notional = output_price(True, abs(wmul(size, part)), q, b)
+    notional = output_price(True, abs(mul(size, part)), q, b)
     base = input_price(False, notional, q, b)
-    realized = wdiv(wmul(pnl, base), abs(size))
+    realized = div(mul(pnl, base), abs(size))
     remain_margin = margin + realized
     unrealized_after = pnl - realized
     remain_open_notional = old_notional - notional - unrealized_after
@@ -312,11 +312,11 @@ def test_partial_liquidation(owner, alice, bob, carol):
         "unrealizedPnlAfter": unrealized_after,
         "badDebt": 0,
         "liquidationPenalty": penalty,
-        "spotPrice": spot(q - notional, b + base),
+        "spotPrice": spot_price(q - notional, b + base),
         "fundingPayment": 0,
     }
     assert tuple(ch.getPosition(amm, alice)) == (size - base, remain_margin - penalty, remain_open_notional, 0)
-    assert abs(size - base - (size - wmul(size, part))) <= 1  # a quarter of the size, up to the pool's rounding
+    assert abs(size - base - (size - mul(size, part))) <= 1  # a quarter of the size, up to the pool's rounding
     assert vault.balanceOfWad(carol) - free_carol == to_liquidator
     assert fund.fundBalance() - fund_before == penalty - to_liquidator
     assert collateral_before - ch.getMarket(amm)[1] == penalty
@@ -383,7 +383,7 @@ def test_oracle_rule_protects_a_position_healthy_at_the_oracle(protocol, alice, 
     set_index(agg, oracle, d.owner)
     ch.openPosition(amm, SELL, wad("4.5"), wad(10), 0, {"from": bob})  # a distorted spot, 7.5 % below
     chain.sleep(900)
-    spot_price = amm.getSpotPrice()
+    spot_now = amm.getSpotPrice()
 
     size, margin, open_notional, _ = ch.getPosition(amm, alice)
     q, b = amm.getReserve()
@@ -392,10 +392,10 @@ def test_oracle_rule_protects_a_position_healthy_at_the_oracle(protocol, alice, 
     assert spot_ratio < wad("0.05")
 
     # spot >= 10 % below the oracle, and the oracle-based ratio is higher: the oracle's ratio counts
-    set_index(agg, spot_price * 112 // 100, d.owner)
+    set_index(agg, spot_now * 112 // 100, d.owner)
     assert amm.isOverSpreadLimit()
     oracle_price = amm.getUnderlyingPrice()
-    oracle_notional = wmul(abs(size), oracle_price)
+    oracle_notional = mul(abs(size), oracle_price)
     oracle_ratio = margin_ratio(margin, unrealized_pnl(size, open_notional, oracle_notional), 0, oracle_notional)
     assert oracle_ratio >= wad("0.05")
     assert ch.getMarginRatio(amm, alice) == oracle_ratio
@@ -403,7 +403,7 @@ def test_oracle_rule_protects_a_position_healthy_at_the_oracle(protocol, alice, 
         ch.liquidate(amm, alice, {"from": carol})
 
     # just under 10 % apart: the oracle is not consulted, the spot/TWAP ratio rules
-    set_index(agg, spot_price * 109 // 100, d.owner)
+    set_index(agg, spot_now * 109 // 100, d.owner)
     assert not amm.isOverSpreadLimit()
     assert ch.getMarginRatio(amm, alice) == spot_ratio
     e = expected_full_liquidation(d, alice, wad("0.05"))

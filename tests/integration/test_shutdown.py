@@ -19,13 +19,13 @@ from tests.helpers import BUY, SELL, reverts_with, wad
 from tests.integration.risk_helpers import (
     WAD,
     assert_reconciles,
+    div,
     event,
+    mul,
     output_price,
     set_index,
     unrealized_pnl,
     vault_assets,
-    wdiv,
-    wmul,
 )
 
 
@@ -56,8 +56,8 @@ def settled_value(size: int, margin: int, open_notional: int, price: int) -> int
     """v1's settlePosition value, floored at 0."""
     if price == 0:
         return margin
-    open_price = wdiv(open_notional, abs(size))
-    return max(wmul(size, price - open_price) + margin, 0)
+    open_price = div(open_notional, abs(size))
+    return max(mul(size, price - open_price) + margin, 0)
 
 
 def settle_everyone(d: Any, traders: list[Any], price: int) -> dict[Any, int]:
@@ -255,7 +255,7 @@ def test_funding_the_fund_cannot_pay_halts_the_market(protocol, alice, bob, owne
     chain.sleep(amm.nextFundingTime() - chain.time() + 1)
     tx = ch.payFunding(amm, {"from": rando})
     premium_fraction = tx.events["FundingPaid"]["premiumFraction"]
-    pool_pnl = wmul(premium_fraction, amm.totalPositionSize())
+    pool_pnl = mul(premium_fraction, amm.totalPositionSize())
     assert premium_fraction < 0 and pool_pnl < 0
     assert event(tx, "MarketHalted") == {"amm": amm.address, "shortfall": -pool_pnl}
     assert amm.isShutdown()

@@ -47,18 +47,6 @@ def traders(alice, bob, carol) -> list[Any]:
     return [alice, bob, carol]
 
 
-@pytest.fixture
-def fund_deposit(protocol, owner) -> Callable[[int], None]:
-    """Top up the InsuranceFund with `amount` wad (18-decimal token)."""
-
-    def _deposit(amount: int) -> None:
-        protocol.quote_token.mint(owner, amount, {"from": owner})
-        protocol.quote_token.approve(protocol.insurance_fund, amount, {"from": owner})
-        protocol.insurance_fund.deposit(amount, {"from": owner})
-
-    return _deposit
-
-
 def open_book(ch: Any, amm: Any, traders: list[Any], fund_trader: Callable[[Any, int], None], book: str) -> None:
     for trader, (side, margin, leverage) in zip(traders, BOOKS[book], strict=True):
         fund_trader(trader, wad(1_000))

@@ -15,6 +15,7 @@ from tests.trading import (
     Outcome,
     close_position,
     deposit,
+    expected_position_changed,
     mul,
     open_position,
     output_price,
@@ -39,21 +40,7 @@ def _check(d: Deployment, who: Any, tx: Any, out: Outcome, funding: int = 0) -> 
     """The event equals the computed trade, and agrees with the chain's views after the tx."""
     ch, amm = d.clearing_house, d.amm
     event = position_changed(tx)
-    assert event == {
-        "trader": who,
-        "amm": amm,
-        "margin": out.position.margin,
-        "positionNotional": out.exchanged_quote,
-        "exchangedPositionSize": out.exchanged_size,
-        "fee": out.fee,
-        "positionSizeAfter": out.position.size,
-        "realizedPnl": out.realized_pnl,
-        "unrealizedPnlAfter": out.unrealized_pnl_after,
-        "badDebt": 0,
-        "liquidationPenalty": 0,
-        "spotPrice": out.spot_after,
-        "fundingPayment": funding,
-    }
+    assert event == expected_position_changed(who, amm, out, funding)
     size, margin, open_notional, _ = ch.getPosition(amm, who)
     assert (event["positionSizeAfter"], event["margin"]) == (size, margin)
     assert event["spotPrice"] == amm.getSpotPrice()
