@@ -14,8 +14,7 @@ import {IVault} from "../interfaces/IVault.sol";
 /// @dev The InsuranceFund's balance is its ledger entry plus `_fundIncome`, the income `settle` credits
 ///      when the fee recipient is zero (the ClearingHouse's trades, margin changes, liquidations and funding);
 ///      the income is folded into the entry before the fund is debited (`debitUpTo`, `withdrawFor`), and
-///      whenever it would overflow its 96 bits. `settle`'s debit of an account only draws on its entry: the
-///      ClearingHouse never debits the fund through it.
+///      whenever it would overflow its 96 bits; `settle` folds it in when a debit of the fund needs it.
 contract Vault is IVault, Ownable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -87,7 +86,16 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
         if (msg.sender != address(uint160(word))) revert OnlyClearingHouse(msg.sender);
         if (account != address(0) || debitWad != 0 || creditWad != 0) {
             uint256 balance = _balances[account] + creditWad;
-            if (balance < debitWad) revert InsufficientBalance(account, balance, debitWad);
+            if (balance < debitWad) {
+                // the fund's pending income is part of its balance: fold it in (a path no trade takes)
+                if (account != insuranceFund || (word >> 160) == 0) revert InsufficientBalance(account, balance, debitWad);
+                balance += word >> 160;
+                word = uint256(uint160(word));
+                assembly ("memory-safe") {
+                    sstore(clearingHouse.slot, word)
+                }
+                if (balance < debitWad) revert InsufficientBalance(account, balance, debitWad);
+            }
             unchecked {
                 _balances[account] = balance - debitWad; // checked just above
             }

@@ -10,7 +10,7 @@ import pytest
 
 from scripts.deploy import Deployment, deploy_protocol
 from tests.helpers import BUY, SELL, reverts_with, wad
-from tests.trading import addr, assert_unchanged, capture_state, deposit
+from tests.trading import ZERO_ADDRESS, addr, assert_unchanged, capture_state, deposit
 
 
 @pytest.fixture(scope="module", params=[6, 18], ids=["6dec", "18dec"])
@@ -188,3 +188,25 @@ def test_amounts_below_one_token_unit_are_rejected(d, alice):
     with reverts_with("ZeroAmount"):
         ch.removeMargin(amm, scale - 1, {"from": alice})
     assert_unchanged(before, capture_state(d, [alice]))
+
+
+def test_settle_debits_the_fund_out_of_its_pending_income(owner, keeper, rando, alice):
+    """The fund's balance is its ledger entry plus the income `settle` credits it (fee recipient zero); a debit
+    of the fund through `settle` may use both (here `keeper` stands in for the ClearingHouse, `rando` for the
+    fund)."""
+    from brownie import MockERC20, Vault
+
+    token = MockERC20.deploy("Quote", "Q", 18, {"from": owner})
+    vault = Vault.deploy(token, owner, {"from": owner})
+    vault.initialize(keeper, rando, {"from": owner})
+    fund = rando
+    vault.settle(alice, 0, wad(10), ZERO_ADDRESS, wad(3), {"from": keeper})  # 3 of income for the fund
+    vault.settle(fund, 0, wad(1), ZERO_ADDRESS, 0, {"from": keeper})  # 1 in its ledger entry
+    assert vault.balanceOfWad(fund) == wad(4)
+    with reverts_with("InsufficientBalance", addr(fund), wad(4), wad(5)):
+        vault.settle(fund, wad(5), 0, ZERO_ADDRESS, 0, {"from": keeper})
+    vault.settle(fund, wad("3.5"), 0, ZERO_ADDRESS, 0, {"from": keeper})
+    assert vault.balanceOfWad(fund) == wad("0.5")
+    vault.settle(alice, 0, 0, ZERO_ADDRESS, wad(2), {"from": keeper})  # income accrues again after the fold
+    assert vault.balanceOfWad(fund) == wad("2.5")
+    assert vault.balanceOfWad(alice) == wad(10)
