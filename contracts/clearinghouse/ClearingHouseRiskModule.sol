@@ -11,7 +11,7 @@ import {KMath} from "../libraries/KMath.sol";
 import {MarginRatio} from "../libraries/MarginRatio.sol";
 import {ClearingHouseBase} from "./ClearingHouseBase.sol";
 
-/// @title ClearingHouse risk module: liquidation, funding, settlement and curve changes
+/// @title ClearingHouse risk module: liquidation, settlement and curve changes (funding runs in the ClearingHouse itself)
 /// @notice Runs only by DELEGATECALL from the ClearingHouse, on the ClearingHouse's storage and with its
 ///         address in events and vault calls; deployed with the same Vault and InsuranceFund (immutables).
 ///         Calling it directly changes nothing but its own unused storage.
@@ -93,12 +93,6 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
             trader, address(amm), r.exchangedQuote, WadMath.abs(r.exchangedSize), toLiquidator, msg.sender, liquidationBadDebt
         );
         _emitPositionChanged(trader, amm, r, 0, penalty);
-    }
-
-    /// @notice See IClearingHouse. The ClearingHouse runs its own copy (no DELEGATECALL on the keeper's path);
-    ///         this one keeps the module's interface and, called directly, changes nothing.
-    function payFunding(IAmm amm) external {
-        _payFunding(amm);
     }
 
     /// @notice See IClearingHouse.

@@ -160,7 +160,6 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("ClearingHouse", "payFunding"): "anyone, once per funding period",
     ("ClearingHouse", "settlePosition"): "the caller's own position, after a shutdown",
     ("ClearingHouseRiskModule", "liquidate"): "direct calls act on the module's own, empty storage (see below)",
-    ("ClearingHouseRiskModule", "payFunding"): "direct calls act on the module's own, empty storage (see below)",
     ("ClearingHouseRiskModule", "settlePosition"): "direct calls act on the module's own, empty storage",
     ("Vault", "deposit"): "the caller's own tokens",
     ("Vault", "depositFor"): "the caller's own tokens, credited to someone else",
@@ -246,7 +245,6 @@ def test_the_risk_module_called_directly_sees_no_market(ctx, alice, rando):
     before = capture_state(ctx.d, [alice, rando])
     for call in (
         lambda: module.liquidate(amm, alice, {"from": rando}),
-        lambda: module.payFunding(amm, {"from": rando}),
         lambda: module.settlePosition(amm, {"from": alice}),
     ):
         with reverts_with("UnknownMarket", addr(amm)):
