@@ -60,6 +60,9 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     }
 
     /// @dev What a position change did; built in memory and applied once.
+    /// @dev `_emitPositionChanged` reads this struct by word offset (size 0x00, margin 0x20, exchangedQuote
+    ///      0x60, exchangedSize 0x80, realizedPnl 0xa0, unrealizedPnlAfter 0xc0, fundingPayment 0xe0, badDebt
+    ///      0x100): reorder the fields only together with it (tests/unit/test_events.py checks every field).
     struct Result {
         int256 size;
         uint256 margin;
@@ -74,7 +77,6 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         uint256 quoteReserve; // pool after the trade
         uint256 baseReserve;
     }
-
 
     IVault public immutable vault;
     address public immutable insuranceFund;
@@ -419,7 +421,7 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     }
 
     /// @dev Emits `PositionChanged`, encoded by hand (eleven static words after the free-memory pointer,
-    ///      which is not moved: nothing is allocated after it here).
+    ///      which is not moved: nothing is allocated after it here), reading `Result` by its word offsets.
     function _emitPositionChanged(address trader, IAmm amm, Result memory r, uint256 fee, uint256 penalty) internal {
         uint256 spot = PoolMath.spotPrice(r.quoteReserve, r.baseReserve);
         bytes32 topic = PositionChanged.selector;
