@@ -366,7 +366,9 @@ contract Amm is IAmm, Ownable {
     /// @inheritdoc IAmm
     function getTradingState() external view override returns (SwapResult memory result) {
         Slot0 memory s0 = _slot0;
-        _fillParams(result, _params);
+        // slither: the unused returns are deliberately ignored tuple members (docs/security.md)
+        // slither-disable-next-line unused-return
+        _loadParams(result);
         (result.quoteReserve, result.baseReserve) = (s0.quoteReserve, s0.baseReserve);
     }
 
@@ -548,16 +550,6 @@ contract Amm is IAmm, Ownable {
             result.spreadRatio = ((word >> 120) & type(uint40).max) * RATIO_UNIT;
             result.maxHoldingBaseAsset = ((word >> 160) & type(uint48).max) * CAP_UNIT;
             result.openInterestNotionalCap = (word >> 208) * CAP_UNIT;
-        }
-    }
-
-    function _fillParams(SwapResult memory result, Params memory p) private pure {
-        unchecked {
-            // uint40 × 1e6 < 2^60 and uint48 × 1e15 < 2^98: no overflow
-            result.tollRatio = uint256(p.tollRatio) * RATIO_UNIT;
-            result.spreadRatio = uint256(p.spreadRatio) * RATIO_UNIT;
-            result.maxHoldingBaseAsset = uint256(p.maxHoldingBaseAsset) * CAP_UNIT;
-            result.openInterestNotionalCap = uint256(p.openInterestNotionalCap) * CAP_UNIT;
         }
     }
 
