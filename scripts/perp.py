@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from brownie import (
 )
 from brownie._config import CONFIG
 from brownie.exceptions import VirtualMachineError
+from eth_account import Account
 from web3 import Web3
 
 from perp_client import Addresses, PerpClient, PerpError, Side
@@ -98,6 +100,17 @@ def addresses_of(d: Deployment) -> Addresses:
         price_feed=d.price_feed.address,
         amms={s: a.address for s, a in d.amms.items()},
     )
+
+
+ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
+
+
+@cache
+def anvil_key(index: int) -> str:
+    """The private key anvil gives accounts[index] on a local chain (its default mnemonic)."""
+    Account.enable_unaudited_hdwallet_features()
+    acct = Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+    return "0x" + bytes(acct.key).hex()
 
 
 def client_for(d: Deployment, private_key: str | None = None) -> PerpClient:

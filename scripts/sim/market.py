@@ -14,12 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
 from brownie import accounts, web3
 from brownie.exceptions import VirtualMachineError
-from eth_account import Account
 from web3.types import LogReceipt
 
 from perp_client import PerpClient
@@ -29,12 +27,11 @@ from scripts.deploy import Deployment, deploy_protocol, to_aggregator_answer
 from scripts.keepers import arbitrageur, funding, liquidator
 from scripts.keepers.arbitrageur import ArbParams
 from scripts.keepers.common import Action
-from scripts.perp import client_for
+from scripts.perp import anvil_key, client_for
 
 WAD = 10**18
 BUY, SELL = 0, 1
 START_PRICE = 3_000
-ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 HEAD = 9  # the market-wide reads at the head of the batch in Market.books
 OWNER, FUNDING_KEEPER, LIQUIDATOR, ARBITRAGEUR = 0, 7, 8, 9  # indices in anvil's accounts
 KEEPER_LOGGERS = ("funding", "liquidator", "arbitrageur")
@@ -83,14 +80,6 @@ def draw_profiles(rng: random.Random, count: int) -> list[Profile]:
         leverage = rng.choice([1, 2, 3, 5, 5, 8, 10, 10, 10])  # up to the maximum, often at it
         profiles.append(Profile(rng.choice([BUY, SELL]), margin, leverage, margin * 2))
     return profiles
-
-
-@cache
-def anvil_key(index: int) -> str:
-    """The private key of anvil's accounts[index] (its default mnemonic)."""
-    Account.enable_unaudited_hdwallet_features()
-    acct = Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
-    return "0x" + bytes(acct.key).hex()
 
 
 def trader_account(i: int) -> Any:

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from brownie import accounts
-from eth_account import Account
 
 from perp_client import PerpClient
 from scripts.deploy import Deployment
-from scripts.perp import client_for
+from scripts.perp import anvil_key, client_for
 
-ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
-
-
-@cache
-def anvil_key(index: int) -> str:
-    """The private key anvil gives accounts[index] (its default mnemonic)."""
-    Account.enable_unaudited_hdwallet_features()
-    acct = Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
-    return "0x" + bytes(acct.key).hex()
+__all__ = ["anvil_key", "client_as"]
 
 
 def client_as(d: Deployment, account: Any) -> PerpClient:

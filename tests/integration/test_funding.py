@@ -30,13 +30,12 @@ from tests.integration.risk_helpers import (
     index_twap,
     join_confirmations,
     latest_ts,
-    mul,
     next_funding_after_settlement,
     next_funding_on_open,
-    output_price,
     set_index,
     unrealized_pnl,
 )
+from tests.trading import mul, output_price
 
 PERIOD = 3_600
 GAS = 1_500_000  # explicit gas limit: lets a transaction revert on chain at an exact timestamp

@@ -22,17 +22,13 @@ from tests.integration.risk_helpers import (
     MarkHistory,
     assert_reconciles,
     at,
-    div,
     event,
-    input_price,
     latest_ts,
     margin_ratio,
-    mul,
-    output_price,
     set_index,
-    spot_price,
     unrealized_pnl,
 )
+from tests.trading import div, input_price, mul, output_price, spot_price
 
 PARTIAL_CONFIG = {
     "init_margin_ratio": wad("0.1"),

@@ -19,14 +19,12 @@ from tests.helpers import BUY, SELL, reverts_with, wad
 from tests.integration.risk_helpers import (
     WAD,
     assert_reconciles,
-    div,
     event,
-    mul,
-    output_price,
     set_index,
     unrealized_pnl,
     vault_assets,
 )
+from tests.trading import div, mul, output_price
 
 
 # ------------------------------------------------------------------------------------------------ helpers
