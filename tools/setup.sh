@@ -36,3 +36,22 @@ done
 if [ ! -f "${HOME}/.brownie/network-config.yaml" ]; then
   .venv/bin/brownie networks list > /dev/null 2>&1 || true
 fi
+
+# 5. The dashboard page: bundled from dashboard/ and npm packages by esbuild (offline; nothing from a CDN).
+page_hash=$(cat package-lock.json dashboard/build.mjs dashboard/index.html dashboard/src/* | sha256sum | cut -c1-16)
+if ! stamp_ok perp_dashboard/static/.stamp "$page_hash"; then
+  echo "setup: building the dashboard page"
+  node dashboard/build.mjs
+  echo "$page_hash" > perp_dashboard/static/.stamp
+fi
+
+# 6. A browser for the dashboard's browser test: Debian's chromium and its driver (needs root, as CI is).
+if ! { command -v chromium > /dev/null && command -v chromedriver > /dev/null; }; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing chromium and chromium-driver (apt-get)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 chromium chromium-driver > /dev/null
+  else
+    echo "setup: chromium / chromedriver missing and not root: run 'sudo apt-get install chromium chromium-driver' (the dashboard's browser test needs them)"
+  fi
+fi
