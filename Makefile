@@ -6,7 +6,7 @@ BROWNIE := $(CURDIR)/.venv/bin/brownie
 ARGS ?=
 SCENARIO ?= crash
 
-.PHONY: setup demo test test-long gas lint sim k-demo deploy console keepers clean
+.PHONY: setup demo test test-long gas lint sim k-demo deploy console keepers dashboard dashboard-screenshots clean
 
 setup:
 	@bash tools/setup.sh
@@ -40,6 +40,12 @@ keepers: setup
 	@echo "  .venv/bin/python -m scripts.keepers.funding"
 	@echo "  .venv/bin/python -m scripts.keepers.liquidator"
 	@echo "  .venv/bin/python -m scripts.keepers.arbitrageur"
+
+dashboard: setup
+	$(BROWNIE) run scripts/dashboard.py
+
+dashboard-screenshots: setup
+	DASHBOARD_SCREENSHOTS=$(CURDIR)/reports $(BROWNIE) test tests/integration/test_dashboard.py
 
 console: setup
 	$(BROWNIE) console $(ARGS)
