@@ -21,7 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--no-first-run", "--disable-dev-shm-usage", "--window-size=1440,1200")
+         "--no-first-run", "--disable-dev-shm-usage", "--window-size=1600,1200")
 
 
 def free_port() -> int:
