@@ -335,6 +335,20 @@ def sequencer_view(client: PerpClient) -> dict[str, Any]:
     return {"text": f"{'DOWN' if latest[1] else 'up'} since {latest[2]} (feed {address})"}
 
 
+def vault_owed(client: PerpClient, events: list[Event], collaterals: list[int]) -> tuple[int, int]:
+    """What the Vault owes (wad): the free balance of every account the events name, the insurance fund and
+    the fee pool, plus the collateral booked in every market (margins and realised PnL not yet paid out);
+    and how many accounts that counts."""
+    accounts = {client.addresses.insurance_fund, client.clearing_house.functions.feePool().call()}
+    for e in events:
+        for key in ("account", "trader", "liquidator"):
+            if key in e.args:
+                accounts.add(e.args[key])
+    accounts.discard("0x0000000000000000000000000000000000000000")
+    free = sum(int(client.vault.functions.balanceOfWad(a).call()) for a in accounts)
+    return free + sum(max(c, 0) for c in collaterals), len(accounts)
+
+
 def operator_view(client: PerpClient, events: list[Event], paused: bool) -> dict[str, Any]:
     fund = client._contract("InsuranceFund", client.addresses.insurance_fund)
     now = client.block_timestamp()
@@ -354,12 +368,17 @@ def operator_view(client: PerpClient, events: list[Event], paused: bool) -> dict
             "oracle": oracle_view(client, symbol, now),
         })
     vault_tokens = int(client.token.functions.balanceOf(client.vault.address).call())
+    owed, accounts = vault_owed(client, events, [int(m["collateral_wad"]) for m in markets])
+    held = vault_tokens * 10 ** (18 - client.token_decimals)
     return {
         "paused": paused,
         **wad_fields("fund", int(fund.functions.fundBalance().call()), 2),
         **wad_fields("surplus", int(fund.functions.surplus().call()), 2),
         **wad_fields("reserve_floor", int(fund.functions.reserveFloor().call()), 2),
         "vault_tokens_text": f"{from_units(vault_tokens, client.token_decimals):,.2f}",
+        **wad_fields("vault_owed", owed, 2),
+        "vault_accounts": accounts,
+        "vault_covered": held >= owed,
         "markets": markets,
         "halted": [m["symbol"] for m in markets if m["status"] == "halted"],
         "sequencer": sequencer_view(client),

@@ -347,7 +347,8 @@ function kv(rows) {
 
 function renderOperator(o) {
   $("#op-fund").innerHTML = kv([["Balance", o.fund_text], ["Surplus (withdrawable)", o.surplus_text], ["Reserve floor", o.reserve_floor_text],
-    ["Vault token balance", o.vault_tokens_text], ["Funding settlements", o.funding_paid]]);
+    ["Vault holds", o.vault_tokens_text], ["Vault owes", `${o.vault_owed_text} (${o.vault_accounts} accounts + markets)`],
+    ["Vault covered", o.vault_covered ? "yes" : "NO"], ["Funding settlements", o.funding_paid]]);
   $("#op-safety").innerHTML = kv([["Trading", o.paused ? "PAUSED" : "running"],
     ["Halted markets", o.halted.length ? o.halted.join(", ") : "none"], ["Sequencer", o.sequencer.text]]);
   $("#op-markets tbody").innerHTML = o.markets.map((m) => `<tr id="op-${esc(m.symbol)}"><td>${esc(m.symbol)}</td>
