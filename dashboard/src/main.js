@@ -52,6 +52,13 @@ function banner() {
   el.hidden = !text;
   el.textContent = text || "";
   el.dataset.kind = state.rpcDown ? "rpc-down" : text ? "wrong-chain" : "";
+  if (el.dataset.kind === "wrong-chain" && state.walletKind === "browser") {
+    const b = document.createElement("button");
+    b.id = "switch-chain";
+    b.textContent = `Switch to chain ${state.config.chain_id}`;
+    b.addEventListener("click", switchChain);
+    el.append(" ", b);
+  }
   updateButtons();
 }
 
@@ -110,6 +117,16 @@ async function connect(kind) {
     await refresh();
   } catch (e) {
     message("error", `The wallet refused to connect: ${e.message}`);
+  }
+}
+
+async function switchChain() {
+  try {
+    await state.provider.request({ method: "wallet_switchEthereumChain", params: [{ chainId: `0x${state.config.chain_id.toString(16)}` }] });
+    state.walletChain = parseInt(await state.provider.request({ method: "eth_chainId" }), 16);
+    banner();
+  } catch (e) {
+    message("error", `The wallet did not switch networks: ${e.message}`);
   }
 }
 

@@ -139,12 +139,17 @@ def test_trader_round_trip_and_operator_view(demo, owner, alice, tmp_path, shots
         # a wallet on the wrong chain: the page says so and sends nothing
         driver.get(url)
         page.wait_text("#market-tabs", "ETH")
-        driver.execute_script(
-            "window.ethereum = {request: async ({method}) => method === 'eth_chainId' ? '0x1' : [arguments[0]], on() {}};", alice.address)
+        driver.execute_script(  # a browser wallet on chain 1 that can switch
+            "const addr = arguments[0]; let chain = '0x1';"
+            "window.ethereum = {on() {}, request: async ({method, params}) => method === 'eth_chainId' ? chain"
+            " : method === 'wallet_switchEthereumChain' ? (chain = params[0].chainId, null) : [addr]};", alice.address)
         page.click("#connect-browser")
         page.wait_text("#banner", "Wrong network: your wallet is on chain 1")
         assert not page.find("#open-btn").is_enabled()
         assert not page.find("#deposit-btn").is_enabled()
+        page.click("#switch-chain")
+        page.wait("the banner to go", lambda: not page.text("#banner"))
+        page.wait("deposit to be possible", lambda: page.find("#deposit-btn").is_enabled())
 
 
 def test_rpc_down_is_said_in_the_page(tmp_path):
