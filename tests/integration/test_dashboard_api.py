@@ -3,11 +3,15 @@ transactions do what they say when a wallet sends them; the development wallet e
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import time
 from typing import Any
 
 import pytest
 import requests
-from brownie import web3
+from brownie import chain, web3
 
 from perp_dashboard import BackgroundServer
 from perp_dashboard.views import words
@@ -125,3 +129,48 @@ def test_the_development_wallet_is_offered_only_when_asked(protocol, tmp_path):
         assert ok["result"][0].lower() == web3.eth.accounts[0].lower()
         refused = post(url, "/dev-rpc", {"jsonrpc": "2.0", "id": 2, "method": "anvil_setBalance", "params": []}).json()
         assert "does not support anvil_setBalance" in refused["error"]["message"]
+
+
+def test_history_follows_a_chain_that_went_back(server, protocol, alice, fund_trader):
+    fund_trader(alice, wad(100))
+    chain.snapshot()
+    protocol.clearing_house.openPosition(protocol.amm, 0, wad(10), wad(2), 0, {"from": alice})
+    account = f"{server}/api/account/{alice.address}"
+    assert [h["kind"] for h in requests.get(account, timeout=30).json()["history"]] == ["open", "deposited"]
+    chain.revert()  # a reorg, a restarted chain: the block the trade was in is gone
+    assert [h["kind"] for h in requests.get(account, timeout=30).json()["history"]] == ["deposited"]
+
+
+def test_a_node_that_stops_answering_is_rpc_down_then_recovers(tmp_path):
+    port = free_port()
+    anvil = [shutil.which("anvil") or "anvil", "--port", str(port), "--silent"]
+    deployment = tmp_path / "deployment.json"
+    fake = {role: {"address": f"0x{i:040x}", "block": 0} for i, role in enumerate(
+        ("quote_token", "vault", "insurance_fund", "clearing_house", "price_feed", "amm_ETH"), start=1)}
+    deployment.write_text(json.dumps({"chain_id": 31337, "complete": True, "contracts": fake}))
+    node = subprocess.Popen(anvil)
+    try:
+        wait_for_node(port)
+        with BackgroundServer(f"http://127.0.0.1:{port}", free_port(), deployment) as url:
+            assert requests.get(url + "/api/markets", timeout=30).status_code == 502  # answers, no contracts there
+            node.terminate()
+            node.wait(10)
+            down = requests.get(url + "/api/markets", timeout=30)
+            assert down.status_code == 503 and down.json()["error"].startswith("RPC down")
+            node = subprocess.Popen(anvil)
+            wait_for_node(port)
+            assert requests.get(url + "/api/markets", timeout=30).status_code == 502
+    finally:
+        node.terminate()
+        node.wait(10)
+
+
+def wait_for_node(port: int) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            requests.post(f"http://127.0.0.1:{port}", json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    raise AssertionError(f"anvil did not start on port {port}")
