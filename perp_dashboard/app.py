@@ -225,6 +225,13 @@ async def dev_rpc(request: Request) -> Response:
     state: State = request.app.state.dashboard
     import anyio.to_thread
 
+    # only this page may use the relay: a JSON content type forces a CORS preflight on any other site's
+    # request (which this server never answers), and a browser always names the page's origin
+    origin = request.headers.get("origin")
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json" or (
+        origin is not None and origin.split("://")[-1] != request.headers.get("host")
+    ):
+        return JSONResponse({"jsonrpc": "2.0", "id": None, "error": {"code": 4100, "message": "the development wallet answers only its own page"}}, status_code=403)
     try:
         offered = await anyio.to_thread.run_sync(state.dev_wallet_offered)
     except (RpcDown, requests.RequestException, PerpError) as exc:

@@ -174,3 +174,12 @@ def wait_for_node(port: int) -> None:
         except requests.ConnectionError:
             time.sleep(0.05)
     raise AssertionError(f"anvil did not start on port {port}")
+
+
+def test_other_sites_cannot_use_the_development_wallet(server):
+    call = {"jsonrpc": "2.0", "id": 1, "method": "eth_accounts", "params": []}
+    plain = requests.post(server + "/dev-rpc", data=json.dumps(call), headers={"content-type": "text/plain"}, timeout=30)
+    foreign = requests.post(server + "/dev-rpc", json=call, headers={"origin": "https://evil.example"}, timeout=30)
+    own = requests.post(server + "/dev-rpc", json=call, headers={"origin": server}, timeout=30)
+    assert plain.status_code == foreign.status_code == 403
+    assert own.status_code == 200 and own.json()["result"]
