@@ -78,6 +78,9 @@ def test_prepared_transactions_do_what_they_say(server, protocol, alice):
     assert [s["label"] for s in prepared["steps"]] == ["approve the vault", "deposit 600"]
     send(prepared, alice)
     assert client.vault_balance(alice.address) == wad(600)
+    send(post(server, "/api/prepare", {"action": "withdraw", "amount": "100", "trader": alice.address}).json(), alice)
+    assert client.vault_balance(alice.address) == wad(500)
+    assert client.wallet_balance(alice.address) == wad(500)
 
     trade = {"symbol": "ETH", "side": "short", "margin": "10", "leverage": "2", "trader": alice.address}
     quote = post(server, "/api/quote", trade).json()
@@ -101,7 +104,7 @@ def test_prepared_transactions_do_what_they_say(server, protocol, alice):
     assert client.holding("ETH", alice.address).size == 0
 
     history = requests.get(f"{server}/api/account/{alice.address}", timeout=30).json()["history"]
-    assert [h["kind"] for h in history[:5]] == ["close", "reduce", "remove margin", "add margin", "open"]
+    assert [h["kind"] for h in history] == ["close", "reduce", "remove margin", "add margin", "open", "withdrawn", "deposited"]
 
 
 def test_a_refused_trade_says_why_in_words(server, protocol, owner, alice, fund_trader):
