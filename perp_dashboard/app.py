@@ -39,6 +39,7 @@ from perp_dashboard.events import EventLog
 
 STATIC = Path(__file__).resolve().parent / "static"
 SAMPLES = 600
+CACHE_ENTRIES = 256
 # what the development wallet may ask the node: reads, and sending from its unlocked accounts
 DEV_METHODS = {
     "eth_accounts", "eth_requestAccounts", "eth_chainId", "net_version", "eth_blockNumber", "eth_call", "eth_estimateGas",
@@ -63,6 +64,8 @@ class State:
     _events: EventLog | None = None
     _dev_ok: bool | None = None
     samples: dict[str, list[tuple[int, float, float | None]]] = field(default_factory=dict)
+    cache: dict[tuple[str, bytes], dict[str, Any]] = field(default_factory=dict)
+    cache_hits: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def client(self) -> PerpClient:
@@ -103,13 +106,30 @@ class State:
         del series[:-SAMPLES]
 
 
-def api(handler: Any) -> Any:
-    """Runs `handler(state, request)` in a worker thread; PerpError → 400, an unreachable node → 503."""
+def api(handler: Any, per_block: bool = False) -> Any:
+    """Runs `handler(state, request)` in a worker thread; PerpError → 400, an unreachable node → 503.
+
+    `per_block`: the answer depends only on the chain's state, so it is computed once per block (keyed by
+    the latest block's hash) however many pages poll: one `eth_getBlockByNumber` while nothing happens."""
 
     def endpoint(request: Request) -> Response:
         state: State = request.app.state.dashboard
         try:
-            return JSONResponse(handler(state, request))
+            if not per_block:
+                return JSONResponse(handler(state, request))
+            head = bytes(state.client().w3.eth.get_block("latest")["hash"])
+            key = (request.url.path, head)
+            with state._lock:
+                cached = state.cache.get(key)
+            if cached is None:
+                cached = handler(state, request)
+                with state._lock:
+                    state.cache[key] = cached
+                    while len(state.cache) > CACHE_ENTRIES:
+                        del state.cache[next(iter(state.cache))]
+            else:
+                state.cache_hits += 1
+            return JSONResponse(cached)
         except RpcDown as exc:
             return JSONResponse({"error": str(exc)}, status_code=503)
         except PerpError as exc:
@@ -266,10 +286,10 @@ def create_app(rpc_url: str, deployment: Path | None = None, dev_wallet: bool = 
     routes = [
         Route("/", index),
         Route("/api/config", api(config)),
-        Route("/api/markets", api(markets)),
-        Route("/api/chart/{symbol}", api(chart)),
-        Route("/api/account/{address}", api(account)),
-        Route("/api/operator", api(operator)),
+        Route("/api/markets", api(markets, per_block=True)),
+        Route("/api/chart/{symbol}", api(chart, per_block=True)),
+        Route("/api/account/{address}", api(account, per_block=True)),
+        Route("/api/operator", api(operator, per_block=True)),
         Route("/api/quote", api(quote), methods=["POST"]),
         Route("/api/prepare", api(prepare), methods=["POST"]),
         Route("/dev-rpc", dev_rpc, methods=["POST"]),

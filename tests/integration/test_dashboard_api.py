@@ -186,3 +186,17 @@ def test_other_sites_cannot_use_the_development_wallet(server):
     own = requests.post(server + "/dev-rpc", json=call, headers={"origin": server}, timeout=30)
     assert plain.status_code == foreign.status_code == 403
     assert own.status_code == 200 and own.json()["result"]
+
+
+def test_reads_are_computed_once_per_block(protocol, tmp_path, alice, fund_trader):
+    deployment = write_deployment(tmp_path / "deployment.json", web3.eth.chain_id, protocol)
+    background = BackgroundServer(web3.provider.endpoint_uri, free_port(), deployment)
+    with background as url:
+        state = background.server.config.app.state.dashboard
+        first = requests.get(url + "/api/markets", timeout=30).json()
+        again = requests.get(url + "/api/markets", timeout=30).json()
+        assert again == first and state.cache_hits == 1
+        fund_trader(alice, wad(100))
+        protocol.clearing_house.openPosition(protocol.amm, 0, wad(10), wad(2), 0, {"from": alice})
+        moved = requests.get(url + "/api/markets", timeout=30).json()
+        assert state.cache_hits == 1 and moved["markets"][0]["mark_wad"] != first["markets"][0]["mark_wad"]
