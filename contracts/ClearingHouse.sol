@@ -127,9 +127,11 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
 
     /// @inheritdoc IClearingHouse
     /// @dev Allowed while paused: liquidations stay open during a pause, so traders must be able to defend.
+    ///      Not after a shutdown: settlement values positions at the frozen price, margin moves no more.
     function addMargin(IAmm amm, uint256 amount) external override {
         _requireTokenAmount(amount);
         Market memory market = _listedMarket(amm);
+        if (amm.isShutdown()) revert MarketClosed();
         StoredPosition storage pos = _positions[amm][msg.sender];
         if (pos.size == 0) revert NoPosition();
         pos.margin = (uint256(pos.margin) + amount).toUint96();
@@ -144,6 +146,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         Params memory p = _paramsWhenNotPaused();
         _requireTokenAmount(amount);
         Market memory market = _listedMarket(amm);
+        if (amm.isShutdown()) revert MarketClosed();
         StoredPosition memory pos = _positions[amm][msg.sender];
         if (pos.size == 0) revert NoPosition();
         int256 fundingPayment = _fundingPayment(market, pos);
@@ -160,6 +163,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         stored.margin = pos.margin;
         stored.lastUpdatedCumulativePremiumFraction = pos.lastUpdatedCumulativePremiumFraction;
         market.collateral = (int256(market.collateral) - amount.toInt()).toInt96();
+        if (market.collateral < 0) _requirePrepaid(amm, market);
         _writeMarket(amm, market);
         _vaultSettle(msg.sender, 0, amount, 0);
         emit MarginChanged(msg.sender, address(amm), -amount.toInt(), fundingPayment);
@@ -302,6 +306,16 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     /// @inheritdoc IClearingHouse
     function getLatestCumulativePremiumFraction(IAmm amm) external view override returns (int256) {
         return _markets[amm].cumulativePremiumFraction;
+    }
+
+    /// @inheritdoc IClearingHouse
+    function prepaidBadDebt(IAmm amm) external view override returns (uint256) {
+        return _prepaidBadDebt[amm];
+    }
+
+    /// @inheritdoc IClearingHouse
+    function unpaidBadDebt() external view override returns (uint256) {
+        return _unpaidBadDebt;
     }
 
     /// @dev Runs the same call in the risk module on this contract's storage and returns its result.

@@ -6,6 +6,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IInsuranceFund} from "../interfaces/IInsuranceFund.sol";
 import {IVault} from "../interfaces/IVault.sol";
+import {IClearingHouse} from "../interfaces/IClearingHouse.sol";
 
 /// @title Insurance fund
 /// @notice Its balance is its account in the Vault: fee income and liquidation shares are credited there
@@ -57,6 +58,13 @@ contract InsuranceFund is IInsuranceFund, Ownable {
     /// @inheritdoc IInsuranceFund
     function surplus() public view override returns (uint256) {
         uint256 b = fundBalance();
-        return b > reserveFloor ? b - reserveFloor : 0;
+        uint256 needed = reserveFloor + badDebtOwed();
+        return b > needed ? b - needed : 0;
+    }
+
+    /// @inheritdoc IInsuranceFund
+    function badDebtOwed() public view override returns (uint256) {
+        address ch = vault.clearingHouse();
+        return ch == address(0) ? 0 : IClearingHouse(ch).unpaidBadDebt();
     }
 }

@@ -58,8 +58,11 @@ interface IClearingHouseTypes {
     error InvalidOpenNotional();
     /// @dev A ratio parameter out of range.
     error InvalidParameter();
-    /// @dev A curve change would cost the InsuranceFund `cost` (wad) but it holds only `available`.
+    /// @dev The InsuranceFund would have to pay `cost` (wad: a curve change, or the part of a payout the
+    ///      market's collateral does not hold) but can pay only `available`: the action is refused.
     error InsuranceFundInsufficient(uint256 cost, uint256 available);
+    /// @dev The market was shut down: only `settlePosition` acts on it.
+    error MarketClosed();
     /// @dev Trading is paused (OpenZeppelin Pausable's name).
     error EnforcedPause();
     /// @dev A quote amount outside the slippage limit on a close.
@@ -114,6 +117,9 @@ interface IClearingHouseTypes {
     event RestrictionModeEntered(address amm, uint256 blockNumber);
     /// @notice The InsuranceFund could not cover `shortfall`: the market was shut down.
     event MarketHalted(address indexed amm, uint256 shortfall);
+    /// @notice A payout needed `amount` (wad) more than the market's collateral: the InsuranceFund prepaid it
+    ///         (v1's prepaid bad debt), to be netted against the bad debt it pays later in that market.
+    event BadDebtPrepaid(address indexed amm, uint256 amount);
     /// @notice A market was listed.
     event MarketListed(address indexed amm);
     /// @notice Margin parameters changed.
@@ -200,4 +206,10 @@ interface IClearingHouse is IClearingHouseTypes {
     function getFreeCollateral(IAmm amm, address trader) external view returns (int256);
     /// @notice The market's cumulative premium fraction (wad, signed).
     function getLatestCumulativePremiumFraction(IAmm amm) external view returns (int256);
+    /// @notice What the InsuranceFund has paid into `amm` ahead of the bad debt that caused it (wad): a
+    ///         payout that needed more than the market held. Netted against that market's later bad debt.
+    function prepaidBadDebt(IAmm amm) external view returns (uint256);
+    /// @notice Bad debt the InsuranceFund could not pay when it arose (wad, all markets; their markets were
+    ///         halted). The fund's withdrawable surplus excludes it.
+    function unpaidBadDebt() external view returns (uint256);
 }

@@ -5,7 +5,8 @@ pragma solidity 0.8.28;
 /// @notice Its money is an account in the Vault (so that fee income costs no token transfer). It
 ///         receives spread fees, liquidation shares and the funding surplus; it pays bad debt, the
 ///         funding deficit and k-adjustment costs. Anyone may top it up; only the ClearingHouse draws on
-///         it; the owner may withdraw only the surplus above `reserveFloor`, which can only rise.
+///         it; the owner may withdraw only the surplus: above `reserveFloor` (which can only rise) and the bad
+///         debt still owed.
 interface IInsuranceFund {
     /// @dev Zero amount.
     error ZeroAmount();
@@ -26,8 +27,15 @@ interface IInsuranceFund {
     function raiseReserveFloor(uint256 floorWad) external;
     /// @notice The fund's balance in wad.
     function fundBalance() external view returns (uint256);
-    /// @notice What the owner could withdraw now, in wad.
+    /// @notice The fund's withdrawable surplus (wad): its balance minus everything markets need from it,
+    ///         that is the reserve floor and the bad debt it still owes (`badDebtOwed`). A market's payout
+    ///         beyond its collateral is paid by the fund at that moment (prepaid bad debt), so no market is
+    ///         left in deficit behind the surplus. The owner withdraws at most this; curve changes and the
+    ///         pool's side of funding spend at most this.
     function surplus() external view returns (uint256);
+    /// @notice Bad debt the fund could not pay when it arose (wad; the ClearingHouse's `unpaidBadDebt`, the
+    ///         markets concerned halted): excluded from the surplus.
+    function badDebtOwed() external view returns (uint256);
     /// @notice The floor in wad.
     function reserveFloor() external view returns (uint256);
 }

@@ -40,6 +40,8 @@ interface IVault {
     function token() external view returns (IERC20);
     /// @notice 10 ** (18 − token decimals): wad per token unit.
     function scale() external view returns (uint256);
+    /// @notice The ClearingHouse (zero until wired).
+    function clearingHouse() external view returns (address);
 
     // ---------------------------------------------------------------------------- ClearingHouse only
     /// @notice Debits `debitWad` from `account` (reverts if short), credits `creditWad` to it, and credits

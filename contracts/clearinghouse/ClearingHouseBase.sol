@@ -96,6 +96,12 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     mapping(IAmm amm => Market) internal _markets;
     mapping(IAmm amm => uint256) public openInterestNotional;
     mapping(IAmm amm => mapping(address trader => StoredPosition)) internal _positions;
+    /// @dev Per market, what the InsuranceFund paid in ahead of the bad debt behind it (wad): a payout
+    ///         that needed more than the market's collateral (v1's prepaid bad debt). Netted against the
+    ///         market's later bad debt, so the fund pays each loss once. Read only on those paths.
+    mapping(IAmm amm => uint256) internal _prepaidBadDebt;
+    /// @dev Bad debt the InsuranceFund could not pay (wad; its markets halted): not part of its surplus.
+    uint256 internal _unpaidBadDebt;
 
     constructor(
         IVault vault_,
@@ -328,6 +334,7 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         if (r.marginToVault > 0) debit += uint256(r.marginToVault);
         else creditBack = uint256(-r.marginToVault);
         market.collateral = (int256(market.collateral) + r.marginToVault).toInt96();
+        if (market.collateral < 0) _requirePrepaid(amm, market);
         _writeMarket(amm, market);
         // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
         // slither-disable-next-line incorrect-equality
@@ -359,6 +366,8 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         market.collateral = (int256(market.collateral) - poolPnl).toInt96();
         if (poolPnl > 0) _vaultSettle(address(0), 0, 0, uint256(poolPnl));
         else if (poolPnl < 0) _drawInsurance(amm, market, uint256(-poolPnl));
+        // the fund's income above what the market holds comes back as a prepayment (the traders owe it)
+        if (market.collateral < 0) _requirePrepaid(amm, market);
         _writeMarket(amm, market);
         emit FundingPaid(address(amm), premiumFraction, market.cumulativePremiumFraction, poolPnl);
     }
@@ -371,9 +380,50 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         if (paid < amount) {
             uint256 shortfall = amount - paid;
             market.collateral = (int256(market.collateral) - shortfall.toInt()).toInt96();
-            if (!amm.isShutdown()) amm.shutdown();
-            emit MarketHalted(address(amm), shortfall);
+            _halt(amm, shortfall);
         }
+    }
+
+    /// @dev Shuts `amm` down because the InsuranceFund could not pay `shortfall` (wad), which stays owed.
+    function _halt(IAmm amm, uint256 shortfall) internal {
+        _unpaidBadDebt += shortfall;
+        if (!amm.isShutdown()) amm.shutdown();
+        emit MarketHalted(address(amm), shortfall);
+    }
+
+    /// @dev Containment: a market never pays out more than it holds. The caller booked a payout that took
+    ///      the market's collateral below zero; the InsuranceFund pays the difference in now (v1's prepaid
+    ///      bad debt) and the market's collateral is back at zero. Returns what the fund could not pay (the
+    ///      collateral then stays that much below zero: the caller refuses or cuts the payout).
+    function _prepay(IAmm amm, Market memory market) internal returns (uint256 unpaid) {
+        uint256 need = uint256(-int256(market.collateral));
+        uint256 paid = vault.debitUpTo(insuranceFund, need);
+        if (paid != 0) {
+            _prepaidBadDebt[amm] += paid;
+            emit BadDebtPrepaid(address(amm), paid);
+        }
+        unpaid = need - paid;
+        market.collateral = -unpaid.toInt().toInt96();
+    }
+
+    /// @dev `_prepay`, all or nothing: the action is refused when the fund cannot pay the whole difference.
+    function _requirePrepaid(IAmm amm, Market memory market) internal {
+        uint256 need = uint256(-int256(market.collateral));
+        uint256 unpaid = _prepay(amm, market);
+        if (unpaid != 0) revert InsuranceFundInsufficient(need, need - unpaid);
+    }
+
+    /// @dev Bad debt `amount` (wad) realised in `amm`, already booked into `market.collateral`: what the fund
+    ///      prepaid for it is netted out (taken back out of the collateral); returns what the fund still owes.
+    function _netPrepaid(IAmm amm, Market memory market, uint256 amount) internal returns (uint256) {
+        uint256 prepaid = _prepaidBadDebt[amm];
+        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
+        // slither-disable-next-line incorrect-equality
+        if (prepaid == 0) return amount;
+        uint256 used = prepaid < amount ? prepaid : amount;
+        _prepaidBadDebt[amm] = prepaid - used;
+        market.collateral = (int256(market.collateral) - used.toInt()).toInt96();
+        return amount - used;
     }
 
     function _store(IAmm amm, address trader, Result memory r, int96 cumulative) internal {

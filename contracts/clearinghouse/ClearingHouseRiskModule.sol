@@ -9,6 +9,7 @@ import {WadMath} from "../libraries/WadMath.sol";
 import {PoolMath} from "../libraries/PoolMath.sol";
 import {KMath} from "../libraries/KMath.sol";
 import {MarginRatio} from "../libraries/MarginRatio.sol";
+import {PositionMath} from "../libraries/PositionMath.sol";
 import {ClearingHouseBase} from "./ClearingHouseBase.sol";
 
 /// @title ClearingHouse risk module: liquidation, settlement and curve changes (funding runs in the ClearingHouse itself)
@@ -52,10 +53,12 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         int256 spotRatio = _spotMarginRatio(market, old, state.quoteReserve, state.baseReserve);
         if (
             spotRatio > int256(uint256(p.liquidationFeeRatio)) && p.partialLiquidationRatio != 0
-                && p.partialLiquidationRatio < 1e18
+                && p.partialLiquidationRatio < 1e18 && _partialKeepsPenalty(market, old, p, state)
         ) {
             r = _partialClose(amm, market, old, p.partialLiquidationRatio, state);
             penalty = r.exchangedQuote.mulWad(p.liquidationFeeRatio);
+            // predicted by _partialKeepsPenalty on the same pool; a named refusal, never a panic
+            if (r.badDebt != 0 || r.margin < penalty) revert BadDebt(r.badDebt + penalty);
             toLiquidator = penalty / 2;
             r.margin -= penalty;
             // the penalty leaves the market: half to the liquidator, half to the InsuranceFund
@@ -80,9 +83,14 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
                 int256(market.collateral) - (remain + toLiquidator).toInt() + fromInsurance.toInt()
             ).toInt96();
             toInsurance = remain;
-            if (fromInsurance != 0) _drawInsurance(amm, market, fromInsurance);
+            if (fromInsurance != 0) {
+                // what the fund prepaid for this loss is not paid twice
+                fromInsurance = _netPrepaid(amm, market, fromInsurance);
+                if (fromInsurance != 0) _drawInsurance(amm, market, fromInsurance);
+            }
             r.marginToVault = 0;
         }
+        if (market.collateral < 0) (toInsurance, toLiquidator) = _containPayout(amm, market, toInsurance, toLiquidator);
         // the liquidator's fee and the fund's share in one ledger call
         _vaultSettle(msg.sender, 0, toLiquidator, toInsurance);
         market.lastRestrictionBlock = uint32(block.number);
@@ -93,6 +101,51 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
             trader, address(amm), r.exchangedQuote, WadMath.abs(r.exchangedSize), toLiquidator, msg.sender, liquidationBadDebt
         );
         _emitPositionChanged(trader, amm, r, 0, penalty);
+    }
+
+    /// @dev A liquidation paid out more than the market holds (its collateral is below zero): the
+    ///      InsuranceFund prepays the difference; what it cannot pay is cut from the payouts, the fund's share
+    ///      first, then the liquidator's fee, so that the market never pays out money it does not hold.
+    function _containPayout(IAmm amm, Market memory market, uint256 toInsurance, uint256 toLiquidator)
+        internal
+        returns (uint256, uint256)
+    {
+        uint256 unpaid = _prepay(amm, market);
+        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
+        // slither-disable-next-line incorrect-equality
+        if (unpaid == 0) return (toInsurance, toLiquidator);
+        uint256 cut = unpaid < toInsurance ? unpaid : toInsurance;
+        toInsurance -= cut;
+        unpaid -= cut;
+        uint256 cutFee = unpaid < toLiquidator ? unpaid : toLiquidator;
+        toLiquidator -= cutFee;
+        unpaid -= cutFee;
+        if (unpaid != 0) revert InsuranceFundInsufficient(unpaid, 0);
+        market.collateral = (int256(market.collateral) + (cut + cutFee).toInt()).toInt96();
+        return (toInsurance, toLiquidator);
+    }
+
+    /// @dev Whether a partial liquidation leaves margin for its penalty. It realises only its share of the
+    ///      PnL but settles all the funding owed: when that funding is larger than the margin's share, the
+    ///      partial close would end in bad debt (or a margin below the penalty) and the position is
+    ///      liquidated whole instead. Computed on the pool before the trade, exactly as the trade will be.
+    function _partialKeepsPenalty(Market memory market, StoredPosition memory old, Params memory p, IAmm.SwapResult memory state)
+        internal
+        pure
+        returns (bool)
+    {
+        bool isLong = old.size > 0;
+        uint256 absSize = WadMath.abs(old.size);
+        uint256 partSize = WadMath.abs(int256(old.size).mulWad(p.partialLiquidationRatio.toInt()));
+        uint256 notional = PoolMath.getOutputPrice(isLong, partSize, state.quoteReserve, state.baseReserve);
+        (uint256 oldNotional, int256 pnl) =
+            PositionMath.spotNotionalAndPnl(old.size, old.openNotional, state.quoteReserve, state.baseReserve);
+        if (oldNotional <= notional) return false;
+        // reducing a long removes quote from the pool, reducing a short adds it
+        uint256 base = PoolMath.getInputPrice(!isLong, notional, state.quoteReserve, state.baseReserve);
+        int256 realized = pnl.mulWad(base.toInt()).divWad(absSize.toInt());
+        int256 remain = int256(uint256(old.margin)) + realized - _fundingPayment(market, old);
+        return remain >= notional.mulWad(p.liquidationFeeRatio).toInt();
     }
 
     /// @notice See IClearingHouse.
@@ -164,6 +217,8 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
             vault.credit(insuranceFund, uint256(-cost));
         }
         market.collateral = (int256(market.collateral) + cost).toInt96();
+        // a gain for the fund larger than what the market holds comes back as a prepayment
+        if (market.collateral < 0) _requirePrepaid(amm, market);
         _writeMarket(amm, market);
         amm.resetReserves(q1, b1);
     }
