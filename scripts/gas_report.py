@@ -50,21 +50,21 @@ CONFIG: dict[str, Any] = {
     "spread_ratio": 10**15,
 }
 
-# operation: (the issue's budget, Perp v1's figure on the same anvil)
+# operation: (the budget of DEVELOPERS.md / the issue, Perp v1's figure on the same anvil)
 BUDGETS: dict[str, tuple[int, str]] = {
     "deposit (a trader's first)": (60_000, "-"),
     "deposit": (60_000, "-"),
     "withdraw": (60_000, "-"),
-    "openPosition: first trade on the market (new long)": (120_000, "364k-457k"),
-    "openPosition: second trader, new short": (120_000, "364k-457k"),
-    "openPosition: increase": (100_000, "405k"),
-    "openPosition: reduce": (100_000, "-"),
-    "openPosition: reverse": (120_000, "-"),
-    "closePosition": (90_000, "276k"),
-    "addMargin": (50_000, "103k"),
-    "removeMargin": (70_000, "149k-216k"),
-    "liquidate (partial)": (130_000, "403k"),
-    "liquidate (full)": (130_000, "399k"),
+    "openPosition: first trade on the market (new long)": (140_000, "364k-457k"),
+    "openPosition: second trader, new short": (130_000, "364k-457k"),
+    "openPosition: increase": (110_000, "405k"),
+    "openPosition: reduce": (110_000, "-"),
+    "openPosition: reverse": (150_000, "-"),
+    "closePosition": (95_000, "276k"),
+    "addMargin": (55_000, "103k"),
+    "removeMargin": (80_000, "149k-216k"),
+    "liquidate (partial)": (150_000, "403k"),
+    "liquidate (full)": (150_000, "399k"),
     "payFunding after 1 trade": (60_000, "186k-256k"),
     "payFunding after 200 trades": (60_000, "2.6M"),
 }
@@ -103,7 +103,7 @@ EXCEPTIONS: dict[str, dict[str, Any]] = {
         "why": "as after 1 trade (the search reads the same 10 slots whatever the number of trades)",
     },
 }
-CODE_SIZE_BUDGET = 16 * 1024
+CODE_SIZE_BUDGET = 20 * 1024
 
 
 # the transaction of each measured operation, for `_breakdown`

@@ -526,6 +526,9 @@ class Market:
     # what the market holds for its traders (wad): margins in, margins out, bad debt and curve-change costs paid in
     # by the insurance fund, the pool's funding side out to (or in from) the fund; fees never pass through it
     collateral: int = 0
+    # what the insurance fund paid in ahead of the bad debt behind it (a payout beyond the collateral, v1's
+    # prepaid bad debt), netted against the market's later bad debt
+    prepaid_bad_debt: int = 0
 
     def latest_cumulative_premium_fraction(self) -> int:
         return self.cumulative_premium_fractions[-1] if self.cumulative_premium_fractions else 0
@@ -880,6 +883,37 @@ class Protocol:
         self.toll_pool += toll
         return toll, spread
 
+    def _prepay(self, market: Market) -> int:
+        """Containment: collateral below zero (a payout beyond what the market holds) is paid in by the fund now
+        (prepaid bad debt); returns what the fund (its balance includes the toll pool's share) could not pay."""
+        if market.collateral >= 0:
+            return 0
+        need = -market.collateral
+        paid = max(min(need, self.insurance_fund + self.toll_pool), 0)
+        self.insurance_fund -= paid
+        market.prepaid_bad_debt += paid
+        market.collateral += paid
+        return need - paid
+
+    def _require_prepaid(self, market: Market) -> None:
+        if self._prepay(market):
+            raise ModelError("InsuranceFundInsufficient")
+
+    def _partial_keeps_penalty(self, name: str, position: Position, now: int) -> bool:
+        """A partial liquidation settles all the funding owed but realises only its share of the PnL: when that
+        leaves less than the penalty, the position is liquidated whole (the contracts predict it the same way)."""
+        market = self.market(name)
+        closing = _closing_dir_of_base(position.size)
+        notional = market.pool.output_price(closing, abs(mul(position.size, self.partial_liquidation_ratio)))
+        old_notional, pnl = self.position_notional_and_pnl(name, position, PnlCalcOption.SPOT_PRICE, now)
+        if old_notional <= notional:
+            return False
+        base = market.pool.input_price(_side_dir(_closing_side(position.size)), notional)
+        realized = div(mul(pnl, base), abs(position.size))
+        funding = mul(market.latest_cumulative_premium_fraction() - position.last_cumulative_premium_fraction,
+                      position.size)
+        return position.margin + realized - funding >= mul(notional, self.liquidation_fee_ratio)
+
     def _move_margin(self, trader: str, margin_to_vault: int) -> None:
         if margin_to_vault > 0:
             self._debit(trader, margin_to_vault)
@@ -938,6 +972,7 @@ class Protocol:
             raise ModelError("BadDebt")
         self._move_margin(trader, resp.margin_to_vault)
         market.collateral += resp.margin_to_vault
+        self._require_prepaid(market)
         toll, spread = self._pay_fees(market, trader, resp.exchanged_notional)
         return self._result(resp, toll, spread, market.pool.spot_price())
 
@@ -966,6 +1001,7 @@ class Protocol:
             raise ModelError("BadDebt")
         self._credit(trader, abs(resp.margin_to_vault))
         market.collateral -= abs(resp.margin_to_vault)
+        self._require_prepaid(market)
         toll, spread = self._pay_fees(market, trader, resp.exchanged_notional)
         result = self._result(resp, toll, spread, market.pool.spot_price())
         result["is_partial"] = is_partial
@@ -1002,6 +1038,7 @@ class Protocol:
         position.last_cumulative_premium_fraction = latest_fraction
         market.positions[trader] = position
         market.collateral -= amount
+        self._require_prepaid(market)
         self._credit(trader, amount)
         return {"margin": remain, "amount": -amount, "funding_payment": funding_payment}
 
@@ -1018,7 +1055,7 @@ class Protocol:
         partial = 0 < self.partial_liquidation_ratio < WAD
         liquidation_bad_debt = 0
         quirk_extra = 0
-        if spot_ratio > self.liquidation_fee_ratio and partial:
+        if spot_ratio > self.liquidation_fee_ratio and partial and self._partial_keeps_penalty(name, position, now):
             partial_notional = market.pool.output_price(
                 _closing_dir_of_base(position.size), abs(mul(position.size, self.partial_liquidation_ratio)))
             resp = self._open_reverse_position(name, trader, _closing_side(position.size), partial_notional, WAD,
@@ -1048,11 +1085,24 @@ class Protocol:
                     quirk_extra = remain
             else:
                 remain -= fee_to_liquidator
-            self.insurance_fund -= total_bad_debt
+            netted = min(market.prepaid_bad_debt, total_bad_debt)  # prepaid for this loss already
+            market.prepaid_bad_debt -= netted
+            self.insurance_fund -= total_bad_debt - netted
             fee_to_insurance_fund = remain
             self.insurance_fund += fee_to_insurance_fund
-            market.collateral += total_bad_debt - fee_to_liquidator - fee_to_insurance_fund
+            market.collateral += total_bad_debt - netted - fee_to_liquidator - fee_to_insurance_fund
             is_partial = False
+        if market.collateral < 0:
+            # containment: the fund prepays what the market lacks; what it cannot pay is cut from the payouts
+            unpaid = self._prepay(market)
+            cut = min(unpaid, fee_to_insurance_fund)
+            cut_fee = min(unpaid - cut, fee_to_liquidator)
+            if unpaid - cut - cut_fee:
+                raise ModelError("InsuranceFundInsufficient")
+            self.insurance_fund -= cut
+            fee_to_insurance_fund -= cut
+            fee_to_liquidator -= cut_fee
+            market.collateral += cut + cut_fee
         self._credit(liquidator, fee_to_liquidator)
         market.last_restriction_block = block
         result = self._result(resp, 0, 0, market.pool.spot_price())
@@ -1075,6 +1125,7 @@ class Protocol:
         pool_funding_profit = mul(premium_fraction, market.pool.total_position_size)
         self.insurance_fund += pool_funding_profit  # negative: the fund pays the imbalance
         market.collateral -= pool_funding_profit
+        self._require_prepaid(market)
         return {
             "premium_fraction": premium_fraction,
             "funding_rate": funding_rate,
@@ -1149,6 +1200,7 @@ class Protocol:
             raise ModelError("InsuranceFundInsufficient")
         self.insurance_fund -= cost
         market.collateral += cost
+        self._require_prepaid(market)
         market.pool.quote_reserve, market.pool.base_reserve = quote_after, base_after
         market.pool._add_snapshot(tx)  # the new price is the mark from this block on
         return cost
