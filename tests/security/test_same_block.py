@@ -50,10 +50,13 @@ def _sandwich(d: Any, attacker: Any, victim: Any, front: tuple[int, int], victim
     )
 
 
-def test_an_unprotected_sandwich_profits(protocol, alice, bob):
-    """The threat, and proof that the measurement catches it: no slippage limit, no fluctuation limit."""
+def test_an_unprotected_sandwich_profits(protocol, alice, bob, fund_deposit):
+    """The threat, and proof that the measurement catches it: no slippage limit, no fluctuation limit. The
+    attacker's profit is the victim's unrealised loss, more than the market holds until the victim closes: the
+    InsuranceFund prepays it (with an empty fund the attacker's close is refused, tests/security/test_solvency.py)."""
     d = protocol
     _fund(d, [alice, bob])
+    fund_deposit(wad(1_000))
     start = _wealth(d, [bob])
     txs = _sandwich(d, bob, alice, (wad(20), wad(10)), (wad(10), wad(10), 0))
     assert [tx.status for tx in txs] == [1, 1, 1]

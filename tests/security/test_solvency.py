@@ -187,3 +187,28 @@ def test_margin_does_not_move_after_shutdown(owner, alice, bob):
         ch.addMargin(amm, wad(1), {"from": alice})
     ch.settlePosition(amm, {"from": alice})
     ch.settlePosition(amm, {"from": bob})
+
+
+def test_partial_liquidation_whose_funding_exceeds_its_margin_share_goes_full(owner, alice, bob, keeper):
+    """Alice's long is in profit but owes a day of funding larger than her margin: her ratio (4.5 %) is between
+    the fee ratio and maintenance, so old main took the partial way, charged all the funding against a quarter of
+    the PnL, and panicked on the penalty (she could then not be liquidated at all). She is liquidated whole."""
+    d = deploy_protocol({"init_margin_ratio": wad("0.1"), "maintenance_margin_ratio": wad("0.0625"),
+                         "liquidation_fee_ratio": wad("0.025"), "partial_liquidation_ratio": wad("0.25"),
+                         "funding_period": 86_400}, deployer=owner)
+    ch, amm = d.clearing_house, d.amm
+    _fund(d, [alice, bob])
+    _fund_insurance(d, owner, wad(1_000))
+    chain.sleep(7_200)
+    ch.openPosition(amm, BUY, wad(10), wad(5), 0, {"from": alice})
+    ch.openPosition(amm, BUY, wad(100), wad(1), 0, {"from": bob})
+    set_index(d.aggregators["ETH"], wad(9), owner)
+    chain.sleep(86_400 + 3_600)
+    ch.payFunding(amm, {"from": keeper})
+    ratio = ch.getMarginRatio(amm, alice)
+    assert ch.liquidationFeeRatio() < ratio < ch.maintenanceMarginRatio()
+    size = ch.getPosition(amm, alice)[0]
+    tx = ch.liquidate(amm, alice, {"from": keeper})
+    assert tx.events["PositionLiquidated"]["positionSize"] == size
+    assert ch.getPosition(amm, alice)[0] == 0
+    _covered(d, [alice, bob, keeper])
