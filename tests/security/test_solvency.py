@@ -202,7 +202,7 @@ def test_partial_liquidation_whose_funding_exceeds_its_margin_share_goes_full(ow
     chain.sleep(7_200)
     ch.openPosition(amm, BUY, wad(10), wad(5), 0, {"from": alice})
     ch.openPosition(amm, BUY, wad(100), wad(1), 0, {"from": bob})
-    set_index(d.aggregators["ETH"], wad(9), owner)
+    set_index(d.aggregators["ETH"], wad("9.65"), owner)
     chain.sleep(86_400 + 3_600)
     ch.payFunding(amm, {"from": keeper})
     ratio = ch.getMarginRatio(amm, alice)
