@@ -227,12 +227,21 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         emit FeePoolChanged(feePool_);
     }
 
-    /// @notice Pauses trading (withdrawals, liquidations and funding stay open).
-    function pause() external onlyOwner {
+    /// @notice Sets the guardian, who may pause and do nothing else (zero: none).
+    function setGuardian(address guardian_) external onlyOwner {
+        guardian = guardian_;
+        emit GuardianChanged(guardian_);
+    }
+
+    /// @notice Pauses trading (withdrawals, liquidations and funding stay open). The owner or the guardian.
+    function pause() external {
+        if (msg.sender != owner() && msg.sender != guardian) revert OwnableUnauthorizedAccount(msg.sender);
         _params.paused = true;
         emit Paused(msg.sender);
     }
 
+    /// @notice Resumes trading. The owner only (on live deployments the timelock): a guardian's key, if
+    ///         stolen, can stop trading but never restart it under an exploit.
     function unpause() external onlyOwner {
         _params.paused = false;
         emit Unpaused(msg.sender);

@@ -144,6 +144,8 @@ interface IClearingHouseTypes {
     event Unpaused(address account);
     /// @notice The fee pool (toll receiver) changed; zero = the InsuranceFund.
     event FeePoolChanged(address feePool);
+    /// @notice The guardian (may pause, nothing else) changed.
+    event GuardianChanged(address guardian);
 }
 
 /// @title ClearingHouse: positions, margin, fees, funding and liquidation

@@ -21,11 +21,15 @@ from brownie import (
     MarginMath,
     MockAggregator,
     MockERC20,
+    TimelockController,
     Vault,
     accounts,
     network,
+    web3,
 )
 from brownie._config import CONFIG
+
+from scripts.deploy_config import DeployConfigError, check_timelock_delay
 
 WAD = 10**18
 AGGREGATOR_DECIMALS = 8
@@ -53,6 +57,25 @@ DEFAULT_CONFIG: dict[str, int] = {
     "index_price": 10 * WAD,
     "max_oracle_staleness": 0,
 }
+
+# Governance keys (beyond SPEC §7's flat ints; docs/operations.md). `timelock_delay` > 0 (or `timelock=True`)
+# deploys an OpenZeppelin TimelockController (no admin: it administers itself) that ends up owning every
+# protocol contract; the deployer keeps no direct power (by default it is the timelock's proposer and executor,
+# so its changes wait the delay). `guardian` may pause the ClearingHouse and nothing else. `insurance_fund_seed`
+# (wad) is deposited into the InsuranceFund by the deployer before any market opens.
+GOVERNANCE_DEFAULTS: dict[str, Any] = {
+    "timelock_delay": 0,
+    "timelock_proposers": None,  # addresses that may schedule and cancel; None: the deployer
+    "timelock_executors": None,  # addresses that may execute a ready operation; None: the proposers
+    "guardian": None,  # None: no guardian (only the owner, or the timelock, pauses)
+    "insurance_fund_seed": 0,
+}
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+
+
+class SeedMissing(DeployConfigError):
+    """The deployer cannot seed the InsuranceFund: markets stay closed."""
+
 
 MARKET_KEYS = (
     "quote_asset_reserve",
@@ -82,6 +105,9 @@ class Deployment:
     amms: dict[str, Any] = field(default_factory=dict)
     aggregators: dict[str, Any] = field(default_factory=dict)
     owner: Any = None
+    timelock: Any = None
+    guardian: str | None = None
+    risk_module: Any = None
 
     @property
     def amm(self) -> Any:
@@ -125,15 +151,88 @@ def amm_struct(m: dict[str, int]) -> tuple[int, ...]:
     )
 
 
-def deploy_protocol(config: dict[str, Any] | None = None, deployer: Any = None, *, quote_token: Any = None) -> Deployment:
+def check_config(cfg: dict[str, Any]) -> None:
+    """Unknown keys are errors (a typo would otherwise deploy the default silently)."""
+    known = {*DEFAULT_CONFIG, *GOVERNANCE_DEFAULTS, "markets"}
+    unknown = sorted(set(cfg) - known)
+    if unknown:
+        raise DeployConfigError(f"unknown deploy_protocol config key(s): {', '.join(unknown)}")
+    for symbol, market in (cfg.get("markets") or {}).items():
+        bad = sorted(set(market) - set(MARKET_KEYS))
+        if bad:
+            raise DeployConfigError(f"unknown key(s) for market {symbol}: {', '.join(bad)}")
+
+
+def _replaying(owner: Any) -> bool:
+    """Whether the live deploy's journal will replay the next step instead of sending it."""
+    return bool(getattr(owner, "replaying", False))
+
+
+def seed_insurance_fund(d: Deployment, seed_wad: int, mint: bool) -> None:
+    """The deployer deposits `seed_wad` (rounded up to a token unit) into the InsuranceFund; refuses (SeedMissing)
+    when it does not hold that much. `mint`: a local mock token, minted to the deployer first."""
+    owner, tx = d.owner, {"from": d.owner}
+    scale = d.vault.scale()
+    units = -(-seed_wad // scale)
+    if mint:
+        d.quote_token.mint(owner, units, tx)
+    if not _replaying(owner):
+        held = d.quote_token.balanceOf(owner)
+        if held < units:
+            raise SeedMissing(
+                f"the InsuranceFund seed is {units} token units but the deployer {owner.address} holds {held}: "
+                "send it the seed and run the deploy again; the markets stay closed until then"
+            )
+    d.quote_token.approve(d.insurance_fund, units, tx)
+    d.insurance_fund.deposit(units, tx)
+    if not _replaying(owner):
+        balance = d.insurance_fund.fundBalance()
+        if balance < seed_wad:
+            raise SeedMissing(f"the InsuranceFund holds {balance} wad, less than its seed {seed_wad}: the markets stay closed")
+
+
+def hand_over(d: Deployment, delay: int, proposers: list[str], executors: list[str], guardian: str | None) -> None:
+    """Deploy the TimelockController (self-administered: no admin), name the guardian, and transfer every
+    protocol contract's ownership to the timelock. The deployer keeps no role."""
+    tx = {"from": d.owner}
+    d.timelock = TimelockController.deploy(delay, proposers, executors, ZERO_ADDRESS, tx)
+    if guardian:
+        d.clearing_house.setGuardian(guardian, tx)
+        d.guardian = guardian
+    for contract in owned_contracts(d):
+        contract.transferOwnership(d.timelock, tx)
+
+
+def owned_contracts(d: Deployment) -> list[Any]:
+    """Every protocol contract with an owner, in hand-over order (the ClearingHouse last)."""
+    return [d.vault, d.insurance_fund, d.price_feed, *d.amms.values(), d.risk_module, d.clearing_house]
+
+
+def deploy_protocol(
+    config: dict[str, Any] | None = None,
+    deployer: Any = None,
+    *,
+    quote_token: Any = None,
+    timelock: bool | None = None,
+) -> Deployment:
     """Deploy token (mock), vault, insurance fund, clearing house, price feed and every market.
 
-    `config` is a flat dict of overrides of DEFAULT_CONFIG; `config["markets"]` may add markets by symbol
-    (each a dict of market keys overriding the flat ones), the default market being "ETH".
+    `config` is a flat dict of overrides of DEFAULT_CONFIG and GOVERNANCE_DEFAULTS; `config["markets"]` may add
+    markets by symbol (each a dict of market keys overriding the flat ones), the default market being "ETH".
+    Unknown keys raise DeployConfigError.
     `quote_token` (keyword only, beyond SPEC §7): an already deployed ERC-20 to use as collateral instead of a
     fresh MockERC20 (tests/security uses hostile tokens); `quote_decimals` is then ignored.
+    `timelock` (keyword only): deploy the TimelockController even with `timelock_delay` 0 (live deploys);
+    None: only when `timelock_delay` > 0.
+
+    Order: contracts and markets (closed), the InsuranceFund's seed, markets opened, then the hand-over.
     """
-    cfg: dict[str, Any] = {**DEFAULT_CONFIG, **(config or {})}
+    cfg: dict[str, Any] = {**DEFAULT_CONFIG, **GOVERNANCE_DEFAULTS, **(config or {})}
+    check_config(cfg)
+    delay = int(cfg["timelock_delay"])
+    use_timelock = delay > 0 if timelock is None else timelock
+    if use_timelock or delay:
+        check_timelock_delay(delay, web3.eth.chain_id)
     owner = deployer or accounts[0]
     tx = {"from": owner}
 
@@ -156,7 +255,7 @@ def deploy_protocol(config: dict[str, Any] | None = None, deployer: Any = None, 
     )
     vault.initialize(clearing_house, insurance_fund, tx)
     price_feed = ChainlinkPriceFeed.deploy(tx)
-    deployment = Deployment(token, vault, insurance_fund, clearing_house, price_feed, owner=owner)
+    deployment = Deployment(token, vault, insurance_fund, clearing_house, price_feed, owner=owner, risk_module=risk_module)
 
     symbols = ["ETH", *[s for s in cfg.get("markets", {}) if s != "ETH"]]
     for symbol in symbols:
@@ -167,9 +266,22 @@ def deploy_protocol(config: dict[str, Any] | None = None, deployer: Any = None, 
         for _ in range(OBSERVATION_CHUNKS):
             amm.growObservations(OBSERVATION_CHUNK, tx)
         clearing_house.addAmm(amm, tx)
-        amm.setOpen(True, tx)
         deployment.amms[symbol] = amm
         deployment.aggregators[symbol] = aggregator
+
+    if cfg["insurance_fund_seed"]:
+        local_mock = quote_token is None and CONFIG.network_type != "live"
+        seed_insurance_fund(deployment, int(cfg["insurance_fund_seed"]), mint=local_mock)
+    for amm in deployment.amms.values():
+        amm.setOpen(True, tx)
+
+    if use_timelock:
+        proposers = [str(a) for a in (cfg["timelock_proposers"] or [owner.address])]
+        executors = [str(a) for a in (cfg["timelock_executors"] or proposers)]
+        hand_over(deployment, delay, proposers, executors, cfg["guardian"] and str(cfg["guardian"]))
+    elif cfg["guardian"]:
+        clearing_house.setGuardian(cfg["guardian"], tx)
+        deployment.guardian = str(cfg["guardian"])
     return deployment
 
 

@@ -102,6 +102,11 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     mapping(IAmm amm => uint256) internal _prepaidBadDebt;
     /// @dev Bad debt the InsuranceFund could not pay (wad; its markets halted): not part of its surplus.
     uint256 internal _unpaidBadDebt;
+    /// @notice May pause trading, and do nothing else (unpausing is the owner's: on live deployments a
+    ///         timelock). Zero: none.
+    // slither: set by the ClearingHouse's owner setter on this storage (the risk module runs on it by DELEGATECALL); zero means none (docs/security.md)
+    // slither-disable-next-line uninitialized-state
+    address public guardian;
 
     constructor(
         IVault vault_,

@@ -5,6 +5,10 @@ every deployable contract under contracts/ (test mocks under contracts/test/ asi
 privileged (with its role, the error a stranger gets and valid arguments) or as public (with the reason anyone
 may call it). A function added without a table entry fails `test_every_state_changing_function_is_classified`.
 
+On a timelocked deployment (tests/security/test_governance.py) "owner" is the TimelockController: the same
+table is replayed there, every owner function refused to the deployer and allowed through the timelock; the
+guardian (none here) may call `pause` and nothing else.
+
 Each privileged function is then called by every account that does not hold its role (for owner-only
 functions: the nine other accounts; for ClearingHouse-only ones: those and the owner): each call reverts with
 the role's error naming the caller, and changes nothing. The authorised caller, with the same arguments, gets
@@ -68,6 +72,7 @@ class Ctx:
             "owner": self.owner.address,
             "owner or controller": self.owner.address,
             "owner or clearing house": self.owner.address,
+            "owner or guardian": self.owner.address,
             "clearing house": self.d.clearing_house.address,
             "insurance fund": self.d.insurance_fund.address,
         }[role]
@@ -77,6 +82,7 @@ ROLE_ERROR = {
     "owner": "OwnableUnauthorizedAccount",
     "owner or controller": "OwnableUnauthorizedAccount",
     "owner or clearing house": "OwnableUnauthorizedAccount",
+    "owner or guardian": "OwnableUnauthorizedAccount",
     "clearing house": "OnlyClearingHouse",
     "insurance fund": "OnlyClearingHouse",
 }
@@ -113,7 +119,8 @@ PRIVILEGED: dict[tuple[str, str], tuple[str, Args]] = {
     ("ClearingHouse", "addAmm"): ("owner", lambda c, _: (c.unlisted,)),
     ("ClearingHouse", "setParams"): ("owner", lambda c, _: (wad("0.1"), wad("0.05"), wad("0.02"), wad("0.5"))),
     ("ClearingHouse", "setFeePool"): ("owner", _caller),
-    ("ClearingHouse", "pause"): ("owner", _none),
+    ("ClearingHouse", "setGuardian"): ("owner", _caller),
+    ("ClearingHouse", "pause"): ("owner or guardian", _none),
     ("ClearingHouse", "unpause"): ("owner", _none),
     ("ClearingHouse", "adjustK"): ("owner or controller", lambda c, _: (c.d.amm, wad("1.1"))),
     ("ClearingHouse", "repeg"): ("owner or controller", lambda c, _: (c.d.amm, wad(11))),
