@@ -252,12 +252,18 @@ def parse(raw: Any, path: Path = Path("<config>")) -> DeployConfig:
         raise DeployConfigError(
             f"quote_token is null on chain {chain_id}: a mock collateral is for local chains only"
         )
+    if "ETH" not in raw["markets"]:
+        raise DeployConfigError("markets has no ETH: the default market is always deployed")
     markets = {}
     for symbol, m in raw["markets"].items():
         if m["feed"] is None and not local:
             raise DeployConfigError(
                 f"markets.{symbol}.feed is null on chain {chain_id}: mock feeds are for local chains only"
             )
+        if m["feed"] is None and "index_price" not in m:
+            raise DeployConfigError(f"markets.{symbol}.index_price is needed with a mock feed (feed: null)")
+        if m["feed"] is not None and "index_price" in m:
+            raise DeployConfigError(f"markets.{symbol}.index_price is for mock feeds only: the pool starts at the feed's price")
         if m["max_staleness"] and m["max_staleness"] < m["heartbeat"]:
             raise DeployConfigError(
                 f"markets.{symbol}.max_staleness ({m['max_staleness']} s) is below its heartbeat ({m['heartbeat']} s): "

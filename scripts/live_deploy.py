@@ -7,24 +7,26 @@ replays the journal: each recorded step is checked (code at the address, same co
 calldata) and reused instead of sent, so an interrupted deploy resumes and a finished one sends nothing; the
 wiring of the result is then checked with view calls (clearingHouse.vault() == vault, ...).
 
-Network settings come from brownie-config.yaml `networks.<name>`: a configured `quote_token` (a real USDC)
-and Chainlink `feeds` stand in for deploy_protocol's mock token and mock aggregators; the pools start at
-the feeds' prices. `DEPLOY_STOP_AFTER=<contract or function name>` stops right after that step (tests).
+What to deploy comes from the network's deploy configuration file, config/deploy/<name>.yaml (or
+`$DEPLOY_CONFIG`), checked by scripts/deploy_config.py before anything is sent: a configured `quote_token` (a
+real USDC) and each market's Chainlink `feed` stand in for deploy_protocol's mock token and mock aggregators;
+the pools start at the feeds' prices. The markets are listed closed; the deployer then seeds the InsuranceFund
+(refused, markets still closed, while it holds less than `insurance_fund_seed`), the markets open, and every
+contract is handed over to a TimelockController (`timelock.delay`, the guardian named): each of those is a
+recorded step, so an interrupted deploy resumes across them, and a re-run checks who owns what.
+`DEPLOY_STOP_AFTER=<contract or function name>` stops right after that step (tests).
 """
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from brownie import (
     Contract,
     MockAggregator,
     MockERC20,
-    config,
     network,
     project,
     web3,
@@ -33,14 +35,18 @@ from brownie._config import CONFIG
 from brownie.exceptions import VirtualMachineError
 from brownie.network.account import LocalAccount
 
+from scripts import anvil_race
+from scripts import deploy_config as dc
 from scripts import deployments as rec
 from scripts.deploy import (
     DEFAULT_CONFIG,
-    DEMO_CONFIG,
+    MARKET_KEYS,
     WAD,
+    DeployConfigError,
     Deployment,
     deploy_protocol,
     feed_key,
+    owned_contracts,
 )
 
 ZERO = "0x0000000000000000000000000000000000000000"
@@ -75,28 +81,12 @@ def forget_loaded_contracts() -> None:
 # ----------------------------------------------------------------------------------------------- settings
 
 
-@dataclass(frozen=True)
-class NetworkSettings:
-    """brownie-config.yaml `networks.<name>`: the quote token and the Chainlink USD feeds of the markets."""
-
-    name: str
-    quote_token: str | None
-    feeds: dict[str, str | None]
-    mock_feeds: bool
-    max_oracle_staleness: int
-
-
-def network_settings(name: str) -> NetworkSettings:
-    raw = config["networks"].get(name)
-    if not isinstance(raw, dict) or "feeds" not in raw:
-        fail(f"no settings for network '{name}' in brownie-config.yaml (networks: {name}: quote_token, feeds)")
-    return NetworkSettings(
-        name=name,
-        quote_token=raw.get("quote_token"),
-        feeds=dict(raw.get("feeds") or {}),
-        mock_feeds=bool(raw.get("mock_feeds", False)),
-        max_oracle_staleness=int(raw.get("max_oracle_staleness", 0)),
-    )
+def load_deploy_config(name: str) -> dc.DeployConfig:
+    """The network's checked deploy configuration; one line and exit 1 when it is missing or wrong."""
+    try:
+        return dc.load(dc.config_path(name))
+    except dc.DeployConfigError as exc:
+        fail(f"{exc}; nothing was sent")
 
 
 def load_private_key() -> str:
@@ -142,30 +132,31 @@ def _check_feed(address: str, symbol: str) -> None:
         fail(f"the {symbol} feed {address} is '{description}', not '{symbol} / USD'")
 
 
-def live_config(settings: NetworkSettings) -> dict[str, Any]:
-    """DEMO_CONFIG for this network: the configured token's decimals, each pool at its feed's price."""
-    cfg: dict[str, Any] = copy.deepcopy(DEMO_CONFIG)
-    markets: dict[str, dict[str, int]] = cfg.setdefault("markets", {})
-    if settings.quote_token:
-        if not web3.eth.get_code(settings.quote_token):
-            fail(f"the quote token {settings.quote_token} has no code on {settings.name}")
-        cfg["quote_decimals"] = int(Contract.from_abi("QuoteToken", settings.quote_token, MockERC20.abi, persist=False).decimals())
-    for symbol in symbols_of(cfg):
-        address = settings.feeds.get(symbol)
-        if address is None:
-            if not settings.mock_feeds:
-                fail(f"no Chainlink feed for {symbol} on {settings.name}: set networks.{settings.name}.feeds.{symbol} in brownie-config.yaml")
-            continue
-        _check_feed(address, symbol)
-        feed = _feed(address)
-        price = int(feed.latestRoundData()[1]) * WAD // 10 ** int(feed.decimals())
-        base = {**cfg, **markets.get(symbol, {})}["base_asset_reserve"]
-        markets[symbol] = {
-            **markets.get(symbol, {}),
-            "index_price": price,
-            "quote_asset_reserve": base * price // WAD,
-            "max_oracle_staleness": settings.max_oracle_staleness,
-        }
+def live_config(conf: dc.DeployConfig) -> dict[str, Any]:
+    """deploy_protocol's config for this network: the token's decimals, each pool at its feed's price."""
+    cfg: dict[str, Any] = dict(conf.protocol)
+    cfg["quote_decimals"] = 6  # the mock token's, when no token is configured
+    if conf.quote_token:
+        if not web3.eth.get_code(conf.quote_token):
+            fail(f"the quote token {conf.quote_token} has no code on {network.show_active()}")
+        cfg["quote_decimals"] = int(Contract.from_abi("QuoteToken", conf.quote_token, MockERC20.abi, persist=False).decimals())
+    if conf.sequencer_feed or conf.sequencer_grace_period:
+        if "sequencer_grace_period" not in DEFAULT_CONFIG:
+            fail(f"{conf.path}: sequencer: this build's deploy_protocol cannot set a sequencer uptime feed yet; nothing was sent")
+        cfg["sequencer_grace_period"] = conf.sequencer_grace_period
+    markets: dict[str, dict[str, int]] = {}
+    for symbol, m in conf.markets.items():
+        unsupported = sorted(set(m.overrides) - set(MARKET_KEYS))
+        if unsupported:
+            fail(f"{conf.path}: markets.{symbol}: this build's deploy_protocol has no {', '.join(unsupported)}; nothing was sent")
+        market = dict(m.overrides)
+        if m.feed:
+            _check_feed(m.feed, symbol)
+            feed = _feed(m.feed)
+            market["index_price"] = int(feed.latestRoundData()[1]) * WAD // 10 ** int(feed.decimals())
+        market["quote_asset_reserve"] = market["base_asset_reserve"] * market["index_price"] // WAD
+        markets[symbol] = market
+    cfg["markets"] = markets
     return cfg
 
 
@@ -269,6 +260,11 @@ class RecordingAccount(LocalAccount):
         super().__init__(account.address, account._acct, account.private_key)
         self.journal = journal
 
+    @property
+    def replaying(self) -> bool:
+        """Whether the next step is a recorded one (replayed, not sent): deploy_protocol skips its balance checks."""
+        return self.journal.position < len(self.journal.record.steps)
+
     def deploy(self, contract: Any, *args: Any, **kwargs: Any) -> Any:
         return self.journal.deploy(contract, args, lambda: super(RecordingAccount, self).deploy(contract, *args, **kwargs))
 
@@ -307,6 +303,26 @@ def wiring_problems(d: Deployment) -> list[str]:
     return problems
 
 
+def ownership_problems(d: Deployment, cfg: dict[str, Any]) -> list[str]:
+    """Who owns what: the timelock every contract, with the configured delay and guardian; the deployer no role."""
+    tl = d.timelock
+    if tl is None:
+        return ["no TimelockController was deployed"]
+    problems = [
+        f"{c._name} {c.address} is owned by {c.owner()}, not the timelock {tl.address}"
+        for c in owned_contracts(d)
+        if not _same(c.owner(), tl)
+    ]
+    if tl.getMinDelay() != int(cfg["timelock_delay"]):
+        problems.append(f"the timelock's delay is {tl.getMinDelay()} s, the configuration says {cfg['timelock_delay']} s")
+    guardian = cfg.get("guardian") or ZERO
+    if not _same(d.clearing_house.guardian(), guardian):
+        problems.append(f"the guardian is {d.clearing_house.guardian()}, the configuration says {guardian}")
+    if tl.hasRole(tl.DEFAULT_ADMIN_ROLE(), d.owner.address):
+        problems.append(f"the deployer {d.owner.address} is the timelock's admin")
+    return problems
+
+
 def roles_of(d: Deployment, record: rec.DeploymentRecord) -> dict[str, rec.ContractRecord]:
     """Role → contract for clients; contracts without a role in Deployment go by their contract name."""
     by_address = {s.address.lower(): s for s in record.steps if s.kind == "deploy"}
@@ -314,6 +330,7 @@ def roles_of(d: Deployment, record: rec.DeploymentRecord) -> dict[str, rec.Contr
         "quote_token": d.quote_token, "vault": d.vault, "insurance_fund": d.insurance_fund,
         "clearing_house": d.clearing_house, "price_feed": d.price_feed,
         **{f"amm_{s}": a for s, a in d.amms.items()},
+        **({"timelock": d.timelock} if d.timelock is not None else {}),
     }
     for symbol, aggregator in d.aggregators.items():
         step = by_address.get(aggregator.address.lower())
@@ -362,28 +379,38 @@ def deploy_live() -> Deployment:
     forget_loaded_contracts()
     name = network.show_active()
     _check_chain(name)
-    settings = network_settings(name)
-    signer = local_signer(load_private_key())
+    conf = load_deploy_config(name)
+    if conf.local:
+        anvil_race.install()  # anvil may count a mined transaction before it serves its receipt
     chain_id = web3.eth.chain_id
+    if conf.chain_id != chain_id:
+        fail(f"wrong chain: {conf.path} is for chain {conf.chain_id} but the RPC serves chain {chain_id}; nothing was sent")
+    signer = local_signer(load_private_key())
     record = _open_record(chain_id, name, signer.address)
     if not record.config:
-        record.config = rec.jsonable(live_config(settings))
+        record.config = rec.jsonable(live_config(conf))
     if signer.balance() == 0 and not record.complete:
         fail(f"the deployer {signer.address} has no ETH on {name}")
     print(f"network {name} (chain {chain_id}), deployer {signer.address}, record {record.path}")
 
     cfg: dict[str, Any] = {**DEFAULT_CONFIG, **record.config}
     substitutes: dict[str, list[str | None]] = {
-        "MockERC20": [settings.quote_token],
-        "MockAggregator": [settings.feeds.get(s) for s in symbols_of(cfg)],
+        "MockERC20": [conf.quote_token],
+        "MockAggregator": [conf.markets[s].feed if s in conf.markets else None for s in symbols_of(cfg)],
     }
     journal = Journal(record, substitutes, os.environ.get("DEPLOY_STOP_AFTER") or None)
-    d = deploy_protocol(record.config, deployer=RecordingAccount(signer, journal))
-    problems = wiring_problems(d)
+    try:
+        d = deploy_protocol(record.config, deployer=RecordingAccount(signer, journal), timelock=True)
+    except DeployConfigError as exc:
+        fail(f"{exc} (the steps so far are recorded in {record.path}: run again to resume)")
+    problems = wiring_problems(d) + ownership_problems(d, cfg)
     if problems:
         fail(f"the deployment on chain {chain_id} is miswired: {'; '.join(problems)}")
     rec.record_roles(record, roles_of(d, record))
     print(f"deployment complete and verified: {record.path}")
+    guardian = d.clearing_house.guardian()
+    print(f"  owner of every contract: timelock {d.timelock.address} (delay {d.timelock.getMinDelay()} s); "
+          f"guardian {guardian if not _same(guardian, ZERO) else 'none'}; insurance fund {d.insurance_fund.fundBalance() / WAD:,.2f}")
     for role, entry in record.contracts.items():
         print(f"  {role:<24} {entry.contract:<24} {entry.address}{'  (external)' if entry.external else ''}")
     return d

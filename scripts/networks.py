@@ -5,8 +5,9 @@
 Idempotent: a network that exists is updated in place, a missing one is added. RPC URLs are read from the
 environment (or `.env` at the project root): SEPOLIA_RPC_URL, ARBITRUM_SEPOLIA_RPC_URL,
 OPTIMISM_SEPOLIA_RPC_URL, BASE_SEPOLIA_RPC_URL; a network whose variable is unset is skipped with a note.
-`local-live` (anvil on 127.0.0.1:8645, chain id 31338, started separately) is always registered: it is a
-*live* network for brownie, so deploys on it take the real path (key, record, resume).
+`local-live` (an anvil started separately; its URL and chain id come from config/deploy/local-live.yaml, or
+`$DEPLOY_CONFIG`) is always registered: it is a *live* network for brownie, so deploys on it take the real
+path (key, record, resume).
 """
 
 from __future__ import annotations
@@ -40,8 +41,18 @@ NETWORKS: tuple[LiveNetwork, ...] = (
     LiveNetwork("optimism-sepolia", "Optimism Sepolia", 11155420, env_var="OPTIMISM_SEPOLIA_RPC_URL",
                 explorer="https://api-sepolia-optimistic.etherscan.io/api"),
     LiveNetwork("base-sepolia", "Base Sepolia", 84532, env_var="BASE_SEPOLIA_RPC_URL", explorer="https://api-sepolia.basescan.org/api"),
-    LiveNetwork("local-live", "Local live (anvil 127.0.0.1:8645)", 31338, host="http://127.0.0.1:8645"),
 )
+
+
+def local_live(config: Path | None = None) -> LiveNetwork:
+    """`local-live` as its deploy configuration file says (network.rpc, network.chain_id)."""
+    from scripts.deploy_config import DeployConfigError, config_path, load
+
+    path = config or config_path("local-live")
+    conf = load(path)
+    if not conf.rpc:
+        raise DeployConfigError(f"{path}: network.rpc is needed for local-live (e.g. http://127.0.0.1:8645)")
+    return LiveNetwork("local-live", f"Local live (anvil {conf.rpc})", conf.chain_id, host=conf.rpc)
 
 
 def network_config_path() -> Path:
@@ -100,14 +111,18 @@ def upsert(config: dict[str, Any], net: LiveNetwork, host: str) -> str:
 
 
 def register_networks(
-    env: Mapping[str, str] | None = None, only: tuple[str, ...] | None = None, path: Path | None = None
+    env: Mapping[str, str] | None = None,
+    only: tuple[str, ...] | None = None,
+    path: Path | None = None,
+    local_config: Path | None = None,
 ) -> list[str]:
-    """Add or update the networks (all, or those in `only`); returns one line per network."""
+    """Add or update the networks (all, or those in `only`); returns one line per network. `local_config`: the
+    deploy configuration giving local-live's URL and chain id (default: config/deploy/local-live.yaml)."""
     env = read_env() if env is None else env
     path = path or network_config_path()
     config: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
     lines = []
-    for net in NETWORKS:
+    for net in (*NETWORKS, local_live(local_config)):
         if only is not None and net.id not in only:
             continue
         host = net.host or (env.get(net.env_var, "").strip() if net.env_var else "")
@@ -123,7 +138,13 @@ def register_networks(
 
 
 def main() -> None:
-    for line in register_networks():
+    from scripts.deploy_config import DeployConfigError
+
+    try:
+        lines = register_networks()
+    except DeployConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    for line in lines:
         print(line)
     print(f"brownie networks: {network_config_path()}")
 
