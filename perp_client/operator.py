@@ -1,0 +1,316 @@
+"""Operator logic for a live deployment: status, timelocked changes, the guardian's pause (docs/operations.md).
+
+Typed, on plain web3.py through `PerpClient`, with no command-line dependency; `python -m perp_client.operator`
+is a thin entry point over it (`status` exits 1 when something needs a person).
+
+- `Operator.status()`: per market open / closed / halted, mark, index and its age against the feed's
+  `maxStaleness`, the funding rate and the next funding time, open interest, the collateral the market holds;
+  the pause flag, the InsuranceFund's balance and surplus; and the list of problems that need a person.
+- `plan` / `schedule` / `pending` / `execute` / `cancel`: an owner call through the TimelockController; a
+  plan prints the exact call (target, function, arguments, calldata, operation id, earliest execution).
+- `pause`: the guardian's (or the owner's) `ClearingHouse.pause()`.
+Bad input (an unknown role or function, wrong arguments, an operation not pending) is a PerpError, nothing sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import ContractLogicError, MismatchedABI
+
+from perp_client.abi import load_abi
+from perp_client.client import PerpClient
+from perp_client.deployment import deployment_path
+from perp_client.errors import PerpError
+from perp_client.tx import revert_reason
+from perp_client.units import fmt_pct, fmt_wad
+
+WAD = 10**18
+ZERO32 = "0x" + "00" * 32
+# how late a funding payment may be before it needs a person (the keeper is down)
+FUNDING_GRACE = 15 * 60
+# role in deployments/<chainId>.json -> contract name (ABI)
+ROLE_CONTRACT = {
+    "clearing_house": "ClearingHouse",
+    "vault": "Vault",
+    "insurance_fund": "InsuranceFund",
+    "price_feed": "ChainlinkPriceFeed",
+    "timelock": "TimelockController",
+}
+
+
+def _feed_key(symbol: str) -> bytes:
+    return symbol.encode().ljust(32, b"\0")
+
+
+@dataclass(frozen=True)
+class MarketStatus:
+    symbol: str
+    address: str
+    state: str  # "open", "closed" (not trading, may reopen) or "halted" (shut down for good: settle only)
+    mark_price: int
+    index_price: int | None  # None: the feed refuses (stale, incomplete, non-positive)
+    index_age: int | None  # seconds since the feed's last update
+    max_staleness: int  # 0: unchecked
+    funding_rate: int
+    next_funding_time: int
+    open_interest_notional: int
+    collateral: int  # wad booked for this market's positions
+
+
+@dataclass(frozen=True)
+class Status:
+    block: int
+    timestamp: int
+    paused: bool
+    fund_balance: int
+    fund_surplus: int
+    markets: list[MarketStatus]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def needs_person(self) -> bool:
+        return bool(self.problems)
+
+    def table(self) -> str:
+        head = (f"{'market':<7} {'state':<7} {'mark':>12} {'index':>12} {'age':>7} {'funding':>9} "
+                f"{'next in':>8} {'open interest':>15} {'collateral':>14}")
+        title = (f"block {self.block} · trading {'PAUSED' if self.paused else 'on'} · insurance fund "
+                 f"{fmt_wad(self.fund_balance, 2)} (surplus {fmt_wad(self.fund_surplus, 2)})")
+        rows = [title, head]
+        for m in self.markets:
+            rows.append(
+                f"{m.symbol:<7} {m.state:<7} {fmt_wad(m.mark_price, 2):>12} "
+                f"{(fmt_wad(m.index_price, 2) if m.index_price is not None else 'refused'):>12} "
+                f"{(f'{m.index_age}s' if m.index_age is not None else '?'):>7} {fmt_pct(m.funding_rate, 4):>9} "
+                f"{max(m.next_funding_time - self.timestamp, 0):>7}s {fmt_wad(m.open_interest_notional, 2):>15} "
+                f"{fmt_wad(m.collateral, 2):>14}"
+            )
+        rows += [f"NEEDS A PERSON: {p}" for p in self.problems] or ["all fine"]
+        return "\n".join(rows)
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    """One owner call as the timelock will make it."""
+
+    role: str
+    target: str
+    function: str
+    args: tuple[Any, ...]
+    data: str
+    salt: str
+    operation_id: str
+
+    def describe(self) -> str:
+        args = ", ".join(str(a) for a in self.args)
+        return f"{self.role} ({self.target}).{self.function}({args})  calldata {self.data}  operation {self.operation_id}"
+
+
+@dataclass(frozen=True)
+class PendingOperation:
+    operation_id: str
+    target: str
+    data: str
+    predecessor: str
+    salt: str
+    ready_at: int
+    ready: bool
+    description: str
+
+
+class Operator:
+    """Status and governance of one deployment, through a PerpClient (signing as the operator's key)."""
+
+    def __init__(self, client: PerpClient, contracts: dict[str, str]):
+        self.client = client
+        self.w3 = client.w3
+        self.contracts = {role: Web3.to_checksum_address(a) for role, a in contracts.items()}
+        self.insurance_fund = self._contract("insurance_fund")
+        self.price_feed = self._contract("price_feed")
+        self.timelock = self._contract("timelock") if "timelock" in self.contracts else None
+
+    @classmethod
+    def from_record(cls, client: PerpClient, path: Path | None = None) -> Operator:
+        path = path or deployment_path(client.addresses.chain_id)
+        data = json.loads(path.read_text())
+        return cls(client, {role: str(c["address"]) for role, c in data["contracts"].items()})
+
+    def _contract(self, role: str) -> Contract:
+        name = ROLE_CONTRACT.get(role) or ("Amm" if role.startswith("amm_") else None)
+        if name is None or role not in self.contracts:
+            raise PerpError(f"unknown contract role {role!r} (roles: {', '.join(sorted(self.contracts))})")
+        return self.w3.eth.contract(address=self.contracts[role], abi=load_abi(name))
+
+    # -------------------------------------------------------------------------------------------- status
+
+    def status(self) -> Status:
+        block = self.w3.eth.get_block("latest")
+        now = int(block["timestamp"])
+        ch = self.client.clearing_house.functions
+        problems: list[str] = []
+        paused = bool(ch.paused().call())
+        if paused:
+            problems.append("trading is paused: find out why, then schedule unpause() through the timelock")
+        balance = int(self.insurance_fund.functions.fundBalance().call())
+        surplus = int(self.insurance_fund.functions.surplus().call())
+        if balance == 0:
+            problems.append("the InsuranceFund is empty: a market halts at its first bad debt; top it up")
+        markets = []
+        for symbol, amm in self.client.amms.items():
+            f = amm.functions
+            halted = bool(f.isShutdown().call())
+            is_open = bool(f.open().call())
+            state = "halted" if halted else "open" if is_open else "closed"
+            aggregator, _, max_staleness = self.price_feed.functions.getAggregator(_feed_key(symbol)).call()
+            agg = self.w3.eth.contract(address=aggregator, abi=load_abi("MockAggregator"))
+            age = now - int(agg.functions.latestRoundData().call()[3])
+            try:
+                index: int | None = int(f.getUnderlyingPrice().call())
+            except ContractLogicError as exc:
+                index = None
+                if not halted:
+                    problems.append(f"{symbol}: the index is refused ({revert_reason(exc, self.client.decoder)})")
+            if index is not None and max_staleness and age > max_staleness and not halted:
+                problems.append(f"{symbol}: the index is {age} s old, over its {max_staleness} s limit")
+            q, b = f.getReserve().call()
+            mark = int(q) * WAD // int(b) if b else 0
+            next_funding = int(f.nextFundingTime().call())
+            if is_open and now > next_funding + FUNDING_GRACE:
+                problems.append(f"{symbol}: funding is {now - next_funding} s overdue: is the funding keeper running?")
+            if halted:
+                problems.append(f"{symbol}: halted: traders settle with settlePosition (docs/operations.md §6)")
+            _, collateral, _ = ch.getMarket(amm.address).call()
+            markets.append(MarketStatus(
+                symbol, amm.address, state, mark, index, age, int(max_staleness), int(f.fundingRate().call()),
+                next_funding, abs(int(f.totalPositionSize().call())) * mark // WAD, int(collateral),
+            ))
+        return Status(int(block["number"]), now, paused, balance, surplus, markets, problems)
+
+    # ------------------------------------------------------------------------------------------ timelock
+
+    def _require_timelock(self) -> Contract:
+        if self.timelock is None:
+            raise PerpError("this deployment has no timelock (deployments/<chainId>.json has no 'timelock' role)")
+        return self.timelock
+
+    def plan(self, role: str, function: str, *args: Any, salt: str = ZERO32) -> PlannedCall:
+        """The exact owner call the timelock would make; an unknown function or wrong arguments is a PerpError."""
+        tl = self._require_timelock()
+        target = self._contract(role)
+        try:
+            data = target.encode_abi(function, args=list(args))
+        except (ValueError, TypeError, MismatchedABI) as exc:
+            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+            cause = next((ln for ln in lines if ln.startswith(("Expected", "Signature"))), lines[0] if lines else "bad call")
+            raise PerpError(f"{role}.{function}{tuple(args)}: {cause}") from None
+        op = tl.functions.hashOperation(target.address, 0, data, ZERO32, salt).call()
+        return PlannedCall(role, target.address, function, tuple(args), data, salt, Web3.to_hex(op))
+
+    def schedule(self, call: PlannedCall, delay: int | None = None) -> str:
+        """Schedule `call` (as the client's key, a proposer); returns the operation id."""
+        tl = self._require_timelock()
+        delay = int(tl.functions.getMinDelay().call()) if delay is None else delay
+        self.client.send(tl.functions.schedule(call.target, 0, call.data, ZERO32, call.salt, delay), "schedule")
+        return call.operation_id
+
+    def pending(self) -> list[PendingOperation]:
+        """Operations scheduled and neither executed nor cancelled, oldest first."""
+        tl = self._require_timelock()
+        start = self.client.addresses.start_block
+        salts = {Web3.to_hex(e["args"]["id"]): Web3.to_hex(e["args"]["salt"])
+                 for e in tl.events.CallSalt().get_logs(from_block=start)}
+        now = int(self.w3.eth.get_block("latest")["timestamp"])
+        out = []
+        for e in tl.events.CallScheduled().get_logs(from_block=start):
+            a = e["args"]
+            op = Web3.to_hex(a["id"])
+            if not tl.functions.isOperationPending(op).call():
+                continue
+            ready_at = int(tl.functions.getTimestamp(op).call())
+            out.append(PendingOperation(op, a["target"], Web3.to_hex(a["data"]), Web3.to_hex(a["predecessor"]),
+                                        salts.get(op, ZERO32), ready_at, now >= ready_at, self._describe(a["target"], a["data"])))
+        return out
+
+    def _describe(self, target: str, data: bytes) -> str:
+        for role, address in self.contracts.items():
+            if address.lower() == target.lower() and (role in ROLE_CONTRACT or role.startswith("amm_")):
+                try:
+                    fn, args = self._contract(role).decode_function_input(data)
+                    return f"{role}.{fn.fn_name}({', '.join(f'{k}={v}' for k, v in args.items())})"
+                except ValueError:
+                    break
+        return f"{target} calldata {Web3.to_hex(data)}"
+
+    def _find_pending(self, operation_id: str) -> PendingOperation:
+        for p in self.pending():
+            if p.operation_id.lower() == operation_id.lower():
+                return p
+        raise PerpError(f"operation {operation_id} is not pending (never scheduled, already executed or cancelled)")
+
+    def execute(self, operation_id: str) -> None:
+        p = self._find_pending(operation_id)
+        if not p.ready:
+            raise PerpError(f"operation {operation_id} is not ready: it may be executed from timestamp {p.ready_at}")
+        tl = self._require_timelock()
+        self.client.send(tl.functions.execute(p.target, 0, p.data, p.predecessor, p.salt), "execute")
+
+    def cancel(self, operation_id: str) -> None:
+        self._find_pending(operation_id)
+        tl = self._require_timelock()
+        self.client.send(tl.functions.cancel(operation_id), "cancel")
+
+    # ------------------------------------------------------------------------------------------ guardian
+
+    def pause(self) -> None:
+        """The guardian's (or owner's) pause: trading stops, money does not."""
+        self.client.send(self.client.clearing_house.functions.pause(), "pause")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m perp_client.operator status|pending|execute ID|cancel ID|pause` (RPC_URL, PRIVATE_KEY,
+    DEPLOYMENT from the environment). Prints one line on error; `status` exits 1 when something needs a person."""
+    argv = sys.argv[1:] if argv is None else argv
+    usage = "usage: python -m perp_client.operator status | pending | execute OPERATION | cancel OPERATION | pause"
+    if not argv or argv[0] not in ("status", "pending", "execute", "cancel", "pause"):
+        print(usage, file=sys.stderr)
+        return 2
+    try:
+        rpc = os.environ.get("RPC_URL", "").strip()
+        if not rpc:
+            raise PerpError("RPC_URL is not set")
+        record = os.environ.get("DEPLOYMENT")
+        client = PerpClient.connect(rpc, Path(record) if record else None, os.environ.get("PRIVATE_KEY") or None)
+        op = Operator.from_record(client, Path(record) if record else None)
+        command = argv[0]
+        if command == "status":
+            status = op.status()
+            print(status.table())
+            return 1 if status.needs_person else 0
+        if command == "pending":
+            for p in op.pending():
+                print(f"{p.operation_id}  {'READY' if p.ready else f'ready at {p.ready_at}'}  {p.description}")
+            return 0
+        if command in ("execute", "cancel"):
+            if len(argv) != 2:
+                raise PerpError(f"{command} needs the operation id (see: pending)")
+            getattr(op, command)(argv[1])
+            print(f"{command}d {argv[1]}")
+            return 0
+        op.pause()
+        print("paused")
+        return 0
+    except PerpError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
