@@ -91,8 +91,24 @@ class Page:
         return self.wait(f"{css} to contain {contains!r}", lambda: (t := self.text(css)) and contains in t and t)
 
     def click(self, css: str) -> None:
-        self.wait(f"{css} to be enabled", lambda: self.find(css).is_enabled())
-        self.find(css).click()
+        """Click `css` once it is enabled; a button redrawn between the find and the click is found again."""
+        def attempt() -> bool:
+            element = self.find(css)
+            if not element.is_enabled():
+                return False
+            element.click()
+            return True
+
+        self.wait(f"{css} to be enabled and clicked", attempt)
+
+    def enabled(self, css: str) -> bool:
+        """Whether `css` is enabled, read again if the page redraws it while we look."""
+        for _ in range(50):
+            try:
+                return bool(self.find(css).is_enabled())
+            except StaleElementReferenceException:
+                continue
+        raise AssertionError(f"{css} kept being redrawn")
 
     def type(self, css: str, value: str) -> None:
         el = self.find(css)

@@ -29,7 +29,15 @@ from tests.integration.perp_clients import anvil_key
 
 ROOT = Path(__file__).resolve().parents[2]
 ANVIL = ROOT / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
-PORT = 8761  # not local-live's usual 8645: a hand-started local-live (or another test run) may hold that
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+PORT = free_port()  # not local-live's usual 8645: a hand-started local-live (or another test run) may hold that
 RPC = f"http://127.0.0.1:{PORT}"
 BASE_CONFIG = yaml.safe_load((CONFIG_DIR / "local-live.yaml").read_text())
 CHAIN_ID = BASE_CONFIG["network"]["chain_id"]
