@@ -1220,7 +1220,7 @@ class Protocol:
 
     def total_value(self) -> int:
         """Vault balances + margins + insurance fund + toll pool + what the pools owe traders in realized terms
-        (quote reserve drift minus the open notional basis) - pending funding; constant across every operation
+        (quote reserve drift minus the open notional basis) - pending funding + bad debt the fund prepaid; constant across every operation
         but deposits/withdrawals, up to funding rounding dust."""
         total = sum(self.vault.values()) + self.insurance_fund + self.toll_pool
         for market in self.markets.values():
@@ -1234,5 +1234,6 @@ class Protocol:
                 if position.size != 0:
                     pending_funding += mul(latest_fraction - position.last_cumulative_premium_fraction,
                                            position.size)
-            total += pool.quote_reserve - pool.initial_quote_reserve - basis - pending_funding
+            # the fund's prepayment sits in the market's collateral until the loss it covers is realised
+            total += pool.quote_reserve - pool.initial_quote_reserve - basis - pending_funding + market.prepaid_bad_debt
         return total

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from tests.model.protocol_model import (
@@ -548,6 +548,9 @@ def _apply(protocol: Protocol, op: tuple[Any, ...], now: int, block: int) -> dic
     partial_ratio=st.sampled_from([0, W // 4, W // 2, W]),
     quirk=st.booleans(),
 )
+# funding owed beyond a short's margin: the fund prepays the 4 wei (found by hypothesis; the sum missed the prepayment)
+@example(operations=[("open", "bob", Side.SELL, W, 13015606004374813544), ("wait", 15), ("index", 21), ("pay_funding", 8514)],
+         fees_bp=(0, 0), partial_ratio=0, quirk=False)
 def test_value_is_conserved(operations: list[tuple[Any, ...]], fees_bp: tuple[int, int], partial_ratio: int,
                             quirk: bool) -> None:
     """Vault balances + margins + insurance fund + toll pool + the pool's realized side - pending funding is
