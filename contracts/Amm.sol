@@ -22,7 +22,8 @@ contract Amm is IAmm, Ownable {
     /// @dev Hot state, one slot: reserves, the number of the last block that moved them (truncated to 32
     ///      bits: only compared for equality with the current one), the newest observation and the trading
     ///      flag. Bounds (18 decimals): quote reserve < 2e13 units, base
-    ///      reserve < 7.9e10 units; `ReserveOverflow` beyond.
+    ///      reserve < 7.9e10 units; `ReserveOverflow` beyond. Mark <= 2^80 - 1 wad (the observations' price
+    ///      field): `MarkOutOfRange` for a trade or curve change beyond.
     struct Slot0 {
         uint104 quoteReserve;
         uint96 baseReserve;
@@ -51,6 +52,8 @@ contract Amm is IAmm, Ownable {
     }
 
     uint256 private constant ORACLE_SPREAD_LIMIT = 0.1e18;
+    /// @dev The highest mark an observation can record (its price field is 80 bits): 1,208,925.8 quote per base.
+    uint256 private constant MAX_MARK = type(uint80).max;
     uint256 private constant ONE_DAY = 1 days;
     /// @dev Below this net size (wei) a shutdown treats the market as flat (v1's rounding allowance).
     uint256 private constant IGNORABLE_SIZE_FOR_SHUTDOWN = 100;
@@ -242,6 +245,8 @@ contract Amm is IAmm, Ownable {
         if (isShutdown) revert MarketClosed();
         Slot0 memory s0 = _slot0;
         if (quoteReserve == 0 || baseReserve == 0) revert InvalidParameter();
+        uint256 price = PoolMath.spotPrice(quoteReserve, baseReserve);
+        if (price > MAX_MARK) revert MarkOutOfRange(price, MAX_MARK);
         int256 size = _totalPositionSize(s0.baseReserve);
         _recordObservation(s0);
         s0.quoteReserve = _toReserve(quoteReserve);
@@ -485,6 +490,9 @@ contract Amm is IAmm, Ownable {
         uint256 quoteAfter = quoteAdded ? uint256(s0.quoteReserve) + quoteAmount : uint256(s0.quoteReserve) - quoteAmount;
         uint256 baseAfter = quoteAdded ? uint256(s0.baseReserve) - baseAmount : uint256(s0.baseReserve) + baseAmount;
         uint256 priceBefore = PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
+        uint256 priceAfter = PoolMath.spotPrice(quoteAfter, baseAfter);
+        // a mark the next block's observation could not record would freeze the market for good
+        if (priceAfter > MAX_MARK) revert MarkOutOfRange(priceAfter, MAX_MARK);
         // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
         // slither-disable-next-line incorrect-equality
         bool newBlock = s0.lastBlock != _blockNumber();
@@ -497,7 +505,6 @@ contract Amm is IAmm, Ownable {
             // the block may already have crossed the limit once: then it is frozen
             if (priceBefore > upper || priceBefore < lower) revert FluctuationLimitExceeded(priceBefore, lower, upper);
             if (!canOverFluctuationLimit) {
-                uint256 priceAfter = PoolMath.spotPrice(quoteAfter, baseAfter);
                 if (priceAfter > upper || priceAfter < lower) revert FluctuationLimitExceeded(priceAfter, lower, upper);
             }
         }
@@ -615,7 +622,7 @@ contract Amm is IAmm, Ownable {
     }
 
     function _toPrice(uint256 price) private pure returns (uint256) {
-        if (price > type(uint80).max) revert ReserveOverflow();
+        if (price > MAX_MARK) revert MarkOutOfRange(price, MAX_MARK);
         return price;
     }
 

@@ -48,9 +48,12 @@ interface IAmm {
     /// @dev A ratio above 1e18 or not a multiple of 1e6, a cap not a multiple of 1e15, or a required
     ///      parameter that is zero.
     error InvalidParameter();
-    /// @dev A quote reserve above 2^104, a base reserve above 2^96 or a price above 2^80 (wad): outside the
-    ///      packed storage's range.
+    /// @dev A quote reserve above 2^104 or a base reserve above 2^96 (wad): outside the packed storage's range.
     error ReserveOverflow();
+    /// @dev The trade, curve change or initial pool would leave a mark `price` above `maxPrice` (2^80 - 1 wad,
+    ///      about 1.2 million quote per base), the most the price observations can record: a pool at such a price
+    ///      could not start its next block, and every later trade, liquidation and curve change would revert.
+    error MarkOutOfRange(uint256 price, uint256 maxPrice);
 
     // ----------------------------------------------------------------------------------------- events
     /// @notice A funding period was settled. `rate` = premiumFraction / indexTwap (wad, signed);

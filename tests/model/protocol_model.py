@@ -41,6 +41,7 @@ ONE_DAY = 86_400
 MARK_TWAP_INTERVAL = 15 * 60  # seconds; the TWAP used for position notional (margin ratio, free collateral)
 MAX_ORACLE_SPREAD_RATIO = WAD // 10  # 10 %: v1's isOverSpreadLimit threshold
 IGNORABLE_SIZE_FOR_SHUTDOWN = 100  # wei; v1 treats |totalPositionSize| <= 100 as no open interest
+MAX_MARK = 2**80 - 1  # wad; the most a price observation can record (beyond v1: `MarkOutOfRange`)
 
 
 class ModelError(Exception):
@@ -418,6 +419,8 @@ class Pool:
 
     def _update_reserves(self, dir_of_quote: Dir, quote_amount: int, base_amount: int, can_over: bool,
                          tx: Tx) -> None:
+        if self._price_after(dir_of_quote, quote_amount, base_amount) > MAX_MARK:
+            raise ModelError("MarkOutOfRange")
         self._check_fluctuation(dir_of_quote, quote_amount, base_amount, can_over, tx.block)
         if dir_of_quote == Dir.ADD_TO_AMM:
             self.quote_reserve += quote_amount
@@ -1198,6 +1201,8 @@ class Protocol:
         surplus = max(self.insurance_fund - self.insurance_fund_floor, 0)
         if cost > surplus:
             raise ModelError("InsuranceFundInsufficient")
+        if div(quote_after, base_after) > MAX_MARK:
+            raise ModelError("MarkOutOfRange")
         self.insurance_fund -= cost
         market.collateral += cost
         self._require_prepaid(market)
