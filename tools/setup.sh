@@ -17,6 +17,11 @@ if ! stamp_ok .venv/.stamp "$req_hash"; then
   echo "$req_hash" > .venv/.stamp
 fi
 
+# brownie's command line with scripts imported by their place in the project, so that a checkout under a directory
+# with a dot in its name works (tools/brownie.py says why); rewritten on every run, pip may have replaced it.
+printf '#!%s\nimport runpy\nrunpy.run_path("%s", run_name="__main__")\n' "$ROOT/.venv/bin/python" "$ROOT/tools/brownie.py" > .venv/bin/brownie
+chmod +x .venv/bin/brownie
+
 # 2. npm packages (solc-js, anvil, OpenZeppelin, Chainlink) from the lock file.
 lock_hash=$(sha256sum package-lock.json | cut -c1-16)
 if ! stamp_ok node_modules/.stamp "$lock_hash"; then
