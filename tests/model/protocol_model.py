@@ -518,11 +518,104 @@ class PositionResp:
     unrealized_pnl_after: int = 0
 
 
+# ------------------------------------------------------------------------------------------------------------
+# funding: two sides' cumulative premium fractions, periodic (v1) or continuous (SPEC §3, README "Funding")
+# ------------------------------------------------------------------------------------------------------------
+
+# continuous funding: a settlement advances the InsuranceFund's contribution for this many periods at the
+# current imbalance (what it would pay if nothing changed); any payFunding tops it up or returns the excess
+FUNDING_BUDGET_PERIODS = 2
+
+
+def ceil_div(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded toward +infinity (denominator > 0)."""
+    return -((-numerator) // denominator)
+
+
+@dataclass
+class Shortfall:
+    """Receivers were paid less: the fund owed `owed` (wad) for the pool's side and paid `paid` of it."""
+
+    owed: int
+    paid: int
+
+
+@dataclass
+class FundingState:
+    """A market's funding ledger. Longs read `cum_long`, shorts `cum_short` (they differ only after a shortfall:
+    the receiving side's grows by less). Periodic (v1): both move at payFunding only. Continuous: between
+    settlements both grow by `growth(t)` = premium_fraction × (t − since) / period (truncated toward zero), the
+    rate of the last settlement; `budget` is the InsuranceFund's money advanced to the market for the pool's side
+    (its earnings add to it); `last_accrual` is when the budget was last brought up to date."""
+
+    cum_long: int = 0
+    cum_short: int = 0
+    premium_fraction: int = 0  # continuous: per period, fixed at the last settlement
+    period: int = ONE_HOUR
+    since: int = 0  # continuous: the time `cum_long`/`cum_short` are at
+    last_accrual: int = 0
+    budget: int = 0
+
+    def growth(self, t: int) -> int:
+        return div_toward_zero(self.premium_fraction * (t - self.since), self.period)
+
+    def cumulative(self, is_long: bool, t: int) -> int:
+        return (self.cum_long if is_long else self.cum_short) + self.growth(t)
+
+    def checkpoint(self, t: int) -> None:
+        """Moves both sides' cumulatives to `t` at the full rate (the regime since `since` was full)."""
+        grown = self.growth(t)
+        self.cum_long += grown
+        self.cum_short += grown
+        self.since = t
+
+
+def accrue(state: FundingState, now: int, long_size: int, short_size: int) -> tuple[FundingState, Shortfall | None]:
+    """Continuous funding brought up to `now` with the sizes held since `last_accrual` (a new state; the input is
+    untouched). Over the interval the payers' side pays a = |growth(now) − growth(last_accrual)| per unit of size.
+    The pool's side a × (payers − receivers): a gain for the fund adds to the budget (rounded down), a cost comes
+    out of it (rounded up). When the budget cannot pay the cost, the receivers get what the payers pay plus the
+    whole budget, a_r = (a × payers + budget) / receivers per unit (rounded down), and the cumulatives are
+    checkpointed at `now`."""
+    f = copy.copy(state)
+    a = abs(f.growth(now) - f.growth(f.last_accrual))
+    shortfall = None
+    if a:
+        longs_pay = f.premium_fraction > 0
+        payers, receivers = (long_size, short_size) if longs_pay else (short_size, long_size)
+        if payers >= receivers:
+            f.budget += a * (payers - receivers) // WAD
+        else:
+            owed = ceil_div(a * (receivers - payers), WAD)
+            if owed <= f.budget:
+                f.budget -= owed
+            else:
+                a_r = (a * payers + f.budget * WAD) // receivers
+                before = f.growth(f.last_accrual)
+                received = before + (a_r if longs_pay else -a_r)
+                paid_full = f.growth(now)
+                if longs_pay:
+                    f.cum_long, f.cum_short = f.cum_long + paid_full, f.cum_short + received
+                else:
+                    f.cum_long, f.cum_short = f.cum_long + received, f.cum_short + paid_full
+                f.since = now
+                shortfall = Shortfall(owed, f.budget)
+                f.budget = 0
+    f.last_accrual = now
+    return f, shortfall
+
+
 @dataclass
 class Market:
     pool: Pool
     index: IndexFeed
-    cumulative_premium_fractions: list[int] = field(default_factory=list)
+    continuous: bool = False  # continuous funding (SPEC §3); False: v1's periodic funding
+    funding: FundingState = field(default_factory=FundingState)
+    # continuous: the funding ledger brought up to the time of the operation or view under way (see `_begin`)
+    accrued: FundingState | None = None
+    accrued_at: int = 0
+    pending_shortfall: Shortfall | None = None  # found by `_begin`, recorded by `_commit`
+    shortfalls: list[Shortfall] = field(default_factory=list)  # every FundingShortfall, oldest first
     last_restriction_block: int = -1
     positions: dict[str, Position] = field(default_factory=dict)
     open_interest_notional: int = 0
@@ -533,8 +626,23 @@ class Market:
     # prepaid bad debt), netted against the market's later bad debt
     prepaid_bad_debt: int = 0
 
-    def latest_cumulative_premium_fraction(self) -> int:
-        return self.cumulative_premium_fractions[-1] if self.cumulative_premium_fractions else 0
+    def latest_cumulative_premium_fraction(self, now: int | None = None) -> int:
+        """The longs' cumulative premium fraction (the shorts' too unless receivers were paid less), at `now` in
+        continuous mode (None: as last brought up to date)."""
+        return self.cumulative_premium_fractions(now)[0]
+
+    def cumulative_premium_fractions(self, now: int | None = None) -> tuple[int, int]:
+        """(longs', shorts') cumulative premium fractions; continuous: accrued to `now` (a view, nothing moves)."""
+        if not self.continuous:
+            return self.funding.cum_long, self.funding.cum_short
+        t = self.funding.last_accrual if now is None else now
+        f, _ = accrue(self.funding, t, *self.side_sizes())
+        return f.cumulative(True, t), f.cumulative(False, t)
+
+    def side_sizes(self) -> tuple[int, int]:
+        """(Σ long sizes, Σ |short sizes|)."""
+        sizes = [p.size for p in self.positions.values()]
+        return sum(s for s in sizes if s > 0), -sum(s for s in sizes if s < 0)
 
     def position(self, trader: str) -> Position:
         return copy.copy(self.positions.get(trader, Position()))
@@ -588,13 +696,15 @@ class Protocol:
 
     def add_market(self, name: str, *, quote_reserve: int, base_reserve: int, tx: Tx,
                    trade_limit_ratio: int = 9 * WAD // 10, funding_period: int = ONE_HOUR,
-                   index_price: int = 10 * WAD, index_decimals: int = 18, **pool_params: Any) -> Market:
+                   index_price: int = 10 * WAD, index_decimals: int = 18, continuous_funding: bool = False,
+                   **pool_params: Any) -> Market:
         """Deploys a market at `tx` (initial reserve snapshot, first index round) and opens it."""
         pool = Pool.create(quote_reserve, base_reserve, trade_limit_ratio, funding_period, tx, **pool_params)
         index = IndexFeed(decimals=index_decimals)
         index.add_price(tx.now, index_price)
         pool.set_open(True, tx.now)
-        market = Market(pool=pool, index=index)
+        market = Market(pool=pool, index=index, continuous=continuous_funding,
+                        funding=FundingState(period=funding_period))
         self.markets[name] = market
         return market
 
@@ -681,13 +791,44 @@ class Protocol:
             return spot_notional, spot_pnl
         return twap_notional, twap_pnl
 
+    def _begin(self, market: Market, now: int) -> None:
+        """Continuous funding: brings the market's funding ledger up to `now` for the operation or view under way
+        (`_commit` keeps it: only operations that change the sizes or settle do)."""
+        if market.continuous:
+            market.accrued, market.pending_shortfall = accrue(market.funding, now, *market.side_sizes())
+            market.accrued_at = now
+
+    def _commit(self, market: Market) -> None:
+        if market.continuous and market.accrued is not None:
+            market.funding = market.accrued
+            if market.pending_shortfall is not None:
+                market.shortfalls.append(market.pending_shortfall)
+                market.pending_shortfall = None
+
+    def _cum_for(self, market: Market, size: int) -> int:
+        """The cumulative premium fraction of the side of `size` (long when > 0), now."""
+        if not market.continuous:
+            return market.funding.cum_long if size > 0 else market.funding.cum_short
+        if market.accrued is None:
+            raise AssertionError("continuous funding read before _begin")
+        return market.accrued.cumulative(size > 0, market.accrued_at)
+
+    def _funding_payment(self, market: Market, position: Position) -> int:
+        """What the position owes (> 0) or is owed since its last update. Periodic: v1's truncation toward zero;
+        continuous: rounded against the trader (up)."""
+        if position.size == 0:
+            return 0
+        delta = self._cum_for(market, position.size) - position.last_cumulative_premium_fraction
+        if market.continuous:
+            return ceil_div(delta * position.size, WAD)
+        return mul(delta, position.size)
+
     def _remain_margin_with_funding(self, market: Market, position: Position,
                                     margin_delta: int) -> tuple[int, int, int, int]:
-        """(remaining margin >= 0, bad debt >= 0, funding payment, latest cumulative premium fraction)."""
-        latest_fraction = market.latest_cumulative_premium_fraction()
-        funding_payment = 0
-        if position.size != 0:
-            funding_payment = mul(latest_fraction - position.last_cumulative_premium_fraction, position.size)
+        """(remaining margin >= 0, bad debt >= 0, funding payment, the position's side's cumulative premium
+        fraction now)."""
+        latest_fraction = self._cum_for(market, position.size)
+        funding_payment = self._funding_payment(market, position)
         signed_remain = margin_delta - funding_payment + position.margin
         if signed_remain < 0:
             return 0, -signed_remain, funding_payment, latest_fraction
@@ -721,6 +862,7 @@ class Protocol:
 
     def margin_ratio(self, name: str, trader: str, now: int) -> int:
         """getMarginRatio (departure (b): oracle-based ratio too when over the spread limit)."""
+        self._begin(self.market(name), now)
         position = self.get_position(name, trader)
         if position.size == 0:
             raise ModelError("NoPosition")
@@ -728,12 +870,14 @@ class Protocol:
 
     def margin_ratio_spot_twap(self, name: str, trader: str, now: int) -> int:
         """v1's getMarginRatio (no oracle): the ratio the maintenance check after a trade uses."""
+        self._begin(self.market(name), now)
         position = self.get_position(name, trader)
         if position.size == 0:
             raise ModelError("NoPosition")
         return self._margin_ratio_spot_twap(name, position, now)
 
     def margin_ratio_by_option(self, name: str, trader: str, option: PnlCalcOption, now: int) -> int:
+        self._begin(self.market(name), now)
         position = self.get_position(name, trader)
         if position.size == 0:
             raise ModelError("NoPosition")
@@ -748,18 +892,22 @@ class Protocol:
 
     def free_collateral(self, name: str, trader: str, now: int) -> int:
         market = self.market(name)
+        self._begin(market, now)
         position = market.position(trader)
         remain, bad_debt, _, _ = self._remain_margin_with_funding(market, position, 0)
         return self._free_collateral(name, position, remain - bad_debt, now)
 
-    def margin_with_funding(self, name: str, trader: str) -> int:
-        """Margin after the pending funding payment, floored at 0 (v1's getPersonalPositionWithFundingPayment)."""
+    def margin_with_funding(self, name: str, trader: str, now: int | None = None) -> int:
+        """Margin after the pending funding payment, floored at 0 (v1's getPersonalPositionWithFundingPayment);
+        continuous funding: at `now` (None: as last brought up to date)."""
         market = self.market(name)
+        self._begin(market, market.funding.last_accrual if now is None else now)
         remain, _, _, _ = self._remain_margin_with_funding(market, market.position(trader), 0)
         return remain
 
-    def pending_funding_payment(self, name: str, trader: str) -> int:
+    def pending_funding_payment(self, name: str, trader: str, now: int | None = None) -> int:
         market = self.market(name)
+        self._begin(market, market.funding.last_accrual if now is None else now)
         _, _, funding_payment, _ = self._remain_margin_with_funding(market, market.position(trader), 0)
         return funding_payment
 
@@ -796,7 +944,8 @@ class Protocol:
             bad_debt = 0
         # v1 reports the stored (old) position's spot PnL at the new reserves here
         _, unrealized_pnl = self.position_notional_and_pnl(name, old, PnlCalcOption.SPOT_PRICE, tx.now)
-        position = Position(new_size, remain, old.open_notional + notional, latest_fraction, tx.block)
+        position = Position(new_size, remain, old.open_notional + notional, self._cum_for(market, new_size),
+                            tx.block)
         return PositionResp(position=position, exchanged_notional=notional, bad_debt=bad_debt,
                             exchanged_size=exchanged_size, funding_payment=funding_payment,
                             margin_to_vault=added_margin, unrealized_pnl_after=unrealized_pnl)
@@ -913,8 +1062,7 @@ class Protocol:
             return False
         base = market.pool.input_price(_side_dir(_closing_side(position.size)), notional)
         realized = div(mul(pnl, base), abs(position.size))
-        funding = mul(market.latest_cumulative_premium_fraction() - position.last_cumulative_premium_fraction,
-                      position.size)
+        funding = self._funding_payment(market, position)
         return position.margin + realized - funding >= mul(notional, self.liquidation_fee_ratio)
 
     def _move_margin(self, trader: str, margin_to_vault: int) -> None:
@@ -953,6 +1101,7 @@ class Protocol:
         """Margin `quote_amount` at `leverage` (both wad); `base_limit` = min base for a long, max for a short."""
         tx = Tx(now, block)
         market = self._require_open_market(name)
+        self._begin(market, now)
         self._require_token_amount(quote_amount)
         if leverage == 0:
             raise ModelError("ZeroAmount")
@@ -977,12 +1126,14 @@ class Protocol:
         market.collateral += resp.margin_to_vault
         self._require_prepaid(market)
         toll, spread = self._pay_fees(market, trader, resp.exchanged_notional)
+        self._commit(market)
         return self._result(resp, toll, spread, market.pool.spot_price())
 
     @atomic
     def close_position(self, name: str, trader: str, quote_limit: int, now: int, block: int) -> dict[str, Any]:
         tx = Tx(now, block)
         market = self._require_open_market(name)
+        self._begin(market, now)
         self._require_not_restricted(market, trader, block)
         position = market.position(trader)
         if position.size == 0:
@@ -1006,6 +1157,7 @@ class Protocol:
         market.collateral -= abs(resp.margin_to_vault)
         self._require_prepaid(market)
         toll, spread = self._pay_fees(market, trader, resp.exchanged_notional)
+        self._commit(market)
         result = self._result(resp, toll, spread, market.pool.spot_price())
         result["is_partial"] = is_partial
         return result
@@ -1026,6 +1178,7 @@ class Protocol:
     @atomic
     def remove_margin(self, name: str, trader: str, amount: int, now: int) -> dict[str, Any]:
         market = self._require_open_market(name)
+        self._begin(market, now)  # continuous: read at `now`; the ledger itself moves only when sizes change
         self._require_token_amount(amount)
         position = market.position(trader)
         if self.margin_needs_position and position.size == 0:
@@ -1049,6 +1202,7 @@ class Protocol:
     def liquidate(self, name: str, liquidator: str, trader: str, now: int, block: int) -> dict[str, Any]:
         tx = Tx(now, block)
         market = self._require_open_market(name)
+        self._begin(market, now)
         position = market.position(trader)
         if position.size == 0:
             raise ModelError("NoPosition")
@@ -1108,6 +1262,7 @@ class Protocol:
             market.collateral += cut + cut_fee
         self._credit(liquidator, fee_to_liquidator)
         market.last_restriction_block = block
+        self._commit(market)
         result = self._result(resp, 0, 0, market.pool.spot_price())
         result.update({
             "is_partial": is_partial,
@@ -1119,13 +1274,39 @@ class Protocol:
         })
         return result
 
+    def fund_surplus(self) -> int:
+        """What the InsuranceFund may spend on funding: its balance (the toll pool's share included) above the
+        reserve floor (the model halts nothing, so no unpaid bad debt is subtracted)."""
+        return max(self.insurance_fund + self.toll_pool - self.insurance_fund_floor, 0)
+
     @atomic
     def pay_funding(self, name: str, now: int, block: int) -> dict[str, Any]:
         market = self._require_open_market(name)
+        if market.continuous:
+            return self._pay_funding_continuous(market, now)
         premium_fraction, funding_rate, index_twap = market.pool.settle_funding(market.index, now)
-        cumulative = premium_fraction + market.latest_cumulative_premium_fraction()
-        market.cumulative_premium_fractions.append(cumulative)
         pool_funding_profit = mul(premium_fraction, market.pool.total_position_size)
+        receivers_fraction = premium_fraction
+        shortfall = None
+        if pool_funding_profit < 0:
+            # the fund pays the pool's side out of its surplus; the receivers share what it cannot pay (SPEC §3)
+            owed = -pool_funding_profit
+            paid = min(owed, self.fund_surplus())
+            if paid < owed:
+                long_size, short_size = market.side_sizes()
+                payers, receivers = (long_size, short_size) if premium_fraction > 0 else (short_size, long_size)
+                per_unit = (abs(premium_fraction) * payers + paid * WAD) // receivers  # rounded against receivers
+                receivers_fraction = per_unit if premium_fraction > 0 else -per_unit
+                pool_funding_profit = -paid
+                shortfall = Shortfall(owed, paid)
+                market.shortfalls.append(shortfall)
+        f = market.funding
+        if premium_fraction > 0:
+            f.cum_long += premium_fraction
+            f.cum_short += receivers_fraction
+        else:
+            f.cum_short += premium_fraction
+            f.cum_long += receivers_fraction
         self.insurance_fund += pool_funding_profit  # negative: the fund pays the imbalance
         market.collateral -= pool_funding_profit
         self._require_prepaid(market)
@@ -1133,9 +1314,48 @@ class Protocol:
             "premium_fraction": premium_fraction,
             "funding_rate": funding_rate,
             "index_twap": index_twap,
-            "cumulative_premium_fraction": cumulative,
+            "cumulative_premium_fraction": f.cum_long,
+            "cumulative_premium_fractions": (f.cum_long, f.cum_short),
+            "receivers_premium_fraction": receivers_fraction,
             "insurance_fund_delta": pool_funding_profit,
+            "shortfall": shortfall,
             "next_funding_time": market.pool.next_funding_time,
+        }
+
+    def _pay_funding_continuous(self, market: Market, now: int) -> dict[str, Any]:
+        """Continuous funding: the accrual brought up to now; when due, the next rate is set (from the last
+        window's TWAPs, as v1) and the cumulatives checkpointed; then the fund's advance is set to
+        FUNDING_BUDGET_PERIODS periods of the pool's side at the current imbalance: the excess goes back to the
+        fund, a deficit is drawn from its surplus (as much as there is). Callable at any time (a top-up)."""
+        self._begin(market, now)
+        self._commit(market)
+        f = market.funding
+        pool = market.pool
+        funding_rate = index_twap = None
+        if now >= pool.next_funding_time:
+            premium_fraction, funding_rate, index_twap = pool.settle_funding(market.index, now)
+            f.checkpoint(now)
+            f.premium_fraction = premium_fraction
+            f.period = pool.funding_period
+        target = ceil_div(FUNDING_BUDGET_PERIODS * abs(f.premium_fraction) * abs(pool.total_position_size), WAD)
+        if f.budget > target:
+            moved = f.budget - target  # > 0: back to the fund
+        else:
+            moved = -min(target - f.budget, self.fund_surplus())
+        f.budget -= moved
+        self.insurance_fund += moved
+        market.collateral -= moved
+        self._require_prepaid(market)
+        cum_long, cum_short = f.cumulative(True, now), f.cumulative(False, now)
+        return {
+            "premium_fraction": f.premium_fraction,
+            "funding_rate": funding_rate,
+            "index_twap": index_twap,
+            "cumulative_premium_fraction": cum_long,
+            "cumulative_premium_fractions": (cum_long, cum_short),
+            "insurance_fund_delta": moved,
+            "budget": f.budget,
+            "next_funding_time": pool.next_funding_time,
         }
 
     @atomic
@@ -1225,20 +1445,23 @@ class Protocol:
 
     def total_value(self) -> int:
         """Vault balances + margins + insurance fund + toll pool + what the pools owe traders in realized terms
-        (quote reserve drift minus the open notional basis) - pending funding + bad debt the fund prepaid; constant across every operation
-        but deposits/withdrawals, up to funding rounding dust."""
+        (quote reserve drift minus the open notional basis) - pending funding + bad debt the fund prepaid + the fund's
+        continuous-funding advance; constant across every operation but deposits/withdrawals, up to funding rounding
+        dust. Continuous funding is valued as last brought up to date."""
         total = sum(self.vault.values()) + self.insurance_fund + self.toll_pool
         for market in self.markets.values():
             pool = market.pool
             basis = 0
             pending_funding = 0
-            latest_fraction = market.latest_cumulative_premium_fraction()
+            cum_long, cum_short = market.cumulative_premium_fractions()
             for position in market.positions.values():
                 total += position.margin
                 basis += position.open_notional if position.size > 0 else -position.open_notional
                 if position.size != 0:
+                    latest_fraction = cum_long if position.size > 0 else cum_short
                     pending_funding += mul(latest_fraction - position.last_cumulative_premium_fraction,
                                            position.size)
             # the fund's prepayment sits in the market's collateral until the loss it covers is realised
             total += pool.quote_reserve - pool.initial_quote_reserve - basis - pending_funding + market.prepaid_bad_debt
+            total += market.funding.budget
         return total
