@@ -938,7 +938,7 @@ class Protocol:
         if cap > 0 and abs(new_size) > cap:
             raise ModelError("PositionHoldingCapExceeded")
         added_margin = div(notional, leverage)
-        remain, bad_debt, funding_payment, latest_fraction = self._remain_margin_with_funding(
+        remain, bad_debt, funding_payment, _ = self._remain_margin_with_funding(
             market, old, added_margin)
         if self.v1_increase_drops_bad_debt:
             bad_debt = 0
