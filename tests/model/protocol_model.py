@@ -1324,9 +1324,10 @@ class Protocol:
 
     def _pay_funding_continuous(self, market: Market, now: int) -> dict[str, Any]:
         """Continuous funding: the accrual brought up to now; when due, the next rate is set (from the last
-        window's TWAPs, as v1) and the cumulatives checkpointed; then the fund's advance is set to
-        FUNDING_BUDGET_PERIODS periods of the pool's side at the current imbalance: the excess goes back to the
-        fund, a deficit is drawn from its surplus (as much as there is). Callable at any time (a top-up)."""
+        window's TWAPs, as v1) and the cumulatives checkpointed; then the fund's advance is rebalanced toward
+        FUNDING_BUDGET_PERIODS periods of the pool's side at the current imbalance (`target`): below half of it, it is
+        topped up from the fund's surplus (as much as there is); above twice it, the excess goes back to the fund;
+        in between nothing moves. Callable at any time (a top-up)."""
         self._begin(market, now)
         self._commit(market)
         f = market.funding
@@ -1338,9 +1339,10 @@ class Protocol:
             f.premium_fraction = premium_fraction
             f.period = pool.funding_period
         target = ceil_div(FUNDING_BUDGET_PERIODS * abs(f.premium_fraction) * abs(pool.total_position_size), WAD)
-        if f.budget > target:
+        moved = 0
+        if f.budget > 2 * target:
             moved = f.budget - target  # > 0: back to the fund
-        else:
+        elif f.budget < target // 2:
             moved = -min(target - f.budget, self.fund_surplus())
         f.budget -= moved
         self.insurance_fund += moved
