@@ -89,7 +89,8 @@ interface IChainlinkPriceFeed is IPriceFeed {
         view
         returns (address aggregator, uint8 decimals, uint256 maxStaleness);
 
-    /// @notice The most rounds `getTwapPrice` reads, the latest included.
-    /// @return rounds 48
+    /// @notice The most rounds `getTwapPrice` reads, the latest included (a gas bound: about 5k gas a round).
+    ///         A window holding more is averaged over the time its most recent rounds cover, never stretched.
+    /// @return rounds 1024
     function MAX_TWAP_ROUNDS() external view returns (uint256 rounds);
 }

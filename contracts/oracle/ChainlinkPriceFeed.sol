@@ -16,7 +16,7 @@ contract ChainlinkPriceFeed is IChainlinkPriceFeed, Ownable {
     using SafeCast for uint256;
 
     /// @inheritdoc IChainlinkPriceFeed
-    uint256 public constant MAX_TWAP_ROUNDS = 48;
+    uint256 public constant MAX_TWAP_ROUNDS = 1024;
 
     /// @dev Chainlink proxies put the phase in the top 16 bits of an 80-bit round id; the low 64 bits count the
     ///      rounds of the phase's aggregator, from 1.
@@ -79,15 +79,17 @@ contract ChainlinkPriceFeed is IChainlinkPriceFeed, Ownable {
     }
 
     /// @inheritdoc IPriceFeed
-    /// @dev Perpetual Protocol v1's Chainlink TWAP. With `base = block.timestamp - interval` (0 if negative):
+    /// @dev Perpetual Protocol v1's Chainlink TWAP, exact over every round in the window. With
+    ///      `base = block.timestamp - interval` (0 if negative):
     ///      - the latest round older than `base`, or the first round of its phase: its price.
     ///      - otherwise each round is weighted by the seconds it was in force within `[base, now]`, walking back
     ///        from the latest round (`roundId - 1`, never across a phase boundary) until a round at or before
     ///        `base`, which is weighted from `base`; the sum is divided by `now - base` (`interval`).
-    ///      - when the phase's first round is reached after `base`, the sum is divided by the seconds covered
-    ///        (`now - updatedAt` of that round) instead; if that is 0, the latest price is returned.
-    ///      - at most `MAX_TWAP_ROUNDS` rounds are read, the latest included: when the bound is reached, the
-    ///        oldest round read is taken to have been in force back to `base`.
+    ///      - history the walk does not read is never filled in: when it reaches the phase's first round after
+    ///        `base`, or has read `MAX_TWAP_ROUNDS` rounds (the latest included) without reaching `base`, the sum
+    ///        is divided by the seconds the rounds read cover (`now - updatedAt` of the oldest one) instead; if
+    ///        that is 0, the latest price is returned. A window with at most `MAX_TWAP_ROUNDS` rounds (the one in
+    ///        force at `base` included) is therefore exact; a busier one is averaged over its most recent part.
     ///      Every round read must be complete and positive; only the latest round is checked for staleness.
     ///      Rounding as v1: the average is truncated in the feed's own decimals, then scaled to 18 decimals.
     ///      Reverts with `UnknownFeed`, `ZeroInterval`, `IncompleteRound`, `NonPositivePrice`, `StalePrice`.
@@ -109,13 +111,13 @@ contract ChainlinkPriceFeed is IChainlinkPriceFeed, Ownable {
         }
         if (updatedAt < base || uint64(round) <= 1) return _toWad(latestPrice, feed.decimals);
 
-        // From here on, base <= newer: the round read last has been in force over [its updatedAt, newer].
+        // From here on, base <= newer: the rounds read so far cover [newer, now].
         uint256 newer = updatedAt;
         uint256 weighted = latestPrice * (block.timestamp - updatedAt);
         uint256 read = 1;
         while (newer != base) {
-            if (uint64(round) == 1) {
-                // History of this phase exhausted: average over the seconds it covers.
+            if (uint64(round) == 1 || read == MAX_TWAP_ROUNDS) {
+                // History not read (before the phase, or beyond the bound): average over the seconds covered.
                 uint256 covered = block.timestamp - newer;
                 // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
                 // slither-disable-next-line incorrect-equality
@@ -129,7 +131,7 @@ contract ChainlinkPriceFeed is IChainlinkPriceFeed, Ownable {
             // slither-disable-next-line unused-return
             (, answer,, updatedAt, answeredInRound) = aggregator.getRoundData(round);
             _checkRound(round, answer, updatedAt, answeredInRound);
-            if (updatedAt <= base || read == MAX_TWAP_ROUNDS) {
+            if (updatedAt <= base) {
                 weighted += uint256(answer) * (newer - base);
                 break;
             }

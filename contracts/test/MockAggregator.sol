@@ -43,6 +43,17 @@ contract MockAggregator is AggregatorV3Interface {
         if (roundId >= latestRound) latestRound = roundId;
     }
 
+    /// @notice Writes complete rounds `firstRoundId`, `firstRoundId + 1`... with `answers[i]` at `updatedAts[i]`
+    ///         in one transaction (a busy hour of a feed); the last becomes the latest round when it is newer.
+    function updateRounds(uint80 firstRoundId, int256[] calldata answers, uint256[] calldata updatedAts) external {
+        require(answers.length == updatedAts.length, "length mismatch");
+        for (uint256 i = 0; i < answers.length; ++i) {
+            uint80 roundId = firstRoundId + uint80(i);
+            _rounds[roundId] = Round(answers[i], uint64(updatedAts[i]), roundId, true);
+            if (roundId >= latestRound) latestRound = roundId;
+        }
+    }
+
     function description() external pure returns (string memory) {
         return "MockAggregator (test only)";
     }

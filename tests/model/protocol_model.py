@@ -142,9 +142,12 @@ class Tx:
 @dataclass
 class IndexFeed:
     """An aggregator's rounds, oldest first; round i of the list is v1's round id i (the walk stops at 0).
-    Answers are kept in the aggregator's decimals: v1 averages in those units, then scales to 18 decimals."""
+    Answers are kept in the aggregator's decimals: v1 averages in those units, then scales to 18 decimals.
+    The walk reads at most `max_rounds` rounds, the latest included (the contract's MAX_TWAP_ROUNDS; v1 had no
+    bound): a window holding more is averaged over the seconds the rounds read cover, as when history runs out."""
 
     decimals: int = 18
+    max_rounds: int = 1024
     rounds: list[tuple[int, int]] = field(default_factory=list)  # (timestamp, answer in feed decimals)
 
     def add_answer(self, timestamp: int, answer: int) -> None:
@@ -180,10 +183,12 @@ class IndexFeed:
         previous_timestamp = latest_timestamp
         cumulative_time = now - previous_timestamp
         weighted_answer = latest_answer * cumulative_time
+        read = 1
         while True:
-            if round_id == 0:
-                return self._to_wad(weighted_answer // cumulative_time)
+            if round_id == 0 or read == self.max_rounds:
+                return self._to_wad(weighted_answer // cumulative_time if cumulative_time else latest_answer)
             round_id -= 1
+            read += 1
             timestamp, answer = self.rounds[round_id]
             if timestamp <= base_timestamp:
                 weighted_answer += answer * (previous_timestamp - base_timestamp)

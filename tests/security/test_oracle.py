@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from brownie import chain
+from brownie import chain, web3
 
 from scripts.deploy import Deployment, deploy_protocol
 from tests.helpers import BUY, SELL, reverts_with, wad
@@ -150,3 +150,34 @@ def test_a_bad_answer_is_refused_everywhere_it_is_read(ctx, case):
         chain.sleep(amm.fundingPeriod())
         c.aggregator.updateAnswer(c.price(), {"from": c.owner})
     assert "FundingPaid" in ch.payFunding(amm, {"from": c.keeper}).events
+
+
+def test_funding_reads_every_round_of_a_busy_hour(owner, keeper):
+    """Funding's index TWAP over a rising hour with 119 Chainlink rounds (a round every 30 s, +0.05 % each) is
+    v1's exact walk over every round. Main read at most 48 rounds and stretched the oldest one read over the
+    rest of the hour: its index TWAP was 106 bp high, and funding charged the longs for it."""
+    d = deploy_protocol(None, owner)
+    ch, amm, agg = d.clearing_house, d.amm, d.aggregators["ETH"]
+    start = agg.latestRoundData()[3]  # round 1, at deployment: in force when the window opens
+    now = latest_ts() + 2 * 3_600  # funding is due
+    answers, stamps = [], []
+    price = 10 * 10**DECIMALS
+    for i in range(119):
+        price = price * 10_005 // 10_000
+        answers.append(price)
+        stamps.append(now - 3_600 + 30 * i + 7)
+    assert start < now - 3_600
+    agg.updateRounds(2, answers, stamps, {"from": owner})
+
+    web3.provider.make_request("evm_setNextBlockTimestamp", [now])
+    tx = ch.payFunding(amm, {"from": keeper})
+    assert tx.timestamp == now
+    # v1's walk: each round weighted by the seconds it stood in [now - 1 h, now]; round 1 from the window's start
+    weighted, newer = 0, now
+    for answer, ts in reversed([*zip(answers, stamps)]):
+        weighted += answer * (newer - ts)
+        newer = ts
+    weighted += 10 * 10**DECIMALS * (newer - (now - 3_600))
+    exact = weighted // 3_600 * 10 ** (18 - DECIMALS)
+    assert tx.events["FundingRateUpdated"]["underlyingPrice"] == exact
+    print(f"payFunding reading 120 rounds: {tx.gas_used:,} gas")

@@ -88,7 +88,7 @@ def test_add_aggregator_stores_feed_and_emits(ChainlinkPriceFeed, MockAggregator
     agg = MockAggregator.deploy(8, 400 * 10**8, {"from": owner})
     feed = ChainlinkPriceFeed.deploy({"from": owner})
     assert feed.owner() == owner
-    assert feed.MAX_TWAP_ROUNDS() == 48
+    assert feed.MAX_TWAP_ROUNDS() == 1024
     assert tuple(feed.getAggregator(ETH)) == (brownie.ZERO_ADDRESS, 0, 0)
 
     tx = feed.addAggregator(ETH, agg, 3600, {"from": owner})
@@ -370,33 +370,108 @@ def test_twap_stops_at_phase_boundary(ChainlinkPriceFeed, MockAggregator, accoun
     assert feed.getTwapPrice(ETH, 200) == (900 * 100 + 600 * 100) // 200 * WAD
 
 
-def test_twap_round_bound(ChainlinkPriceFeed, MockAggregator, accounts, chain):
+def twap_at_head(chain, feed, interval, key=ETH):
+    """(getTwapPrice at the newest block, that block's timestamp). The call runs against that block once a later
+    one is mined: anvil may give a call on the head a later timestamp (the wall clock) under load."""
+    height = chain.height
+    chain.mine()
+    return feed.getTwapPrice(key, interval, block_identifier=height), chain[height].timestamp
+
+
+def _exact_twap(rounds, now, interval):
+    """v1's index TWAP over every round (no bound), in the feed's decimals: rounds = [(answer, updatedAt)...],
+    oldest first, all of one phase starting at the first."""
+    base = max(now - interval, 0)
+    newer, weighted = now, 0
+    for answer, ts in reversed(rounds):
+        if ts <= base:
+            return (weighted + answer * (newer - base)) // (now - base)
+        weighted += answer * (newer - ts)
+        newer = ts
+    return weighted // (now - newer)  # history runs out: the seconds covered
+
+
+def _stretched_twap(rounds, now, interval, bound=48):
+    """What the old bounded walk served: after `bound` rounds read, the oldest one read counted as in force back
+    to the window's start."""
+    base = now - interval
+    newer, weighted = now, 0
+    for read, (answer, ts) in enumerate(reversed(rounds), start=1):
+        if ts <= base or read == bound:
+            return (weighted + answer * (newer - base)) // interval
+        weighted += answer * (newer - ts)
+        newer = ts
+    raise AssertionError("history shorter than the window")
+
+
+def test_twap_busy_rising_hour_is_exact(ChainlinkPriceFeed, MockAggregator, accounts, chain):
+    """119 rounds in one rising hour (a round every 30 s, +0.05 % each, as a 0.05 %-deviation feed in a rally):
+    every round in the window is read. The old bound (48 rounds, the oldest read stretched back to the window's
+    start) was more than 1 % off."""
     owner = accounts[0]
-    feed, agg = deploy(ChainlinkPriceFeed, MockAggregator, owner, decimals=0, answer=1001)
+    feed, agg = deploy(ChainlinkPriceFeed, MockAggregator, owner, decimals=8, answer=3000 * 10**8)
     t = future(chain)
-    # rounds 1..60, one a minute, round r priced 1000 + r at t - 30 - 60 * (60 - r)
-    ts = {r: t - 30 - 60 * (60 - r) for r in range(1, 61)}
-    set_rounds(agg, owner, [(r, 1000 + r, ts[r]) for r in range(1, 61)])
+    # round 1 two hours back, round 2 in force at the window's start, rounds 3..121 inside [t-3600, t]
+    answers, stamps = [2990 * 10**8, 3000 * 10**8], [t - 7200, t - 5000]
+    for i in range(119):
+        answers.append(answers[-1] * 10_005 // 10_000)
+        stamps.append(t - 3600 + 30 * i + 7)
+    agg.updateRounds(1, answers, stamps, {"from": owner})
     mine_at(chain, t)
+    rounds = list(zip(answers, stamps))
+    twap, now = twap_at_head(chain, feed, 3600)
+    exact = _exact_twap(rounds, now, 3600)
+    assert twap == exact * 10**10
+    assert abs(exact - _stretched_twap(rounds, now, 3600)) * 10_000 // exact >= 100  # what main served: >= 1 % off
 
-    # 47 min: base = t-2820 lies between round 13 (t-2850) and round 14 (t-2790): 48 rounds read, normal path
-    expected_47 = (1060 * 30 + 60 * sum(1000 + r for r in range(14, 60)) + 1013 * 30) // 2820
-    assert feed.getTwapPrice(ETH, 2820) == expected_47 * WAD
-
-    # 1 h: base = t-3600 would need all 60 rounds; the walk stops after 48 (rounds 60..13) and round 13
-    # counts as in force from base to round 14 (t-2790): 810 s
-    expected_bounded = (1060 * 30 + 60 * sum(1000 + r for r in range(14, 60)) + 1013 * 810) // 3600
-    assert 30 + 46 * 60 + 810 == 3600
-    assert feed.getTwapPrice(ETH, 3600) == expected_bounded * WAD
-    unbounded = (1060 * 30 + 60 * sum(1000 + r for r in range(1, 60))) // 3570  # history runs out at round 1
-    assert expected_bounded != unbounded
-
-    # round 12 (the 49th) is never read, round 13 (the 48th) is
-    agg.updateRoundData(12, -1, ts[12], 12, {"from": owner})
-    assert feed.getTwapPrice(ETH, 3600) == expected_bounded * WAD
-    agg.updateRoundData(13, -1, ts[13], 13, {"from": owner})
+    # every round in the window is read: a bad one anywhere in it is refused, one before it is not
+    agg.updateRoundData(3, -1, stamps[2], 3, {"from": owner})
     with reverts_with("NonPositivePrice", -1):
-        feed.getTwapPrice(ETH, 3600)
+        twap_at_head(chain, feed, 3600)
+    agg.updateRoundData(3, answers[2], stamps[2], 3, {"from": owner})
+    agg.updateRoundData(1, -1, stamps[0], 1, {"from": owner})
+    twap, now = twap_at_head(chain, feed, 3600)
+    assert twap == _exact_twap(rounds, now, 3600) * 10**10
+
+
+def test_twap_round_bound_averages_over_the_rounds_read(ChainlinkPriceFeed, MockAggregator, accounts, chain):
+    """Beyond MAX_TWAP_ROUNDS rounds in the window, the TWAP covers the time of the rounds it read (the most recent
+    ones), divided by that time: no round is stretched over the part of the window it did not read."""
+    owner = accounts[0]
+    bound = 1024
+    feed, agg = deploy(ChainlinkPriceFeed, MockAggregator, owner, decimals=0, answer=1000)
+    assert feed.MAX_TWAP_ROUNDS() == bound
+    t = future(chain)
+    n = bound + 6  # rounds 1..1030, one every 3 s, priced 1000 + r
+    stamps = [t - 3 * (n - r) - 1 for r in range(1, n + 1)]
+    answers = [1000 + r for r in range(1, n + 1)]
+    for first in range(0, n, 150):
+        agg.updateRounds(first + 1, answers[first:first + 150], stamps[first:first + 150], {"from": owner})
+    assert agg.latestRound() == n
+    mine_at(chain, t)
+    rounds = list(zip(answers, stamps))
+
+    # a window of exactly `bound` rounds (the one in force at its start included) is exact
+    interval = t - stamps[n - bound]
+    height = chain.height
+    chain.mine()
+
+    def twap(seconds):
+        return feed.getTwapPrice(ETH, seconds, block_identifier=height)
+
+    assert twap(interval) == _exact_twap(rounds, t, interval) * WAD
+    # one second more needs round n - bound (the 1025th): the rounds read cover [stamps[n - bound], t]
+    covered = _exact_twap(rounds[n - bound:], t, 10**9)
+    assert twap(interval + 1) == covered * WAD
+    assert twap(3600) == covered * WAD
+    assert covered != _exact_twap(rounds, t, 3600)
+    # the round beyond the bound is not read (a bad answer there changes nothing), the last one read is
+    agg.updateRoundData(n - bound, -1, stamps[n - bound - 1], n - bound, {"from": owner})
+    value, now = twap_at_head(chain, feed, 3600)
+    assert value == _exact_twap(rounds[n - bound:], now, 10**9) * WAD
+    agg.updateRoundData(n - bound + 1, -1, stamps[n - bound], n - bound + 1, {"from": owner})
+    with reverts_with("NonPositivePrice", -1):
+        twap_at_head(chain, feed, 3600)
 
 
 def test_twap_rounds_outside_window_are_not_read(ChainlinkPriceFeed, MockAggregator, accounts, chain):
