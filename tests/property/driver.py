@@ -3,7 +3,8 @@ one read of every number the model is compared with.
 
 Every transaction is sent with a fixed gas limit (no estimate), so a reverting one is mined too, in its own
 block, at the timestamp set with `evm_setNextBlockTimestamp`: the model then runs each operation at exactly the
-chain's block time and number.
+chain's block time and number. `send_block` mines several transactions into one block, in order (automine off,
+one `evm_mine`: tests/security/blocks.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from typing import Any
 from brownie import web3
 from brownie.exceptions import VirtualMachineError
 
+from tests.security.blocks import call, send_in_one_block
+
 GAS_LIMIT = 6_000_000
+BLOCK_GAS_LIMIT = 3_000_000  # per transaction of a shared block (anvil's block holds 12M gas)
 
 # model error name -> the contracts' custom error name, where they differ
 ERROR_ALIASES = {"OpenNotionalNotPositive": "InvalidOpenNotional"}
@@ -47,6 +51,23 @@ def send(fn: Callable[..., Any], args: tuple[Any, ...], sender: Any, timestamp: 
     for event in tx.events:
         events.setdefault(event.name, []).append(dict(event))
     return Sent(receipt=tx, events=events)
+
+
+def send_block(calls: list[tuple[Callable[..., Any], tuple[Any, ...], Any]], timestamp: int) -> list[Sent]:
+    """Mine every `(fn, args, sender)` into one block at `timestamp`, in this order."""
+    web3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])
+    receipts = send_in_one_block([call(fn, *args, sender=sender) for fn, args, sender in calls], BLOCK_GAS_LIMIT)
+    sent = []
+    for tx in receipts:
+        assert tx.timestamp == timestamp, f"mined at {tx.timestamp}, expected {timestamp}"
+        if tx.status != 1:
+            sent.append(Sent(error=error_name(tx.revert_msg) or "reverted"))
+            continue
+        events: dict[str, list[dict[str, Any]]] = {}
+        for event in tx.events:
+            events.setdefault(event.name, []).append(dict(event))
+        sent.append(Sent(receipt=tx, events=events))
+    return sent
 
 
 @dataclass
