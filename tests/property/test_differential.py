@@ -742,7 +742,7 @@ def test_model_and_chain_agree(world: World) -> None:
                           "the owner's adjustK between an open and a close pays the attacker from the InsuranceFund")
 def test_a_curve_change_cannot_be_sandwiched(world: World) -> None:
     """The adversary rule with a curve change in the middle, on one example: carol (no position in ETH) opens a
-    long of 10 at 5x, the owner deepens ETH by 1.5, carol closes, in one block. A deeper pool pays a long more
+    long of 10 at half the maximum leverage, the owner deepens ETH by 1.5, carol closes, in one block. A deeper pool pays a long more
     when it closes, so carol gains what the fund paid for the change. When the refusal lands: this passes (the
     change reverts, carol's round trip is the one without it), strict xfail turns that into a failure, and
     CURVE_CHANGES_REFUSED_AFTER_TRADE moves curve changes into the machine's middles."""
