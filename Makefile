@@ -3,16 +3,18 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/@foundry-rs/anvil-linux-amd64/bin:$(CURDIR)/.venv/bin:$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 BROWNIE := $(CURDIR)/.venv/bin/brownie
+# `brownie run`, importing the script by its name in the project: works from any path, also one with a dot in it
+RUN := $(CURDIR)/.venv/bin/python -m perp_ops.brownie_run
 ARGS ?=
 SCENARIO ?= crash
 
-.PHONY: setup demo test test-long gas lint sim k-demo deploy console keepers dashboard dashboard-screenshots clean
+.PHONY: setup demo test test-long gas lint sim k-demo deploy console keepers dashboard dashboard-screenshots abis clean
 
 setup:
 	@bash tools/setup.sh
 
 demo: setup
-	$(BROWNIE) run scripts/alice_bob.py
+	$(RUN) scripts/alice_bob.py
 
 test: setup
 	$(BROWNIE) test $(ARGS)
@@ -21,31 +23,36 @@ test-long: setup
 	HYPOTHESIS_PROFILE=long $(BROWNIE) test tests/property $(ARGS)
 
 gas: setup
-	$(BROWNIE) run scripts/gas_report.py
+	$(RUN) scripts/gas_report.py
 
 lint: setup
 	bash tools/lint.sh
 
 k-demo: setup
-	$(BROWNIE) run scripts/k_controller_demo.py
+	$(RUN) scripts/k_controller_demo.py
 
 sim: setup
-	$(BROWNIE) run scripts/simulate.py main $(SCENARIO)
+	$(RUN) scripts/simulate.py main $(SCENARIO)
 
 deploy: setup
-	$(BROWNIE) run scripts/deploy.py $(ARGS)
+	$(RUN) scripts/deploy.py $(ARGS)
 
 keepers: setup
 	@echo "run each in its own terminal (RPC_URL and PRIVATE_KEY from the environment, see docs/toolkit.md):"
-	@echo "  .venv/bin/python -m scripts.keepers.funding"
-	@echo "  .venv/bin/python -m scripts.keepers.liquidator"
-	@echo "  .venv/bin/python -m scripts.keepers.arbitrageur"
+	@echo "  .venv/bin/python -m perp_ops.keepers.funding"
+	@echo "  .venv/bin/python -m perp_ops.keepers.liquidator"
+	@echo "  .venv/bin/python -m perp_ops.keepers.arbitrageur"
 
 dashboard: setup
-	$(BROWNIE) run scripts/dashboard.py
+	$(RUN) scripts/dashboard.py
 
 dashboard-screenshots: setup
 	DASHBOARD_SCREENSHOTS=$(CURDIR)/reports $(BROWNIE) test tests/integration/test_dashboard.py
+
+# the ABIs shipped inside perp_client (perp_client/abis/), after a contract change
+abis: setup
+	$(BROWNIE) compile
+	$(CURDIR)/.venv/bin/python -m perp_ops.abis
 
 console: setup
 	$(BROWNIE) console $(ARGS)

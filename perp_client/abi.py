@@ -1,7 +1,8 @@
-"""ABIs from the brownie build (`build/contracts/*.json`), and readable custom errors.
+"""ABIs, and readable custom errors.
 
-The build folder is `$PERP_BUILD_DIR`, else `build/` next to this package (the repository's). Run
-`brownie compile` once to create it.
+From `$PERP_BUILD_DIR/contracts/*.json` when set; else from the project's brownie build (`build/contracts/`, fresh
+after `brownie compile`) when there is one; else from the ABIs shipped in the package (`perp_client/abis/`,
+written by `make abis`), so that the client works installed anywhere.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from eth_abi import decode as abi_decode
 from eth_utils import keccak
 
 from perp_client.errors import PerpError
+from perp_client.paths import PACKAGED_ABIS, project_root
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 PANIC_REASONS = {
     0x01: "assertion failed",
     0x11: "arithmetic overflow or underflow",
@@ -29,19 +30,28 @@ PANIC_REASONS = {
 }
 
 
-def build_dir() -> Path:
-    return Path(os.environ.get("PERP_BUILD_DIR", REPO_ROOT / "build"))
+def abi_dir() -> Path:
+    """The folder of `<Contract>.json` files the ABIs come from (see the module docstring)."""
+    override = os.environ.get("PERP_BUILD_DIR", "").strip()
+    if override:
+        return Path(override) / "contracts"
+    build = project_root() / "build" / "contracts"
+    return build if build.is_dir() and any(build.glob("*.json")) else PACKAGED_ABIS
+
+
+def _folder(folder: str | None) -> Path:
+    return Path(folder) / "contracts" if folder else abi_dir()
 
 
 @cache
 def load_abi(contract: str, folder: str | None = None) -> list[dict[str, Any]]:
-    """The ABI of `contract` from `<build>/contracts/<contract>.json`."""
-    path = Path(folder) if folder else build_dir()
-    file = path / "contracts" / f"{contract}.json"
+    """The ABI of `contract`: a brownie build artifact (`{"abi": [...], ...}`) or a packaged ABI (`[...]`)."""
+    file = _folder(folder) / f"{contract}.json"
     if not file.is_file():
-        raise PerpError(f"no ABI for {contract} at {file}: run `brownie compile` first (or set PERP_BUILD_DIR)")
+        raise PerpError(f"no ABI for {contract} at {file}: run `brownie compile` (or set PERP_BUILD_DIR)")
     with file.open() as fp:
-        abi: list[dict[str, Any]] = json.load(fp)["abi"]
+        data = json.load(fp)
+    abi: list[dict[str, Any]] = data["abi"] if isinstance(data, dict) else data
     return abi
 
 
@@ -72,8 +82,7 @@ def _render(value: Any) -> str:
 
 
 def _all_contracts(folder: str | None) -> list[str]:
-    path = (Path(folder) if folder else build_dir()) / "contracts"
-    return sorted(f.stem for f in path.glob("*.json"))
+    return sorted(f.stem for f in _folder(folder).glob("*.json"))
 
 
 class ErrorDecoder:

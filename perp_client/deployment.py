@@ -1,4 +1,7 @@
-"""Where the protocol lives on a chain: read from `deployments/<chainId>.json` (written by scripts/deploy.py).
+"""Where the protocol lives on a chain: read from `deployments/<chainId>.json` (written by the deploy).
+
+The file is looked up in `$DEPLOYMENTS_DIR`, else the project's `deployments/` (perp_client.paths), else among
+the known deployments shipped in the package (`perp_client/deployments/`).
 
 File format (see docs/toolkit.md): `{"chain_id", "network", "deployer", "contracts": {role: {"contract",
 "address", "block", ...}}, "actions": {...}}`; markets are the roles `amm_<SYMBOL>`.
@@ -11,19 +14,26 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from perp_client.abi import REPO_ROOT
 from perp_client.errors import PerpError
+from perp_client.paths import PACKAGED_DEPLOYMENTS, project_root
 
 AMM_PREFIX = "amm_"
 
 
 def deployments_dir() -> Path:
-    """`$DEPLOYMENTS_DIR`, else the repository's `deployments/`."""
-    return Path(os.environ.get("DEPLOYMENTS_DIR", REPO_ROOT / "deployments"))
+    """`$DEPLOYMENTS_DIR`, else the project's `deployments/`: where deployments are written and looked up first."""
+    override = os.environ.get("DEPLOYMENTS_DIR", "").strip()
+    return Path(override) if override else project_root() / "deployments"
 
 
 def deployment_path(chain_id: int) -> Path:
-    return deployments_dir() / f"{chain_id}.json"
+    """The deployment file of `chain_id`: the project's, else a known deployment shipped in the package; when
+    there is neither, the project's path (whose absence load_addresses reports)."""
+    local = deployments_dir() / f"{chain_id}.json"
+    if local.is_file():
+        return local
+    packaged = PACKAGED_DEPLOYMENTS / f"{chain_id}.json"
+    return packaged if packaged.is_file() else local
 
 
 @dataclass(frozen=True)
@@ -71,7 +81,7 @@ def addresses_from_json(data: dict[str, object], source: str = "deployment") -> 
 def load_addresses(path: Path) -> Addresses:
     """Read a deployment file; a clear error when it is missing or unfinished."""
     if not path.is_file():
-        raise PerpError(f"no deployment file at {path}: deploy first (brownie run scripts/deploy.py --network ...)")
+        raise PerpError(f"no deployment file at {path}: deploy first (perp deploy, or make deploy) or pass --deployment")
     try:
         with path.open() as fp:
             data = json.load(fp)

@@ -10,7 +10,7 @@ pytest_plugins = ["tests.fixtures.accounts", "tests.fixtures.protocol"]
 @pytest.fixture(scope="session", autouse=True)
 def receipt_retry():
     """Retry receipt lookups briefly: anvil can report a mined tx's nonce before its receipt."""
-    from scripts import anvil_race
+    from perp_ops import anvil_race
 
     anvil_race.install()
     yield

@@ -15,8 +15,8 @@ if ! { [ -f "$SLITHER_VENV/.stamp" ] && [ "$(cat "$SLITHER_VENV/.stamp")" = "$re
   echo "$req_hash" > "$SLITHER_VENV/.stamp"
 fi
 
-echo "lint: ruff check scripts tests perp_client perp_dashboard tools"
-.venv/bin/ruff check scripts tests perp_client perp_dashboard tools
+echo "lint: ruff check scripts tests perp_client perp_ops perp_dashboard tools"
+.venv/bin/ruff check scripts tests perp_client perp_ops perp_dashboard tools
 
 echo "lint: slither (contracts/ and interfaces/; node_modules and contracts/test excluded)"
 .venv/bin/python tools/slither_input.py build/slither/input.json

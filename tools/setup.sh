@@ -17,6 +17,18 @@ if ! stamp_ok .venv/.stamp "$req_hash"; then
   echo "$req_hash" > .venv/.stamp
 fi
 
+# 1b. This project's own packages (perp_client, perp_ops with the `perp` command, perp_dashboard), editable: the
+# code stays here, `perp` and `import perp_client` work from any directory. Dependencies are requirements.txt's.
+pkg_hash=$(cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+if ! stamp_ok .venv/.stamp-package "$pkg_hash" || [ ! -x .venv/bin/perp ]; then
+  echo "setup: installing this project into .venv (pip install -e . --no-deps)"
+  isolation=()
+  .venv/bin/python -c "import setuptools, sys; sys.exit(int(setuptools.__version__.split('.')[0]) < 64)" 2>/dev/null \
+    && isolation=(--no-build-isolation)
+  .venv/bin/pip install --quiet --disable-pip-version-check --no-deps "${isolation[@]}" -e .
+  echo "$pkg_hash" > .venv/.stamp-package
+fi
+
 # brownie's command line with scripts imported by their place in the project, so that a checkout under a directory
 # with a dot in its name works (tools/brownie.py says why); rewritten on every run, pip may have replaced it.
 printf '#!%s\nimport runpy\nrunpy.run_path("%s", run_name="__main__")\n' "$ROOT/.venv/bin/python" "$ROOT/tools/brownie.py" > .venv/bin/brownie

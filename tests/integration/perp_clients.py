@@ -7,8 +7,8 @@ from typing import Any
 from brownie import accounts
 
 from perp_client import PerpClient
-from scripts.deploy import Deployment
-from scripts.perp import anvil_key, client_for
+from perp_ops.console import anvil_key, client_for
+from perp_ops.deploy import Deployment
 
 __all__ = ["anvil_key", "client_as"]
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from brownie import chain
 
-from scripts.deploy import Deployment, deploy_protocol
+from perp_ops.deploy import Deployment, deploy_protocol
 from tests.helpers import BUY, SELL, SPOT, TWAP, WAD, reverts_with, wad
 from tests.trading import (
     ZERO_ADDRESS,

@@ -11,7 +11,7 @@ from eth_account import Account
 from perp_client import PerpError
 from perp_client.deployment import Addresses
 from perp_client.units import WAD, div_wad
-from scripts.perp import addresses_of, client_for
+from perp_ops.console import addresses_of, client_for
 from tests.helpers import BUY, SELL, SPOT, wad
 from tests.integration.perp_clients import anvil_key, client_as
 

@@ -8,7 +8,7 @@ import pytest
 from brownie import web3
 
 from perp_client import PerpError
-from scripts.perp import Perp
+from perp_ops.console import Perp
 from tests.helpers import wad
 
 

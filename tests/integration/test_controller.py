@@ -15,7 +15,7 @@ import pytest
 from brownie import Amm, chain
 from brownie.exceptions import VirtualMachineError
 
-from scripts.deploy import (
+from perp_ops.deploy import (
     DEFAULT_CONFIG,
     Deployment,
     amm_struct,
@@ -24,7 +24,7 @@ from scripts.deploy import (
     market_config,
     to_aggregator_answer,
 )
-from scripts.liquidity_controller import ControllerParams, deploy_controller
+from perp_ops.liquidity_controller import ControllerParams, deploy_controller
 from tests.curve_model import curve_change_cost, repegged, scaled, spot_price
 from tests.helpers import BUY, SELL, WAD, reverts_with, wad
 from tests.ledger import close_and_withdraw_all, vault_assets_wad, vault_liabilities_wad

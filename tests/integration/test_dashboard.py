@@ -15,8 +15,8 @@ from brownie import web3
 
 from perp_client.units import fmt_pct, fmt_wad
 from perp_dashboard import BackgroundServer
-from scripts.deploy import DEMO_CONFIG, deploy_protocol
-from scripts.perp import client_for
+from perp_ops.console import client_for
+from perp_ops.deploy import DEMO_CONFIG, deploy_protocol
 from tests.helpers import BUY
 from tests.integration.browser import Page, chromium, free_port, write_deployment
 

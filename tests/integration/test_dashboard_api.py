@@ -15,7 +15,7 @@ from brownie import chain, web3
 
 from perp_dashboard import BackgroundServer
 from perp_dashboard.views import words
-from scripts.perp import client_for
+from perp_ops.console import client_for
 from tests.helpers import wad
 from tests.integration.browser import free_port, write_deployment
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scripts import alice_bob
+from perp_ops import alice_bob
 
 
 def test_alice_bob_story_reconciles(capsys):

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from brownie import web3
 
-from scripts.deploy import deploy_protocol
+from perp_ops.deploy import deploy_protocol
 from tests.helpers import BUY, SELL, reverts_with, wad
 from tests.integration.risk_helpers import (
     ONE_HOUR,

@@ -7,9 +7,9 @@ import logging
 import pytest
 from brownie import chain, web3
 
-from scripts.keepers import arbitrageur, funding, liquidator
-from scripts.keepers.common import run_loop
-from scripts.perp import record_dev_deployment
+from perp_ops.console import record_dev_deployment
+from perp_ops.keepers import arbitrageur, funding, liquidator
+from perp_ops.keepers.common import run_loop
 from tests.helpers import BUY, SELL, wad
 from tests.integration.perp_clients import anvil_key, client_as
 

@@ -23,8 +23,13 @@ import yaml
 from web3 import Web3
 
 from perp_client import PerpClient, PerpError
-from scripts.deploy_config import CONFIG_DIR
-from scripts.networks import LiveNetwork, network_config_path, register_networks, upsert
+from perp_ops.deploy_config import CONFIG_DIR
+from perp_ops.networks import (
+    LiveNetwork,
+    network_config_path,
+    register_networks,
+    upsert,
+)
 from tests.integration.perp_clients import anvil_key
 
 ROOT = Path(__file__).resolve().parents[2]

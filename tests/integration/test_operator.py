@@ -8,7 +8,7 @@ from brownie import accounts, chain
 
 from perp_client import PerpError
 from perp_client.operator import Operator
-from scripts.deploy import DEFAULT_CONFIG, deploy_protocol
+from perp_ops.deploy import DEFAULT_CONFIG, deploy_protocol
 from tests.helpers import wad
 from tests.integration.perp_clients import client_as
 

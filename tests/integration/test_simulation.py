@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.sim.scenarios import SCENARIOS
-from scripts.simulate import SimResult, run
+from perp_ops.sim.scenarios import SCENARIOS
+from perp_ops.simulate import SimResult, run
 
 TRADERS = 12
 STEPS = {"crash": 15, "squeeze": 15, "chop": 12, "luna": 15}

@@ -32,7 +32,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from scripts.deploy import DEFAULT_CONFIG, deploy_protocol, market_config
+from perp_ops.deploy import DEFAULT_CONFIG, deploy_protocol, market_config
 from tests.model.protocol_model import (
     MARK_TWAP_INTERVAL,
     WAD,

@@ -17,7 +17,7 @@ import itertools
 
 import pytest
 
-from scripts.deploy import deploy_protocol
+from perp_ops.deploy import deploy_protocol
 from tests.helpers import BUY, SELL, WAD, reverts_with, wad
 from tests.integration.risk_helpers import assert_reconciles
 from tests.model.protocol_model import ModelError, Protocol, Side, Tx

@@ -27,7 +27,7 @@ from brownie import (
 )
 from brownie.exceptions import VirtualMachineError
 
-from scripts.deploy import (
+from perp_ops.deploy import (
     DEFAULT_CONFIG,
     ZERO_ADDRESS,
     amm_struct,
@@ -36,7 +36,7 @@ from scripts.deploy import (
     market_config,
     owned_contracts,
 )
-from scripts.deploy_config import (
+from perp_ops.deploy_config import (
     MIN_MAINNET_TIMELOCK_DELAY,
     DeployConfigError,
     check_timelock_delay,

@@ -20,7 +20,7 @@ from typing import Any
 
 from brownie import HookERC20, ReentrantAttacker, chain
 
-from scripts.deploy import deploy_protocol
+from perp_ops.deploy import deploy_protocol
 from tests.helpers import BUY, SELL, wad
 from tests.integration.risk_helpers import set_index
 from tests.security.blocks import call, send_in_one_block

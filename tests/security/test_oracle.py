@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from brownie import chain, web3
 
-from scripts.deploy import Deployment, deploy_protocol
+from perp_ops.deploy import Deployment, deploy_protocol
 from tests.helpers import BUY, SELL, reverts_with, wad
 from tests.integration.risk_helpers import latest_ts, set_index
 from tests.trading import assert_unchanged, capture_state

@@ -34,7 +34,7 @@ from brownie import (
 )
 from brownie.exceptions import VirtualMachineError
 
-from scripts.deploy import (
+from perp_ops.deploy import (
     DEFAULT_CONFIG,
     Deployment,
     amm_struct,

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from brownie import HookERC20, ReentrantAttacker
 
-from scripts.deploy import Deployment, deploy_protocol
+from perp_ops.deploy import Deployment, deploy_protocol
 from tests.helpers import BUY, reverts_with, wad
 from tests.integration.risk_helpers import assert_reconciles
 from tests.trading import addr, assert_unchanged, capture_state, deposit

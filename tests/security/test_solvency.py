@@ -16,7 +16,7 @@ from typing import Any
 from brownie import chain
 from brownie.exceptions import VirtualMachineError
 
-from scripts.deploy import deploy_protocol
+from perp_ops.deploy import deploy_protocol
 from tests.helpers import BUY, SELL, reverts_with, wad
 from tests.integration.risk_helpers import set_index
 

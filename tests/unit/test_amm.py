@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from brownie import Amm, accounts, chain, web3
 
-from scripts.deploy import (
+from perp_ops.deploy import (
     DEFAULT_CONFIG,
     Deployment,
     amm_struct,

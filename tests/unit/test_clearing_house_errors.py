@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from brownie import Amm
 
-from scripts.deploy import (
+from perp_ops.deploy import (
     DEFAULT_CONFIG,
     Deployment,
     amm_struct,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from brownie import chain
 
-from scripts.deploy import Deployment, deploy_protocol
+from perp_ops.deploy import Deployment, deploy_protocol
 from tests.helpers import BUY, SELL, SPOT, wad
 from tests.trading import (
     Outcome,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from scripts.deploy import Deployment, deploy_protocol
+from perp_ops.deploy import Deployment, deploy_protocol
 from tests.helpers import BUY, SELL, reverts_with, wad
 from tests.trading import ZERO_ADDRESS, addr, assert_unchanged, capture_state, deposit
 

@@ -19,7 +19,9 @@ from typing import Any
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from perp_client.paths import project_root
+
+PROJECT_ROOT = project_root()
 CONFIG_DIR = PROJECT_ROOT / "config" / "deploy"
 WAD = 10**18
 MIN_MAINNET_TIMELOCK_DELAY = 24 * 3600

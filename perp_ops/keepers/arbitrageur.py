@@ -26,7 +26,7 @@ from math import isqrt
 
 from perp_client import PerpClient, PerpError, Quote, Side
 from perp_client.units import WAD, div_wad, fmt_pct, fmt_wad, from_wad, mul_wad, to_wad
-from scripts.keepers.common import Action, run_loop, start
+from perp_ops.keepers.common import Action, run_loop, start
 
 log = logging.getLogger("arbitrageur")
 ONE_DAY = 86_400

@@ -27,12 +27,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from perp_client.deployment import deployments_dir
+from perp_client.paths import project_root
 
-
-def deployments_dir() -> Path:
-    """`$DEPLOYMENTS_DIR`, else `<project>/deployments`."""
-    return Path(os.environ.get("DEPLOYMENTS_DIR", PROJECT_ROOT / "deployments"))
+PROJECT_ROOT = project_root()
 
 
 def deployment_file(chain_id: int) -> Path:

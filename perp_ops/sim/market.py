@@ -23,11 +23,11 @@ from web3.types import LogReceipt
 from perp_client import PerpClient
 from perp_client import pool_math as pm
 from perp_client.units import mul_wad
-from scripts.deploy import Deployment, deploy_protocol, to_aggregator_answer
-from scripts.keepers import arbitrageur, funding, liquidator
-from scripts.keepers.arbitrageur import ArbParams
-from scripts.keepers.common import Action
-from scripts.perp import anvil_key, client_for
+from perp_ops.console import anvil_key, client_for
+from perp_ops.deploy import Deployment, deploy_protocol, to_aggregator_answer
+from perp_ops.keepers import arbitrageur, funding, liquidator
+from perp_ops.keepers.arbitrageur import ArbParams
+from perp_ops.keepers.common import Action
 
 WAD = 10**18
 BUY, SELL = 0, 1

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from perp_client import PerpClient, PerpError
 from perp_client.units import fmt_pct
-from scripts.keepers.common import Action, run_loop, start
+from perp_ops.keepers.common import Action, run_loop, start
 
 log = logging.getLogger("funding")
 

@@ -35,10 +35,10 @@ from brownie._config import CONFIG
 from brownie.exceptions import VirtualMachineError
 from brownie.network.account import LocalAccount
 
-from scripts import anvil_race
-from scripts import deploy_config as dc
-from scripts import deployments as rec
-from scripts.deploy import (
+from perp_ops import anvil_race
+from perp_ops import deploy_config as dc
+from perp_ops import deployments as rec
+from perp_ops.deploy import (
     DEFAULT_CONFIG,
     MARKET_KEYS,
     WAD,

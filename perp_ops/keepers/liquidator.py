@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from perp_client import PerpClient, PerpError
 from perp_client.units import fmt_pct, fmt_wad
-from scripts.keepers.common import Action, run_loop, start
+from perp_ops.keepers.common import Action, run_loop, start
 
 log = logging.getLogger("liquidator")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from web3.exceptions import Web3Exception
 
 from perp_client import PerpClient, PerpError
+from perp_client.paths import project_root
 
 DEFAULT_RPC = "http://127.0.0.1:8545"
 
@@ -46,7 +47,7 @@ def parser(description: str) -> argparse.ArgumentParser:
 def load_key(var: str) -> str:
     """The bot's key from the environment (or `.env` at the project root); never from the command line."""
     key = os.environ.get(var, "").strip()
-    env_file = Path(__file__).resolve().parents[2] / ".env"
+    env_file = project_root() / ".env"
     if not key and env_file.is_file():
         from dotenv import dotenv_values
 

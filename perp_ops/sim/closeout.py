@@ -19,8 +19,8 @@ from typing import Any
 from brownie.exceptions import VirtualMachineError
 
 from perp_client.units import mul_wad
-from scripts.keepers import liquidator
-from scripts.sim.market import (
+from perp_ops.keepers import liquidator
+from perp_ops.sim.market import (
     Holding,
     Market,
     latest_timestamp,
