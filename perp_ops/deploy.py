@@ -1,6 +1,6 @@
 """Deploy the protocol: `deploy_protocol(config, deployer)` for scripts and tests, `main()` for `brownie run`.
 
-On a live network `main()` hands over to scripts/live_deploy.py (signs with $PRIVATE_KEY, records and
+On a live network `main()` hands over to perp_ops/live_deploy.py (signs with $PRIVATE_KEY, records and
 resumes deployments/<chainId>.json).
 
 On a development network every market gets a mock Chainlink aggregator and the quote token is a mintable

@@ -2,13 +2,13 @@
 
 It runs `deploy_protocol` itself (so a live deploy is exactly the local one) with a recording account
 that signs with `$PRIVATE_KEY` (environment, or `.env` at the project root) and journals every contract and
-every transaction in `deployments/<chainId>.json` as soon as it is mined (scripts/deployments.py). A re-run
+every transaction in `deployments/<chainId>.json` as soon as it is mined (perp_ops/deployments.py). A re-run
 replays the journal: each recorded step is checked (code at the address, same contract and arguments, same
 calldata) and reused instead of sent, so an interrupted deploy resumes and a finished one sends nothing; the
 wiring of the result is then checked with view calls (clearingHouse.vault() == vault, ...).
 
 What to deploy comes from the network's deploy configuration file, config/deploy/<name>.yaml (or
-`$DEPLOY_CONFIG`), checked by scripts/deploy_config.py before anything is sent: a configured `quote_token` (a
+`$DEPLOY_CONFIG`), checked by perp_ops/deploy_config.py before anything is sent: a configured `quote_token` (a
 real USDC) and each market's Chainlink `feed` stand in for deploy_protocol's mock token and mock aggregators;
 the pools start at the feeds' prices. The markets are listed closed; the deployer then seeds the InsuranceFund
 (refused, markets still closed, while it holds less than `insurance_fund_seed`), the markets open, and every

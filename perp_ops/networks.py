@@ -1,6 +1,6 @@
 """Register the project's live networks with brownie (`brownie networks add` / `modify` semantics).
 
-    python -m scripts.networks            # or: brownie run scripts/networks.py
+    python -m perp_ops.networks            # or: brownie run scripts/networks.py
 
 Idempotent: a network that exists is updated in place, a missing one is added. RPC URLs are read from the
 environment (or `.env` at the project root): SEPOLIA_RPC_URL, ARBITRUM_SEPOLIA_RPC_URL,

@@ -4,13 +4,13 @@
     brownie run scripts/simulate.py main luna
 
 `run(scenario, traders=, steps=, seed=)` deploys a fresh protocol, funds `traders` traders (random sides,
-sizes, leverage up to the 10x maximum) and steps through the scenario's index path (scripts/sim/scenarios.py):
+sizes, leverage up to the 10x maximum) and steps through the scenario's index path (perp_ops/sim/scenarios.py):
 every step the oracle moves, a few traders open or close, and the in-repo keepers make one pass each
 (funding, arbitrageur, liquidator: their `run_once`, what `--once` runs). Each step records mark, index,
 open interest, funding rate, the InsuranceFund, cumulative bad debt, liquidations and the solvency gap
 (vault tokens − every free balance, the fund and the collateral booked to open positions; never
 negative). At the end everyone closes (or settles, if the market halted) and withdraws, each checked
-against what the views said they were owed (scripts/sim/closeout.py). Writes reports/sim-<scenario>.png,
+against what the views said they were owed (perp_ops/sim/closeout.py). Writes reports/sim-<scenario>.png,
 .md and .csv.
 """
 

@@ -11,7 +11,7 @@ index elsewhere: it does not unwind); fees: this trade's toll + spread, the same
 funding: what the new position would receive (or pay) at the current premium over one funding period,
 (markTwap − indexTwap) × period / 1 day per unit of base.
 
-    python -m scripts.keepers.arbitrageur [--once] [--leverage 5] [--min-profit 0] [--max-margin 1000]
+    python -m perp_ops.keepers.arbitrageur [--once] [--leverage 5] [--min-profit 0] [--max-margin 1000]
 """
 
 from __future__ import annotations

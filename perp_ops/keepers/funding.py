@@ -2,7 +2,7 @@
 
 Due means `block.timestamp >= amm.nextFundingTime()` at the latest block (and the market open).
 
-    python -m scripts.keepers.funding [--once] [--markets ETH,BTC] [--rpc URL]
+    python -m perp_ops.keepers.funding [--once] [--markets ETH,BTC] [--rpc URL]
 """
 
 from __future__ import annotations

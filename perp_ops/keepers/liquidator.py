@@ -2,7 +2,7 @@
 `getMarginRatio` is below the maintenance margin ratio. Its profit is the liquidation fee the
 ClearingHouse credits to its vault balance (gas not counted), logged per liquidation and in total.
 
-    python -m scripts.keepers.liquidator [--once] [--markets ETH] [--rpc URL]
+    python -m perp_ops.keepers.liquidator [--once] [--markets ETH] [--rpc URL]
 """
 
 from __future__ import annotations

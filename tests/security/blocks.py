@@ -4,7 +4,7 @@ Like tests/trading.py's `in_one_block` (automine off, fixed gas limits, descendi
 the order, one `evm_mine`), with two differences: the gas limit per transaction is a parameter (anvil's block
 holds 12M gas, so small transactions can share a block by the dozen), and a receipt that brownie's confirmation
 thread declared dropped (anvil can count a mined transaction's nonce before it serves the transaction, see
-scripts/anvil_race.py) is fetched again by hash.
+perp_ops/anvil_race.py) is fetched again by hash.
 """
 
 from __future__ import annotations
