@@ -38,12 +38,14 @@ from perp_client.quote import (
     Holding,
     Pool,
     QuoteError,
+    TradeResult,
     liquidation_price,
     price_impact,
     simulate_close,
     simulate_open,
+    simulate_reduce,
 )
-from perp_client.tx import Signer, revert_reason
+from perp_client.tx import PENDING, Signer, revert_reason
 from perp_client.units import (
     WAD,
     Number,
@@ -104,7 +106,20 @@ class PerpClient:
             raise PerpError(f"cannot reach an Ethereum node at {rpc_url}")
         path = deployment or deployment_path(w3.eth.chain_id)
         account = account_from_key(private_key) if private_key else None
-        return cls(w3, load_addresses(path), account, timeout)
+        client = cls(w3, load_addresses(path), account, timeout)
+        client.check_deployed(str(path))
+        return client
+
+    def check_deployed(self, source: str = "the deployment") -> None:
+        """PerpError when the chain has no code at the deployment's ClearingHouse (one eth_getCode): the record
+        is from another chain, or a local chain restarted or reset since it was written."""
+        address = self.addresses.clearing_house
+        if not self.w3.eth.get_code(Web3.to_checksum_address(address)):
+            raise PerpError(
+                f"{source} is not on this chain (chain {self.addresses.chain_id} has no contract at its ClearingHouse "
+                f"{address}): a local chain restarted or reset since it was deployed? Deploy again (perp deploy), "
+                "or point --deployment at the right file"
+            )
 
     def _contract(self, name: str, address: str) -> Contract:
         return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_abi(name))
@@ -408,6 +423,12 @@ class PerpClient:
         margin = holding.margin
         if wad > margin:
             raise PerpError(f"remove margin {symbol.upper()}: the position holds {from_units(margin, 18):f} of margin, less than {amount}")
+        most = self.removable_margin(symbol)
+        if wad > most:
+            raise PerpError(
+                f"remove margin {symbol.upper()}: {amount} asked, at most {from_units(most, 18):f} can be removed now "
+                "(the free collateral: the margin above the initial margin ratio, unrealized losses and funding counted)"
+            )
         fn = self.clearing_house.functions.removeMargin(amm.address, wad)
         return self._send(fn, f"remove margin {symbol.upper()}")
 
@@ -420,10 +441,64 @@ class PerpClient:
         amm = self.amm(symbol)
         return self._send(self.clearing_house.functions.payFunding(amm.address), f"pay funding {symbol.upper()}")
 
-    def can(self, fn: ContractFunction, sender: str | None = None) -> str | None:
-        """None when `fn` would succeed as `sender`; else the decoded reason."""
+    def quote_reduce(self, symbol: str, size: Number, trader: str | None = None) -> tuple[int, TradeResult]:
+        """A partial close of `size` base (human units; less than the position): the quote notional of the
+        reduce-only trade and what it does (perp_client.quote.simulate_reduce)."""
+        label = f"close {symbol.upper()}"
+        base = _units(size, 18, "size")
+        holding = self.holding(symbol, trader)
+        if holding.size == 0:
+            raise PerpError(f"{label}: no position")
+        if base >= abs(holding.size):
+            raise PerpError(
+                f"{label}: {size} is not less than the position's size {from_units(abs(holding.size), 18):f}: "
+                "close without a size to close it all"
+            )
         try:
-            fn.call({"from": self._trader(sender)})
+            return simulate_reduce(self.pool(symbol), holding, base)
+        except QuoteError as exc:
+            raise PerpError(f"{label}: {exc}") from None
+
+    def reduce_position(self, symbol: str, size: Number, slippage: Number | None = "0.01") -> TxResult:
+        """Close `size` base of the position, reduce-only: openPosition on the opposite side at 1x for the quote
+        that trades that size now, the base limit `slippage` worse and never beyond the position's size."""
+        amm = self._require_open(symbol)
+        label = f"close {symbol.upper()}"
+        notional, result = self.quote_reduce(symbol, size)
+        self._require_cash(result.fee, label)
+        holding_size = abs(self.holding(symbol).size)
+        base = abs(result.exchanged_size)
+        is_long = result.exchanged_size > 0  # the reducing trade's side
+        limit = base
+        if slippage is not None:
+            slack = mul_wad(base, to_wad(slippage))
+            limit = base - slack if is_long else min(base + slack, holding_size)
+        side = Side.BUY if is_long else Side.SELL
+        fn = self.clearing_house.functions.openPosition(amm.address, int(side), notional, WAD, limit)
+        return self._send(fn, label)
+
+    def removable_margin(self, symbol: str, trader: str | None = None) -> int:
+        """The most margin (wad) that removeMargin accepts now: the free collateral, at most the margin, never < 0."""
+        amm = self.amm(symbol)
+        who = self._trader(trader)
+        margin = self.holding(symbol, who).margin
+        free = int(self.clearing_house.functions.getFreeCollateral(amm.address, who).call(block_identifier=PENDING))
+        return max(min(free, margin), 0)
+
+    def settle_position(self, symbol: str) -> TxResult:
+        """settlePosition after the market halted (shut down): the position's value at the settlement price."""
+        amm = self.amm(symbol)
+        label = f"settle {symbol.upper()}"
+        if not amm.functions.isShutdown().call():
+            raise PerpError(f"{label}: the market is not halted: close the position instead")
+        if self.holding(symbol).size == 0:
+            raise PerpError(f"{label}: no position")
+        return self._send(self.clearing_house.functions.settlePosition(amm.address), label)
+
+    def can(self, fn: ContractFunction, sender: str | None = None) -> str | None:
+        """None when `fn` would succeed as `sender` (on the pending block); else the decoded reason."""
+        try:
+            fn.call({"from": self._trader(sender)}, block_identifier=PENDING)
         except ContractLogicError as exc:
             return revert_reason(exc, self.decoder)
         return None

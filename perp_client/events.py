@@ -1,4 +1,5 @@
-"""Protocol events read with `eth_getLogs` into memory, incrementally: the dashboard's history source.
+"""Protocol events read with `eth_getLogs` into memory, incrementally: the history of the dashboard and of `perp
+history`.
 
 A small stand-in for the toolkit's SQLite event index (same questions: trades, margin changes, deposits,
 liquidations, settlements, halts, repegs, block times). It re-reads from the start when the chain went
@@ -100,3 +101,23 @@ def select(events: list[Event], name: str, **match: str) -> list[Event]:
     """The events called `name` whose (address) arguments equal `match`, case-insensitively."""
     want = {k: v.lower() for k, v in match.items()}
     return [e for e in events if e.name == name and all(str(e.args.get(k, "")).lower() == v for k, v in want.items())]
+
+
+def trade_kind(exchanged: int, size_after: int, liquidation_penalty: int = 0) -> str:
+    """What a PositionChanged did to the position: open, increase, reduce, reverse, close or liquidation."""
+    before = size_after - exchanged
+    if liquidation_penalty:
+        return "liquidation"
+    if size_after == 0:
+        return "close"
+    if before == 0:
+        return "open"
+    if (after_long := size_after > 0) != (before > 0):
+        return "reverse"
+    return "increase" if (exchanged > 0) == after_long else "reduce"
+
+
+def involves(e: Event, trader: str) -> bool:
+    """Whether `trader` is the account of event `e` (trader, account or liquidated trader)."""
+    who = e.args.get("trader", e.args.get("account", ""))
+    return str(who).lower() == trader.lower()

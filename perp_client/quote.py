@@ -185,6 +185,27 @@ def simulate_close(pool: Pool, old: Holding) -> TradeResult:
     )
 
 
+def simulate_reduce(pool: Pool, old: Holding, base_amount: int) -> tuple[int, TradeResult]:
+    """A partial close: reduce `old` by `base_amount` of base (0 < base_amount < |size|), reduce-only.
+
+    The trade is openPosition on the opposite side at 1x for the quote notional that exchanges exactly
+    `base_amount` at the pool now (its output price, pool rounding); returns that notional and the result.
+    """
+    if old.size == 0:
+        raise QuoteError("there is no position to reduce")
+    if not 0 < base_amount < abs(old.size):
+        raise QuoteError("a partial close takes a size between 0 and the position's size")
+    is_long = old.size > 0
+    try:
+        notional = pm.get_output_price(is_long, base_amount, pool.quote_reserve, pool.base_reserve)
+    except ValueError as exc:
+        raise QuoteError(str(exc)) from exc
+    result = simulate_open(pool, old, not is_long, notional, WAD)
+    if result.holding.size == 0 or (result.holding.size > 0) != is_long:
+        raise QuoteError("the trade would not only reduce the position")
+    return notional, result
+
+
 # ------------------------------------------------------------------------------------- liquidation price
 
 

@@ -1,7 +1,10 @@
 """Build, simulate, sign, send and wait: one transaction from a local private key.
 
 Every transaction is first simulated with `eth_call`; a revert becomes a `PerpError` carrying the decoded
-custom error, and nothing is sent.
+custom error, and nothing is sent. The simulation and the gas estimate run on the *pending* block, the block the
+transaction will be mined in: at "latest" they would run inside the block of the last trade, where the Amm's
+fluctuation limit is measured from that block's opening price, and refuse a trade that the next block accepts
+(FluctuationLimitExceeded). A node that does not serve "pending" is asked at "latest".
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
-from web3.types import TxReceipt
+from web3.types import BlockIdentifier, TxReceipt
 
 from perp_client.abi import ErrorDecoder
 from perp_client.errors import PerpError
 
 GAS_HEADROOM_PCT = 150
 GAS_HEADROOM_FIXED = 50_000
+PENDING: BlockIdentifier = "pending"
 
 
 def revert_reason(exc: ContractLogicError, decoder: ErrorDecoder) -> str:
@@ -27,6 +31,18 @@ def revert_reason(exc: ContractLogicError, decoder: ErrorDecoder) -> str:
     if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
         return decoder.decode(data)
     return str(exc.message or exc)
+
+
+def simulate_call(fn: ContractFunction, sender: str, label: str, decoder: ErrorDecoder) -> Any:
+    """`fn` as an eth_call from `sender` on the pending block (the latest where the node has no pending block);
+    a revert raises PerpError('<label>: <decoded reason>')."""
+    try:
+        try:
+            return fn.call({"from": sender}, block_identifier=PENDING)
+        except Web3RPCError:  # no pending block on this node (a revert is a ContractLogicError, not this)
+            return fn.call({"from": sender})
+    except ContractLogicError as exc:
+        raise PerpError(f"{label}: {revert_reason(exc, decoder)}") from None
 
 
 class Signer:
@@ -43,16 +59,16 @@ class Signer:
         return str(self.account.address)
 
     def simulate(self, fn: ContractFunction, label: str) -> Any:
-        """eth_call as the sender; a revert raises PerpError('<label>: <reason>')."""
-        try:
-            return fn.call({"from": self.address})
-        except ContractLogicError as exc:
-            raise PerpError(f"{label}: {revert_reason(exc, self.decoder)}") from None
+        """eth_call as the sender on the pending block; a revert raises PerpError('<label>: <reason>')."""
+        return simulate_call(fn, self.address, label, self.decoder)
 
     def _gas_limit(self, fn: ContractFunction) -> int:
-        """The estimate with head-room: the Amm's first trade in a new block writes a TWAP observation the
-        estimate (run in the latest block) may not see. Unused gas is not charged."""
-        estimate = int(fn.estimate_gas({"from": self.address}))
+        """The estimate (on the pending block) with head-room: state may move between the estimate and the
+        mining (funding, another trade). Unused gas is not charged."""
+        try:
+            estimate = int(fn.estimate_gas({"from": self.address}, block_identifier=PENDING))
+        except Web3RPCError:
+            estimate = int(fn.estimate_gas({"from": self.address}))
         block_limit = int(self.w3.eth.get_block("latest")["gasLimit"])
         return min(estimate * GAS_HEADROOM_PCT // 100 + GAS_HEADROOM_FIXED, block_limit)
 

@@ -17,8 +17,7 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError
 
 from perp_client import PerpClient, PerpError, Side
-from perp_client import pool_math as pm
-from perp_client.quote import Holding, QuoteError, simulate_close, simulate_open
+from perp_client.quote import Holding, QuoteError, simulate_close, simulate_reduce
 from perp_client.tx import GAS_HEADROOM_FIXED, GAS_HEADROOM_PCT, revert_reason
 from perp_client.units import (
     WAD,
@@ -197,10 +196,9 @@ class Preparer:
             return Prepared([self._step(fn, label)], {"notional_text": fmt_wad(notional, 2), "pnl_text": fmt_wad(whole.realized_pnl, 4)})
         # a partial close is a reduce: the opposite side, at 1x, for the quote that trades that share of the size
         base_out = mul_wad(abs(holding.size), to_units(share, 18))
-        notional = pm.get_output_price(holding.size > 0, base_out, pool.quote_reserve, pool.base_reserve)
         opposite = Side.SELL if holding.size > 0 else Side.BUY
         try:
-            reduce = simulate_open(pool, holding, opposite == Side.BUY, notional, WAD)
+            notional, reduce = simulate_reduce(pool, holding, base_out)
         except QuoteError as exc:
             raise PerpError(f"{label}: {exc}") from None
         self._need_cash(reduce.fee, label)

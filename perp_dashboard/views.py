@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 from web3.exceptions import ContractLogicError
 
 from perp_client import PerpClient, PerpError
+from perp_client.events import Event, select, trade_kind
 from perp_client.tx import revert_reason
 from perp_client.units import WAD, fmt_pct, fmt_wad, from_units, mul_wad
-from perp_dashboard.events import Event, select
 
 T = TypeVar("T")
 DAY = 86_400
@@ -193,10 +193,7 @@ def history_row(client: PerpClient, e: Event, decimals: int) -> dict[str, Any]:
     row: dict[str, Any] = {"block": e.block, "time": e.timestamp, "tx": e.tx_hash, "market": market}
     if e.name == "PositionChanged":
         exchanged, after = int(a["exchangedPositionSize"]), int(a["positionSizeAfter"])
-        before = after - exchanged
-        kind = ("liquidation" if a["liquidationPenalty"] else "close" if after == 0 else "open" if before == 0
-                else "increase" if (before > 0) == (exchanged > 0) and (after > 0) == (before > 0)
-                else "reverse" if (after > 0) != (before > 0) else "reduce")
+        kind = trade_kind(exchanged, after, int(a["liquidationPenalty"]))
         price = int(a["positionNotional"]) * WAD // abs(exchanged) if exchanged else None
         detail = f"{fmt_wad(exchanged, 6)} base at {fmt_wad(price)}; size {fmt_wad(after, 6)}"
         row.update(kind=kind, detail=detail, fee_text=fmt_wad(int(a["fee"])), pnl_text=fmt_wad(int(a["realizedPnl"])),

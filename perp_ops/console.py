@@ -34,7 +34,7 @@ from brownie import (
     web3,
 )
 from brownie._config import CONFIG
-from brownie.exceptions import VirtualMachineError
+from brownie.exceptions import ContractNotFound, VirtualMachineError
 from eth_account import Account
 from web3 import Web3
 
@@ -74,6 +74,10 @@ def _load_live(chain_id: int) -> tuple[Deployment, bool]:
     if record is None or not record.complete:
         state = "no deployment" if record is None else "an unfinished deployment"
         raise PerpError(f"{state} for chain {chain_id} at {rec.deployment_file(chain_id)}: run scripts/deploy.py first")
+    problems = rec.verify(record, web3.eth.get_code)
+    if problems:
+        raise PerpError(f"{record.path} is not on this chain ({problems[0]}): a local chain restarted or reset since it was "
+                        "deployed? Deploy again (make deploy), or move the record away")
     c = record.contracts
     try:
         d = Deployment(
@@ -165,6 +169,8 @@ class Perp:
             self._error(label, str(exc))
         except VirtualMachineError as exc:
             self._error(label, exc.revert_msg or str(exc))
+        except ContractNotFound as exc:
+            self._error(label, f"{exc}: the chain does not hold this deployment (restarted or reset?); deploy again")
 
     def _error(self, label: str, message: str) -> None:
         text = message if message.startswith(label) else f"{label}: {message}"

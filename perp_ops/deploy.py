@@ -313,6 +313,10 @@ def main() -> Deployment:
         from perp_ops.live_deploy import deploy_live
 
         return deploy_live()
+    from brownie.network import rpc
+
+    from perp_ops.console import record_dev_deployment
+
     d = deploy_protocol(DEMO_CONFIG)
     print(f"network {network.show_active()}")
     print(f"{'contract':<16} address")
@@ -320,4 +324,8 @@ def main() -> Deployment:
         print(f"{name:<16} {getattr(d, name).address}")
     for symbol, amm in d.amms.items():
         print(f"{'amm ' + symbol:<16} {amm.address}  spot {amm.getSpotPrice() / WAD:,.2f}")
+    print(f"recorded {record_dev_deployment(d)} (perp markets, the keepers and the dashboard read it)")
+    if rpc.is_child():
+        print("note: brownie started this anvil for the run and stops it now, with the deployment; to keep the chain, "
+              f"start `anvil --port {web3.provider.endpoint_uri.rsplit(':', 1)[-1]}` first, then deploy")
     return d

@@ -162,5 +162,8 @@ def record_roles(record: DeploymentRecord, roles: dict[str, ContractRecord]) -> 
 
 
 def verify(record: DeploymentRecord, get_code: Callable[[str], bytes]) -> list[str]:
-    """Recorded contracts without code at their address (a reset chain, a wrong file...)."""
-    return [f"{s.describe()}: no code" for s in record.steps if s.kind == "deploy" and not get_code(s.address)]
+    """Recorded contracts without code at their address (a reset chain, a wrong file...): the journal's deploys, or
+    the roles of a record without a journal (a development deployment's)."""
+    if record.steps:
+        return [f"{s.describe()}: no code" for s in record.steps if s.kind == "deploy" and not get_code(s.address)]
+    return [f"{role} {c.contract} at {c.address}: no code" for role, c in record.contracts.items() if not get_code(c.address)]

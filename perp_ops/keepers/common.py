@@ -13,7 +13,7 @@ from pathlib import Path
 from web3.exceptions import Web3Exception
 
 from perp_client import PerpClient, PerpError
-from perp_client.paths import project_root
+from perp_ops.keys import signing_key
 
 DEFAULT_RPC = "http://127.0.0.1:8545"
 
@@ -40,26 +40,23 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=15.0, help="seconds between passes (default %(default)s)")
     p.add_argument("--once", action="store_true", help="one pass, then exit")
     p.add_argument("--key-env", default="PRIVATE_KEY", help="environment variable holding the key (default %(default)s)")
+    p.add_argument("--keystore", type=Path, default=None,
+                   help="encrypted keystore to sign with instead (password: $PERP_KEYSTORE_PASSWORD, else asked)")
     p.add_argument("-v", "--verbose", action="store_true", help="also log why nothing was done")
     return p
 
 
-def load_key(var: str) -> str:
-    """The bot's key from the environment (or `.env` at the project root); never from the command line."""
-    key = os.environ.get(var, "").strip()
-    env_file = project_root() / ".env"
-    if not key and env_file.is_file():
-        from dotenv import dotenv_values
-
-        key = (dotenv_values(env_file).get(var) or "").strip()
+def load_key(var: str, keystore: Path | None = None) -> str:
+    """The bot's key: from an encrypted keystore, else `$var` (environment or `.env`); never from the command line."""
+    key = signing_key(keystore, var)
     if not key:
-        raise PerpError(f"${var} is not set: the bot needs a key to send transactions")
+        raise PerpError(f"${var} is not set: the bot needs a key to send transactions (or give --keystore)")
     return key
 
 
 def client_from_args(args: argparse.Namespace) -> tuple[PerpClient, list[str]]:
     """Connect, check the chain and the markets asked for; a PerpError names what is wrong."""
-    client = PerpClient.connect(args.rpc, args.deployment, load_key(args.key_env))
+    client = PerpClient.connect(args.rpc, args.deployment, load_key(args.key_env, args.keystore))
     markets = [m.strip().upper() for m in args.markets.split(",") if m.strip()] or client.symbols
     for m in markets:
         client.amm(m)  # unknown market → PerpError

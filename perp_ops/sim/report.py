@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
+from decimal import Decimal
 from pathlib import Path
 
 WAD = 10**18
@@ -39,12 +40,46 @@ class StepRecord:
         return self.seconds / 3600
 
 
+# the wad fields of a StepRecord and how a person reads them: decimals shown, and the scale (100: a ratio in percent)
+PRICE_FIELDS = ("mark", "index")
+BASE_FIELDS = ("oi_long", "oi_short", "arbitrageur_size")
+RATIO_FIELDS = ("funding_rate",)
+QUOTE_FIELDS = ("fund", "bad_debt", "fund_funding", "liquidated_notional", "solvency_gap", "collateral", "pending_bad_debt",
+                "headroom")
+WAD_FIELDS = (*PRICE_FIELDS, *BASE_FIELDS, *RATIO_FIELDS, *QUOTE_FIELDS)
+
+
+def _human(name: str, wad: int) -> str:
+    """A wad field in human units: prices (quote per base) to 4 decimals, sizes (base) to 6, money (quote) to 6,
+    the funding rate in percent per period to 6; rounded half even for reading (the `_wad` column is exact)."""
+    value = Decimal(wad) / WAD
+    if name in RATIO_FIELDS:
+        return f"{value * 100:.6f}"
+    return f"{value:.4f}" if name in PRICE_FIELDS else f"{value:.6f}"
+
+
+def csv_columns() -> list[str]:
+    """Human columns first (funding_rate as funding_rate_pct), then the exact wad integers (`<name>_wad`)."""
+    human = [f"{f.name}_pct" if f.name in RATIO_FIELDS else f.name for f in fields(StepRecord)]
+    return [*human[:2], "hours", *human[2:], *(f"{n}_wad" for n in WAD_FIELDS)]
+
+
 def write_csv(records: Sequence[StepRecord], path: Path) -> None:
+    """One row per step: human units (prices in quote per base, sizes in base, money in quote, the funding rate in
+    percent), then the same amounts as exact wad integers in the `*_wad` columns."""
     with path.open("w", newline="") as fp:
-        writer = csv.DictWriter(fp, fieldnames=[f.name for f in fields(StepRecord)])
+        writer = csv.DictWriter(fp, fieldnames=csv_columns())
         writer.writeheader()
         for r in records:
-            writer.writerow(asdict(r))
+            raw = asdict(r)
+            row: dict[str, object] = {"step": r.step, "seconds": r.seconds, "hours": f"{r.hours:.4f}"}
+            for name, value in raw.items():
+                if name in WAD_FIELDS:
+                    row[f"{name}_pct" if name in RATIO_FIELDS else name] = _human(name, value)
+                    row[f"{name}_wad"] = value
+                elif name not in row:
+                    row[name] = value
+            writer.writerow(row)
 
 
 def q(x: int) -> float:

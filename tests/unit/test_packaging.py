@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,8 +32,12 @@ def test_packaged_abis_match_the_build():
 def installed(tmp_path_factory) -> Path:
     """The distribution built as a wheel and installed into a folder of its own (not the checkout)."""
     tmp = tmp_path_factory.mktemp("wheel")
+    # a copy of the sources: setuptools builds in the source tree, and build/ is brownie's
+    skip = shutil.ignore_patterns(".git", ".venv*", "node_modules", "build", "reports", "tests", "contracts", "dashboard",
+                                  "*.egg-info", "__pycache__", ".hypothesis", ".pytest_cache", ".ruff_cache", ".solcx")
+    shutil.copytree(ROOT, tmp / "src", ignore=skip)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp / "dist"), str(ROOT)], check=True)
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp / "dist"), str(tmp / "src")], check=True)
     (wheel,) = (tmp / "dist").glob("perp_vamm-*.whl")
     subprocess.run([*pip, "install", "--no-deps", "--target", str(tmp / "site"), str(wheel)], check=True)
     return tmp / "site"
