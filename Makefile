@@ -39,9 +39,9 @@ deploy: setup
 
 keepers: setup
 	@echo "run each in its own terminal (RPC_URL and PRIVATE_KEY from the environment, see docs/toolkit.md):"
-	@echo "  .venv/bin/python -m perp_ops.keepers.funding"
-	@echo "  .venv/bin/python -m perp_ops.keepers.liquidator"
-	@echo "  .venv/bin/python -m perp_ops.keepers.arbitrageur"
+	@echo "  .venv/bin/perp keeper funding"
+	@echo "  .venv/bin/perp keeper liquidator"
+	@echo "  .venv/bin/perp keeper arbitrageur"
 
 dashboard: setup
 	$(RUN) scripts/dashboard.py

@@ -5,6 +5,7 @@
     perp quote ETH long 100 5          perp margin add|remove ETH ...    perp keeper funding|liquidator|arbitrageur
     perp history [ADDRESS]             perp settle ETH                   perp deploy [--network NAME]
     perp deposit 1000                  perp withdraw 500                 perp dashboard
+    perp mint 5000 (local chains)
 
 Every read command has --json. Keys come from PRIVATE_KEY (environment or .env) or --keystore, never from the
 command line. Every error is one line on stderr with a non-zero exit status, and nothing is sent.

@@ -33,7 +33,7 @@ def deploy(network: str, project: Path | None) -> None:
     """Deploy the protocol (brownie, from a project checkout): make deploy, as a command.
 
     On `development` the markets of DEMO_CONFIG go on a local anvil and deployments/<chainId>.json is written;
-    on a live network the deploy signs with PRIVATE_KEY, records every step and resumes (docs/toolkit.md §2).
+    on a live network the deploy signs with PRIVATE_KEY, records every step and resumes (docs/toolkit.md §3).
     """
     root = (project or project_root()).resolve()
     if not is_project(root):

@@ -443,4 +443,24 @@ def withdraw(s: Session, amount: str, as_json: bool) -> None:
     _report(c, "withdraw", result, as_json, {"amount": f"{value:f}", "vault_balance": out.money(c.vault_balance())})
 
 
-COMMANDS = [markets, account, quote, open_, close, margin, settle, deposit, withdraw, history]
+LOCAL_CHAIN_IDS = frozenset({1337, 31337, 31338})
+
+
+@click.command()
+@click.argument("amount")
+@with_session
+@json_option
+def mint(s: Session, amount: str, as_json: bool) -> None:
+    """Mint AMOUNT test tokens to your wallet: local chains only, where the collateral is the mock token."""
+    c = s.client(sign=True)
+    chain_id = c.addresses.chain_id
+    if chain_id not in LOCAL_CHAIN_IDS:
+        raise PerpError(f"mint: chain {chain_id} is not a local chain: its collateral is a real token (get it from a faucet)")
+    value = token_amount(c, amount, "mint amount")
+    units = int(value * 10**c.token_decimals)
+    result = c.send(c.token.functions.mint(c.address, units), "mint")
+    wallet = c.wallet_balance() * 10 ** (18 - c.token_decimals)
+    _report(c, "mint", result, as_json, {"amount": f"{value:f}", "wallet": out.money(wallet)})
+
+
+COMMANDS = [markets, account, quote, open_, close, margin, settle, deposit, withdraw, mint, history]

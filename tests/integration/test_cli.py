@@ -135,7 +135,8 @@ def dec(x: str | None) -> Decimal:
 
 def test_a_traders_session(perp, perp_cli, demo, alice):
     d, _ = demo
-    d.quote_token.mint(alice, 5_000 * TOKEN, {"from": alice})
+    minted = perp("mint", "5000", key=1)
+    assert minted.code == 0 and "wallet 5,000.00" in minted.out and d.quote_token.balanceOf(alice) == 5_000 * TOKEN
     run = perp_cli("deposit", "2000", key=1)
     assert run.code == 0 and run.out.startswith("deposit: amount 2000, vault balance 2,000.00 (tx 0x"), run.err
 

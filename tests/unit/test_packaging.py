@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import requests
@@ -155,8 +154,7 @@ def test_scripts_import_from_a_path_with_a_dot(tmp_path, monkeypatch):
     try:
         with pytest.raises(ModuleNotFoundError):
             brownie_scripts._import_from_path(script)
-        monkeypatch.setattr("brownie.project.get_loaded_projects", lambda: [SimpleNamespace(_path=project)])
-        module = brownie_run._import_script(script)
+        module = brownie_run.import_script(script, project)
         assert module.__name__ == "scripts.dotted_probe" and module.main() == "ran"
     finally:
         sys.modules.pop("scripts.dotted_probe", None)
