@@ -155,6 +155,13 @@ class PerpClient:
             self._decimals = int(self.token.functions.decimals().call())
         return self._decimals
 
+    def token_text(self, wad: int, up: bool = False) -> str:
+        """A wad amount of quote in the collateral token's units, as a person types it: rounded down to the token's
+        decimals (up with `up`: an amount needed), no trailing zeros ('1798.4', '5010')."""
+        scale = 10 ** (18 - self.token_decimals)
+        units = -(-wad // scale) if up else wad // scale
+        return f"{from_units(units, self.token_decimals).normalize():f}"
+
     def _trader(self, trader: str | None) -> str:
         return Web3.to_checksum_address(trader) if trader else self.address
 
@@ -349,8 +356,8 @@ class PerpClient:
         available = self.vault_balance()
         if needed_wad > available:
             raise PerpError(
-                f"{label}: insufficient vault balance: {from_units(needed_wad, 18):f} needed, "
-                f"{from_units(available, 18):f} available (deposit first)"
+                f"{label}: insufficient vault balance: {self.token_text(needed_wad, up=True)} needed, "
+                f"{self.token_text(available)} available (deposit first)"
             )
 
     def deposit(self, amount: Number) -> TxResult:
@@ -422,11 +429,11 @@ class PerpClient:
             raise PerpError(f"remove margin {symbol.upper()}: no position")
         margin = holding.margin
         if wad > margin:
-            raise PerpError(f"remove margin {symbol.upper()}: the position holds {from_units(margin, 18):f} of margin, less than {amount}")
+            raise PerpError(f"remove margin {symbol.upper()}: the position holds {self.token_text(margin)} of margin, less than {amount}")
         most = self.removable_margin(symbol)
         if wad > most:
             raise PerpError(
-                f"remove margin {symbol.upper()}: {amount} asked, at most {from_units(most, 18):f} can be removed now "
+                f"remove margin {symbol.upper()}: {amount} asked, at most {self.token_text(most)} can be removed now "
                 "(the free collateral: the margin above the initial margin ratio, unrealized losses and funding counted)"
             )
         fn = self.clearing_house.functions.removeMargin(amm.address, wad)

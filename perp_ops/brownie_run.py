@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -60,14 +61,33 @@ def _script_path(project: Path, given: str) -> Path:
     raise SystemExit(f"error: no script {given} (looked in {project} and {project / 'scripts'})")
 
 
+def connect(network: str | None) -> None:
+    """brownie's network.connect; a network that is unknown, incomplete or unreachable is one line and exit 1."""
+    from brownie import network as brownie_network
+    from brownie.exceptions import MainnetUndefined, RPCConnectionError, RPCProcessError
+
+    name = network or "development"
+    hint = ("register it with `python -m perp_ops.networks` (its *_RPC_URL in the environment or .env; "
+            "`brownie networks list` shows what is registered); nothing was sent")
+    try:
+        brownie_network.connect(network)
+    except CONNECTION_ERRORS as exc:
+        raise SystemExit(f"error: cannot reach the node of network '{name}' ({connection_reason(exc)}): check its RPC URL: {hint}") from None
+    except KeyError:
+        raise SystemExit(f"error: unknown network '{name}': {hint}") from None
+    except (ValueError, ConnectionError, RPCConnectionError, RPCProcessError, MainnetUndefined) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SystemExit(f"error: cannot connect to network '{name}': {reason}: {hint}") from None
+
+
 def run(script: str, function: str = "main", args: Sequence[str] = (), network: str | None = None,
         project_dir: Path | None = None) -> Any:
     """Load the project, connect to `network` (None: brownie's default, the development chain), call
     `function(*args)` of `script`; returns what it returns."""
-    from brownie import network as brownie_network
     from brownie import project as brownie_project
     from brownie._config import CONFIG
 
+    warnings.filterwarnings("ignore", message=r"rpc\.\w+ should not be called directly", category=FutureWarning)
     root = find_project((project_dir or Path.cwd()).resolve())
     path = _script_path(root, script)
     CONFIG.argv.update({"cli": "run", "network": network, "silent": False, "interactive": False, "raise": False,
@@ -76,11 +96,7 @@ def run(script: str, function: str = "main", args: Sequence[str] = (), network: 
     active.load_config()
     print(f"{active._name} is the active project.")
     anvil_race.install()
-    try:
-        brownie_network.connect(network)
-    except CONNECTION_ERRORS as exc:
-        raise SystemExit(f"error: cannot reach the node of network '{network or 'development'}' ({connection_reason(exc)}): "
-                         "check its RPC URL (`brownie networks list`; the *_RPC_URL variables in .env); nothing was sent") from None
+    connect(network)
     active._add_to_main_namespace()
     module = import_script(path, root)
     fn = getattr(module, function, None)
