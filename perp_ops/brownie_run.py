@@ -1,5 +1,8 @@
 """`brownie run` that works from any directory: the Makefile's (and `perp deploy`'s) way to run a script.
 
+(`.venv/bin/brownie run ...` works from a path with a dot too: tools/setup.sh installs tools/brownie.py as brownie's
+command line. This runner is for the entry points the toolkit owns, where it also keeps connection errors to one line.)
+
     python -m perp_ops.brownie_run scripts/alice_bob.py [FUNCTION [ARG ...]] [--network NAME]
 
 It does what brownie's `run` command does (load and compile the project, connect to the network, call the
