@@ -17,10 +17,12 @@ from brownie import (
     ChainlinkPriceFeed,
     ClearingHouse,
     ClearingHouseRiskModule,
+    Contract,
     InsuranceFund,
     MarginMath,
     MockAggregator,
     MockERC20,
+    Multicall3,
     TimelockController,
     Vault,
     accounts,
@@ -29,6 +31,7 @@ from brownie import (
 )
 from brownie._config import CONFIG
 
+from perp_client.batch import CANONICAL_MULTICALL3, MULTICALL3_ABI
 from scripts.deploy_config import DeployConfigError, check_timelock_delay
 
 WAD = 10**18
@@ -108,6 +111,7 @@ class Deployment:
     timelock: Any = None
     guardian: str | None = None
     risk_module: Any = None
+    multicall: Any = None  # the Multicall3 clients batch their reads through (perp_client.batch)
 
     @property
     def amm(self) -> Any:
@@ -203,6 +207,14 @@ def hand_over(d: Deployment, delay: int, proposers: list[str], executors: list[s
         contract.transferOwnership(d.timelock, tx)
 
 
+def multicall_for(tx: dict[str, Any]) -> Any:
+    """The canonical Multicall3 where the chain has one (Ethereum, the L2s and their testnets), else the
+    read-only equivalent of contracts/periphery/Multicall3.sol, deployed now."""
+    if web3.eth.get_code(CANONICAL_MULTICALL3):
+        return Contract.from_abi("Multicall3", CANONICAL_MULTICALL3, MULTICALL3_ABI)
+    return Multicall3.deploy(tx)
+
+
 def owned_contracts(d: Deployment) -> list[Any]:
     """Every protocol contract with an owner, in hand-over order (the ClearingHouse last)."""
     return [d.vault, d.insurance_fund, d.price_feed, *d.amms.values(), d.risk_module, d.clearing_house]
@@ -256,6 +268,7 @@ def deploy_protocol(
     vault.initialize(clearing_house, insurance_fund, tx)
     price_feed = ChainlinkPriceFeed.deploy(tx)
     deployment = Deployment(token, vault, insurance_fund, clearing_house, price_feed, owner=owner, risk_module=risk_module)
+    deployment.multicall = multicall_for(tx)
 
     symbols = ["ETH", *[s for s in cfg.get("markets", {}) if s != "ETH"]]
     for symbol in symbols:
