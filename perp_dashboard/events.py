@@ -1,99 +1,70 @@
-"""Protocol events read with `eth_getLogs` into memory, incrementally: the dashboard's history source.
+"""The dashboard's history source: the SQLite event index (perp_client.index), synced on each read.
 
-A small stand-in for the toolkit's SQLite event index (same questions: trades, margin changes, deposits,
-liquidations, settlements, halts, repegs, block times). It re-reads from the start when the chain went
-backwards or the last block it read changed hash (a restart, a reorg, a test snapshot reverted).
+The index file is the chain's (`$PERP_DATA_DIR/index-<chainId>.sqlite`, default `~/.perp`), shared with the
+keepers and the command line, so a restarted dashboard reads only the blocks it has not seen. The index
+finds reorgs, a chain that went back (a test snapshot reverted) and a restarted node by block hash, and
+replaces what changed. The decoded events are kept in memory per index tip: an idle poll costs one RPC
+call (the head block) and no decoding.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
-
-from web3.types import EventData
+from pathlib import Path
 
 from perp_client import PerpClient
+from perp_client.index import EventIndex, IndexedEvent
 
-CHUNK = 5_000
+Event = IndexedEvent
 
-# (contract attribute on the client, event name) for everything the dashboard shows
-EVENTS: tuple[tuple[str, str], ...] = (
-    ("clearing_house", "PositionChanged"),
-    ("clearing_house", "PositionLiquidated"),
-    ("clearing_house", "MarginChanged"),
-    ("clearing_house", "PositionSettled"),
-    ("clearing_house", "MarketHalted"),
-    ("clearing_house", "Repegged"),
-    ("clearing_house", "FundingPaid"),
-    ("vault", "Deposited"),
-    ("vault", "Withdrawn"),
-)
-
-
-@dataclass(frozen=True)
-class Event:
-    """One decoded log: its name, arguments, block, time and position in the chain."""
-
-    name: str
-    args: dict[str, Any]
-    block: int
-    timestamp: int
-    tx_hash: str
-    log_index: int
+# (contract, event name) of everything the dashboard shows
+EVENTS: frozenset[tuple[str, str]] = frozenset({
+    ("ClearingHouse", "PositionChanged"),
+    ("ClearingHouse", "PositionLiquidated"),
+    ("ClearingHouse", "MarginChanged"),
+    ("ClearingHouse", "PositionSettled"),
+    ("ClearingHouse", "MarketHalted"),
+    ("ClearingHouse", "Repegged"),
+    ("ClearingHouse", "FundingPaid"),
+    ("Vault", "Deposited"),
+    ("Vault", "Withdrawn"),
+})
 
 
 @dataclass
 class EventLog:
-    """Every event of `EVENTS` since the deployment, kept up to date by `refresh()` (thread-safe)."""
+    """Every event of `EVENTS` since the deployment, from the index, kept up to date by `refresh()`
+    (thread-safe). `path`: the index file (default: the chain's, see perp_client.index)."""
 
     client: PerpClient
-    events: list[Event] = field(default_factory=list)
-    _next_block: int = -1
-    _last_hash: bytes = b""
-    _times: dict[int, int] = field(default_factory=dict)
+    path: Path | None = None
+    _index: EventIndex | None = None
+    _events: list[Event] = field(default_factory=list)
+    _tip: tuple[int, str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _reset(self) -> None:
-        self.events, self._times = [], {}
-        self._next_block, self._last_hash = self.client.addresses.start_block, b""
-
-    def _timestamp(self, block: int) -> int:
-        if block not in self._times:
-            self._times[block] = int(self.client.w3.eth.get_block(block)["timestamp"])
-        return self._times[block]
+    @property
+    def index(self) -> EventIndex:
+        if self._index is None:
+            self._index = EventIndex.open(self.client, self.path)
+        return self._index
 
     def refresh(self) -> list[Event]:
-        """Read the blocks not read yet; returns every event, oldest first."""
+        """Sync the index; returns every event, oldest first."""
         with self._lock:
-            w3 = self.client.w3
-            if self._next_block < 0:
-                self._reset()
-            latest = int(w3.eth.block_number)
-            if self._last_hash and (
-                latest < self._next_block - 1 or bytes(w3.eth.get_block(self._next_block - 1)["hash"]) != self._last_hash
-            ):
-                self._reset()
-            if latest < self._next_block:
-                return list(self.events)
-            found: list[EventData] = []
-            for attr, name in EVENTS:
-                event = getattr(getattr(self.client, attr).events, name)
-                for lo in range(self._next_block, latest + 1, CHUNK):
-                    found.extend(event.get_logs(from_block=lo, to_block=min(lo + CHUNK - 1, latest)))
-            found.sort(key=lambda e: (e["blockNumber"], e["logIndex"]))
-            for e in found:
-                n = int(e["blockNumber"])
-                self.events.append(
-                    Event(e["event"], dict(e["args"]), n, self._timestamp(n), "0x" + bytes(e["transactionHash"]).hex(), int(e["logIndex"]))
-                )
-            self._next_block = latest + 1
-            self._last_hash = bytes(w3.eth.get_block(latest)["hash"])
-            return list(self.events)
+            index = self.index
+            index.sync()
+            if index.tip != self._tip:
+                names = {name for _, name in EVENTS}
+                self._events = [e for e in index.events(names) if (e.contract, e.name) in EVENTS]
+                self._tip = index.tip
+            return list(self._events)
 
     def timestamp(self, block: int) -> int:
         with self._lock:
-            return self._timestamp(block)
+            known = self.index.block_timestamp(block)
+        return known if known is not None else int(self.client.w3.eth.get_block(block)["timestamp"])
 
 
 def select(events: list[Event], name: str, **match: str) -> list[Event]:
