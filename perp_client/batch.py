@@ -112,10 +112,11 @@ def find_multicall(w3: Web3, recorded: str | None) -> str | None:
 class BatchReader:
     """Reads view calls through a Multicall3 at `address` (None: one eth_call per call)."""
 
-    def __init__(self, w3: Web3, address: str | None, page: int = DEFAULT_PAGE) -> None:
+    def __init__(self, w3: Web3, address: str | None, page: int = DEFAULT_PAGE, gas: int | None = None) -> None:
         self.w3 = w3
         self.address = address
         self.page = max(page, 1)
+        self.gas = gas  # gas of each eth_call (None: the node's default, usually its cap)
         self._multicall = w3.eth.contract(address=Web3.to_checksum_address(address), abi=MULTICALL3_ABI) if address else None
 
     def timestamp_call(self) -> ContractFunction | None:
@@ -160,7 +161,8 @@ class BatchReader:
         assert self._multicall is not None
         request = [(fn.address, True, bytes.fromhex(fn._encode_transaction_data()[2:])) for fn in calls]
         try:
-            raw = self._multicall.functions.aggregate3(request).call(block_identifier=block)
+            params: dict[str, Any] = {"gas": self.gas} if self.gas else {}
+            raw = self._multicall.functions.aggregate3(request).call(params, block_identifier=block)  # type: ignore[arg-type]
         except (ContractLogicError, ValueError, Web3Exception) as exc:
             # every call allows failure: the batch itself failing means it did not fit (gas, size)
             if len(calls) > 2:
