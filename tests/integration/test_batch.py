@@ -14,9 +14,9 @@ from perp_client.batch import BatchReader
 from perp_client.index import EventIndex
 from perp_client.liquidations import scan
 from perp_client.rpc_meter import RpcMeter
+from scripts.keeper_bench import open_positions
 from scripts.perp import addresses_of, client_for
 from tests.helpers import BUY, wad
-from tests.integration.many_traders import open_positions
 
 SYNC_ROUND_TRIPS = 3  # the head moved: head block, the tip's hash, the logs
 
