@@ -6,7 +6,7 @@ BROWNIE := $(CURDIR)/.venv/bin/brownie
 ARGS ?=
 SCENARIO ?= crash
 
-.PHONY: setup demo test test-long gas lint sim k-demo deploy console keepers dashboard dashboard-screenshots clean
+.PHONY: setup demo test test-long gas lint sim k-demo deploy console keepers dashboard dashboard-screenshots bench clean
 
 setup:
 	@bash tools/setup.sh
@@ -22,6 +22,9 @@ test-long: setup
 
 gas: setup
 	$(BROWNIE) run scripts/gas_report.py
+
+bench: setup
+	$(BROWNIE) run scripts/keeper_bench.py
 
 lint: setup
 	bash tools/lint.sh
