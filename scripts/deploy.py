@@ -268,7 +268,6 @@ def deploy_protocol(
     vault.initialize(clearing_house, insurance_fund, tx)
     price_feed = ChainlinkPriceFeed.deploy(tx)
     deployment = Deployment(token, vault, insurance_fund, clearing_house, price_feed, owner=owner, risk_module=risk_module)
-    deployment.multicall = multicall_for(tx)
 
     symbols = ["ETH", *[s for s in cfg.get("markets", {}) if s != "ETH"]]
     for symbol in symbols:
@@ -295,6 +294,7 @@ def deploy_protocol(
     elif cfg["guardian"]:
         clearing_house.setGuardian(cfg["guardian"], tx)
         deployment.guardian = str(cfg["guardian"])
+    deployment.multicall = multicall_for(tx)  # last: the protocol's addresses are those of a deploy without it
     return deployment
 
 
