@@ -57,6 +57,10 @@ contract Amm is IAmm, Ownable {
     uint256 private constant ONE_DAY = 1 days;
     /// @dev Below this net size (wei) a shutdown treats the market as flat (v1's rounding allowance).
     uint256 private constant IGNORABLE_SIZE_FOR_SHUTDOWN = 100;
+    /// @dev The settlement claim window a shutdown opens (seconds): its default and the setter's bounds.
+    uint256 private constant DEFAULT_SETTLEMENT_WINDOW = 3 days;
+    uint256 private constant MIN_SETTLEMENT_WINDOW = 1 hours;
+    uint256 private constant MAX_SETTLEMENT_WINDOW = 30 days;
 
     /// @inheritdoc IAmm
     address public immutable override clearingHouse;
@@ -77,6 +81,10 @@ contract Amm is IAmm, Ownable {
     IPriceFeed public immutable override priceFeed;
     /// @inheritdoc IAmm
     bool public override isShutdown;
+    /// @dev Packed with `isShutdown`: the claim window a shutdown will open (seconds), and once shut down the
+    ///      time it closes (fixed at the shutdown: a later setting cannot move it).
+    uint32 private _settlementWindow;
+    uint32 private _settlementWindowEnd;
     uint256 private _settlementPrice;
     /// @inheritdoc IAmm
     uint256 public override initialQuoteAssetReserve;
@@ -119,6 +127,7 @@ contract Amm is IAmm, Ownable {
         _params = p;
         _funding.fundingPeriod = config.fundingPeriod.toUint32();
         _setMaxFundingRate(config.maxFundingRate);
+        _settlementWindow = uint32(DEFAULT_SETTLEMENT_WINDOW);
         _slot0 = Slot0({
             quoteReserve: _toReserve(config.quoteAssetReserve),
             baseReserve: _toBaseReserve(config.baseAssetReserve),
@@ -273,6 +282,7 @@ contract Amm is IAmm, Ownable {
         }
         _settlementPrice = price;
         isShutdown = true;
+        _settlementWindowEnd = (uint256(_blockTimestamp()) + _settlementWindow).toUint32();
         _slot0.open = false;
         emit Shutdown(price);
     }
@@ -312,6 +322,15 @@ contract Amm is IAmm, Ownable {
     /// @notice Sets the funding-rate cap per period (wad; 0 = off).
     function setMaxFundingRate(uint256 maxFundingRate_) external onlyOwner {
         _setMaxFundingRate(maxFundingRate_);
+    }
+
+    /// @notice Sets the settlement claim window a shutdown will open (seconds, 1 hour to 30 days; 3 days
+    ///         by default). Refused once the market is shut down (`MarketClosed`): the window is fixed then.
+    function setSettlementWindow(uint256 window) external onlyOwner {
+        if (isShutdown) revert MarketClosed();
+        if (window < MIN_SETTLEMENT_WINDOW || window > MAX_SETTLEMENT_WINDOW) revert InvalidParameter();
+        _settlementWindow = uint32(window);
+        emit SettlementWindowChanged(window);
     }
 
     /// @notice Pre-writes up to `count` more observation slots so that trades never pay for a fresh
@@ -420,6 +439,16 @@ contract Amm is IAmm, Ownable {
     /// @inheritdoc IAmm
     function getSettlementPrice() external view override returns (uint256) {
         return _settlementPrice;
+    }
+
+    /// @inheritdoc IAmm
+    function settlementWindow() external view override returns (uint256) {
+        return _settlementWindow;
+    }
+
+    /// @inheritdoc IAmm
+    function settlementWindowEnd() external view override returns (uint256) {
+        return _settlementWindowEnd;
     }
 
     function quoteAssetReserve() external view override returns (uint256) {

@@ -71,6 +71,8 @@ interface IAmm {
     event Shutdown(uint256 settlementPrice);
     /// @notice The reserves were rescaled or re-priced by the ClearingHouse (k adjustment or repeg).
     event ReservesReset(uint256 quoteReserve, uint256 baseReserve);
+    /// @notice The settlement claim window a shutdown will open changed (seconds).
+    event SettlementWindowChanged(uint256 window);
 
     // ------------------------------------------------------------------------------------ trading (CH)
     /// @notice Adds (long) or removes (short) `quoteAmount` of quote; returns the base received/given.
@@ -99,7 +101,8 @@ interface IAmm {
     /// @notice Replaces both reserves (k adjustment or repeg); the ClearingHouse books the cost.
     function resetReserves(uint256 quoteReserve, uint256 baseReserve) external;
 
-    /// @notice Closes the market for good at v1's settlement price. Owner or ClearingHouse.
+    /// @notice Closes the market for good at v1's settlement price and opens the settlement claim window
+    ///         (`settlementWindow` seconds from now, see `ClearingHouse.settlePosition`). Owner or ClearingHouse.
     function shutdown() external;
 
     // ------------------------------------------------------------------------------------------ views
@@ -131,6 +134,10 @@ interface IAmm {
     function getBaseAssetDelta() external view returns (int256);
     /// @notice v1's settlement price once shut down (wad); 0 = everyone takes back their margin.
     function getSettlementPrice() external view returns (uint256);
+    /// @notice The claim window a shutdown opens (seconds; 3 days unless the owner set another, 1 h - 30 days).
+    function settlementWindow() external view returns (uint256);
+    /// @notice When the settlement claim window closes (unix seconds; fixed at the shutdown); 0 before a shutdown.
+    function settlementWindowEnd() external view returns (uint256);
 
     function quoteAssetReserve() external view returns (uint256);
     function baseAssetReserve() external view returns (uint256);

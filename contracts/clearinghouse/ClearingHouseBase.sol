@@ -32,6 +32,17 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         bool paused;
     }
 
+    /// @dev A shut-down market's claim book (wad amounts): the claims registered in the window, and once the
+    ///      first payout after the window has finalized it, what they share and what has been paid. Registering
+    ///      writes the first slot only.
+    struct SettlementBook {
+        uint128 totalClaims;
+        uint64 unpaidClaims;
+        bool finalized;
+        uint128 available;
+        uint128 paid;
+    }
+
     /// @dev The same, unpacked to wad.
     struct Params {
         uint256 initMarginRatio;
@@ -107,6 +118,12 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     // slither: set by the ClearingHouse's owner setter on this storage (the risk module runs on it by DELEGATECALL); zero means none (docs/security.md)
     // slither-disable-next-line uninitialized-state
     address public guardian;
+    /// @dev Per shut-down market, its settlement's claim book.
+    mapping(IAmm amm => SettlementBook) internal _settlements;
+    /// @dev Per shut-down market and trader, the claim registered in the window and not paid yet (wad).
+    mapping(IAmm amm => mapping(address trader => uint256)) internal _settlementClaims;
+    /// @dev Per halted market, its part of `_unpaidBadDebt` (wad), released when its settlement is finalized.
+    mapping(IAmm amm => uint256) internal _haltShortfall;
 
     constructor(
         IVault vault_,
@@ -392,6 +409,7 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     /// @dev Shuts `amm` down because the InsuranceFund could not pay `shortfall` (wad), which stays owed.
     function _halt(IAmm amm, uint256 shortfall) internal {
         _unpaidBadDebt += shortfall;
+        _haltShortfall[amm] += shortfall;
         if (!amm.isShutdown()) amm.shutdown();
         emit MarketHalted(address(amm), shortfall);
     }

@@ -148,31 +148,141 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         return remain >= notional.mulWad(p.liquidationFeeRatio).toInt();
     }
 
+    // ================================================================================== settlement
+
     /// @notice See IClearingHouse.
     function settlePosition(IAmm amm) external {
+        _settle(amm, msg.sender, true);
+    }
+
+    /// @notice See IClearingHouse.
+    function claimSettlement(IAmm amm, address trader) external {
+        _settle(amm, trader, false);
+    }
+
+    /// @dev Settlement is a claim book, so that no payout depends on the order of the claims: in the window each
+    ///      position becomes a claim (its value, funding included); after it, the registered claims share what
+    ///      the market holds (plus what the fund can pay in) pro rata, rounded down, the last one sweeping the
+    ///      dust to the fund. `byTrader`: the trader's own call, which alone may settle a late position.
+    // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault); none calls back or moves tokens (docs/security.md)
+    // slither-disable-next-line reentrancy-no-eth,reentrancy-events
+    function _settle(IAmm amm, address trader, bool byTrader) internal {
         Market memory market = _listedMarket(amm);
         if (!amm.isShutdown()) revert MarketNotShutdown();
-        StoredPosition memory pos = _positions[amm][msg.sender];
+        uint256 windowEnd = amm.settlementWindowEnd();
+        uint256 claim = _settlementClaims[amm][trader];
+        SettlementBook storage book = _settlements[amm];
+        if (block.timestamp < windowEnd) {
+            if (claim != 0) revert SettlementWindowOpen(windowEnd);
+            uint256 value = _takePositionValue(amm, market, trader);
+            // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
+            // slither-disable-next-line incorrect-equality
+            if (value == 0) {
+                emit PositionSettled(address(amm), trader, 0);
+                return;
+            }
+            _settlementClaims[amm][trader] = value;
+            book.totalClaims = (uint256(book.totalClaims) + value).toUint128();
+            book.unpaidClaims += 1;
+            emit SettlementClaimed(address(amm), trader, value, windowEnd);
+            return;
+        }
+        if (!book.finalized) _finalizeSettlement(amm, market, book);
+        uint256 paid;
+        if (claim != 0) {
+            paid = _payClaim(amm, market, book, trader, claim);
+        } else {
+            if (!byTrader) revert NothingToSettle();
+            paid = _payLateClaim(market, book, _takePositionValue(amm, market, trader));
+        }
+        _writeMarket(amm, market);
+        if (paid != 0) vault.credit(trader, paid);
+        emit PositionSettled(address(amm), trader, paid);
+    }
+
+    /// @dev Deletes `trader`'s position and returns its value at the settlement price: margin + PnL − funding
+    ///      owed, floored at 0 (v1's formula and rounding for the PnL; margin − funding at a price of 0).
+    function _takePositionValue(IAmm amm, Market memory market, address trader) internal returns (uint256) {
+        StoredPosition memory pos = _positions[amm][trader];
         // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
         // slither-disable-next-line incorrect-equality
         if (pos.size == 0) revert NoPosition();
+        delete _positions[amm][trader];
         uint256 price = amm.getSettlementPrice();
-        int256 value;
-        if (price == 0) {
-            value = int256(uint256(pos.margin));
-        } else {
+        int256 value = int256(uint256(pos.margin)) - _fundingPayment(market, pos);
+        if (price != 0) {
             uint256 openPrice = uint256(pos.openNotional).divWad(WadMath.abs(pos.size));
-            value = int256(pos.size).mulWad(price.toInt() - openPrice.toInt()) + int256(uint256(pos.margin));
+            value += int256(pos.size).mulWad(price.toInt() - openPrice.toInt());
         }
-        // fail safe: a market pays out at most the collateral it still holds
-        uint256 paid = value > 0 ? uint256(value) : 0;
-        uint256 held = market.collateral > 0 ? uint256(int256(market.collateral)) : 0;
-        if (paid > held) paid = held;
-        market.collateral = (int256(market.collateral) - paid.toInt()).toInt96();
-        _writeMarket(amm, market);
-        delete _positions[amm][msg.sender];
-        if (paid != 0) vault.credit(msg.sender, paid);
-        emit PositionSettled(address(amm), msg.sender, paid);
+        return value > 0 ? uint256(value) : 0;
+    }
+
+    /// @dev The window has closed: the registered claims' share is fixed. When the market's collateral is short of
+    ///      them, the InsuranceFund pays in what it can of the difference (the bad debt the settlement realises).
+    ///      The market's part of the unpaid bad debt is released: paid now, or borne by the claims.
+    function _finalizeSettlement(IAmm amm, Market memory market, SettlementBook storage book) internal {
+        uint256 total = book.totalClaims;
+        uint256 held = int256(market.collateral).toUint256();
+        // slither: Solidity zero-initialises locals; zero is the intended start value (docs/security.md)
+        // slither-disable-next-line uninitialized-local
+        uint256 fromFund;
+        if (total > held) {
+            fromFund = vault.debitUpTo(insuranceFund, total - held);
+            held += fromFund;
+            market.collateral = held.toInt().toInt96();
+        }
+        uint256 available = held < total ? held : total;
+        book.available = uint128(available); // <= totalClaims, a uint128
+        book.finalized = true;
+        uint256 shortfall = _haltShortfall[amm];
+        if (shortfall != 0) {
+            _haltShortfall[amm] = 0;
+            _unpaidBadDebt -= shortfall;
+        }
+        emit SettlementFinalized(address(amm), total, available, fromFund);
+    }
+
+    /// @dev Pays a registered claim its share, rounded down; the last one sends the rounding dust to the fund, so
+    ///      that the payouts plus the dust are exactly `available`.
+    function _payClaim(IAmm amm, Market memory market, SettlementBook storage book, address trader, uint256 claim)
+        internal
+        returns (uint256 paid)
+    {
+        uint256 total = book.totalClaims;
+        uint256 available = book.available;
+        paid = available == total ? claim : claim * available / total;
+        _settlementClaims[amm][trader] = 0;
+        uint256 paidSoFar = uint256(book.paid) + paid;
+        book.paid = uint128(paidSoFar); // <= available, a uint128
+        uint64 unpaid = book.unpaidClaims - 1;
+        book.unpaidClaims = unpaid;
+        uint256 out = paid;
+        if (unpaid == 0 && available > paidSoFar) {
+            uint256 dust = available - paidSoFar;
+            out += dust;
+            _vaultSettle(address(0), 0, 0, dust);
+            emit SettlementDustSwept(address(amm), dust);
+        }
+        market.collateral = (int256(market.collateral) - out.toInt()).toInt96();
+    }
+
+    /// @dev A position first settled after the window: at most the registered claims' share of its value, out of
+    ///      what they leave in the market, and beyond that what the fund can pay in (never out of their share).
+    function _payLateClaim(Market memory market, SettlementBook storage book, uint256 value)
+        internal
+        returns (uint256 due)
+    {
+        uint256 total = book.totalClaims;
+        uint256 available = book.available;
+        due = available == total ? value : value * available / total;
+        uint256 reserved = book.unpaidClaims == 0 ? 0 : available - book.paid;
+        uint256 free = int256(market.collateral).toUint256() - reserved;
+        if (due > free) {
+            uint256 fromFund = vault.debitUpTo(insuranceFund, due - free);
+            due = free + fromFund;
+            market.collateral = (int256(market.collateral) + fromFund.toInt()).toInt96();
+        }
+        market.collateral = (int256(market.collateral) - due.toInt()).toInt96();
     }
 
     // ============================================================================== curve changes

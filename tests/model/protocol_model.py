@@ -42,6 +42,7 @@ MARK_TWAP_INTERVAL = 15 * 60  # seconds; the TWAP used for position notional (ma
 MAX_ORACLE_SPREAD_RATIO = WAD // 10  # 10 %: v1's isOverSpreadLimit threshold
 IGNORABLE_SIZE_FOR_SHUTDOWN = 100  # wei; v1 treats |totalPositionSize| <= 100 as no open interest
 MAX_MARK = 2**80 - 1  # wad; the most a price observation can record (beyond v1: `MarkOutOfRange`)
+SETTLEMENT_WINDOW = 3 * ONE_DAY  # seconds; the claim window a shutdown opens (Amm's default)
 
 
 class ModelError(Exception):
@@ -268,6 +269,8 @@ class Pool:
     next_funding_time: int = 0
     open: bool = False
     settlement_price: int = 0
+    settlement_window: int = SETTLEMENT_WINDOW
+    settlement_window_end: int = 0  # fixed at the shutdown
     initial_quote_reserve: int = 0
     initial_base_reserve: int = 0
     funding_rate: int = 0
@@ -480,14 +483,15 @@ class Pool:
 
     # ---- shutdown ----
 
-    def shutdown(self) -> int:
-        """Closes the market for good at v1's settlement price (k never changed)."""
+    def shutdown(self, now: int) -> int:
+        """Closes the market for good at v1's settlement price (k never changed); opens the claim window."""
         previous_k = mul(self.initial_base_reserve, self.initial_quote_reserve)
         initial_quote_on_curve = div(previous_k, self.initial_base_reserve)
         notional_value = initial_quote_on_curve - self.quote_reserve
         if abs(self.total_position_size) > IGNORABLE_SIZE_FOR_SHUTDOWN:
             self.settlement_price = div(abs(notional_value), abs(self.total_position_size))
         self.open = False
+        self.settlement_window_end = now + self.settlement_window
         return self.settlement_price
 
     def calc_fee(self, notional: int) -> tuple[int, int]:
@@ -611,6 +615,25 @@ def accrue(state: FundingState, now: int, long_size: int, short_size: int) -> tu
 
 
 @dataclass
+class Settlement:
+    """A shut-down market's claim book (beyond v1, SPEC §4): claims registered in the window; once the first payout
+    after it has finalized the book, what they share (`available`) and what has been paid."""
+
+    claims: dict[str, int] = field(default_factory=dict)  # registered and unpaid, wad
+    total_claims: int = 0
+    unpaid_claims: int = 0
+    finalized: bool = False
+    available: int = 0
+    paid: int = 0
+    from_fund: int = 0
+    dust: int = 0
+
+    def share(self, claim: int) -> int:
+        """A claim's payout: in full when `available` covers every claim, else pro rata, rounded down."""
+        return claim if self.available == self.total_claims else claim * self.available // self.total_claims
+
+
+@dataclass
 class Market:
     pool: Pool
     index: IndexFeed
@@ -630,6 +653,7 @@ class Market:
     # what the insurance fund paid in ahead of the bad debt behind it (a payout beyond the collateral, v1's
     # prepaid bad debt), netted against the market's later bad debt
     prepaid_bad_debt: int = 0
+    settlement: Settlement = field(default_factory=Settlement)
 
     def latest_cumulative_premium_fraction(self, now: int | None = None) -> int:
         """The longs' cumulative premium fraction (the shorts' too unless receivers were paid less), at `now` in
@@ -1366,27 +1390,90 @@ class Protocol:
         }
 
     @atomic
-    def shutdown(self, name: str) -> int:
-        return self._require_open_market(name).pool.shutdown()
+    def shutdown(self, name: str, now: int) -> int:
+        return self._require_open_market(name).pool.shutdown(now)
+
+    # ---- settlement (beyond v1: a claim window, then pro-rata payouts; SPEC §4, README "Settlement") ----
+
+    def settlement_value(self, name: str, trader: str) -> int:
+        """margin + PnL at the settlement price − funding owed, floored at 0 (v1's PnL formula; margin − funding
+        at a settlement price of 0)."""
+        market = self.market(name)
+        position = market.position(trader)
+        value = position.margin - mul(market.latest_cumulative_premium_fraction()
+                                      - position.last_cumulative_premium_fraction, position.size)
+        price = market.pool.settlement_price
+        if price != 0:
+            value += mul(position.size, price - div(position.open_notional, abs(position.size)))
+        return max(value, 0)
+
+    def _take_position_value(self, name: str, trader: str, block: int) -> int:
+        market = self.market(name)
+        if market.position(trader).size == 0:
+            raise ModelError("NoPosition")
+        value = self.settlement_value(name, trader)
+        market.positions[trader] = Position(block=block)
+        return value
 
     @atomic
-    def settle_position(self, name: str, trader: str, block: int) -> int:
+    def settle_position(self, name: str, trader: str, now: int, block: int, by_trader: bool = True) -> int:
+        """`settlePosition` (by_trader) or `claimSettlement`. In the window: registers the position's value as a
+        claim and returns it (a value of 0 is settled at once); after it: pays the registered claim its share (or
+        a late position at most that share, out of what the claims left and the fund) and returns what is
+        credited."""
         market = self.market(name)
-        if market.pool.open:
+        pool = market.pool
+        if pool.open or pool.settlement_window_end == 0:
             raise ModelError("MarketOpen")
-        position = market.position(trader)
-        if position.size == 0:
-            raise ModelError("NoPosition")
-        market.positions[trader] = Position(block=block)
-        price = market.pool.settlement_price
-        if price == 0:
-            settled = position.margin
+        book = market.settlement
+        claim = book.claims.get(trader, 0)
+        if now < pool.settlement_window_end:
+            if claim:
+                raise ModelError("SettlementWindowOpen")
+            value = self._take_position_value(name, trader, block)
+            if value:
+                book.claims[trader] = value
+                book.total_claims += value
+                book.unpaid_claims += 1
+            return value
+        if not book.finalized:
+            self._finalize_settlement(market)
+        if claim:
+            del book.claims[trader]
+            paid = book.share(claim)
+            book.paid += paid
+            book.unpaid_claims -= 1
+            market.collateral -= paid
+            if book.unpaid_claims == 0:
+                book.dust = book.available - book.paid
+                market.collateral -= book.dust
+                self.insurance_fund += book.dust
         else:
-            open_price = div(position.open_notional, abs(position.size))
-            settled = max(mul(position.size, price - open_price) + position.margin, 0)
-        market.collateral -= settled
-        self._credit(trader, settled)
-        return settled
+            if not by_trader:
+                raise ModelError("NothingToSettle")
+            paid = book.share(self._take_position_value(name, trader, block))
+            reserved = book.available - book.paid if book.unpaid_claims else 0
+            free = market.collateral - reserved
+            if paid > free:
+                from_fund = max(min(paid - free, self.insurance_fund + self.toll_pool), 0)
+                self.insurance_fund -= from_fund
+                paid = free + from_fund
+            market.collateral -= paid
+        self._credit(trader, paid)
+        return paid
+
+    def _finalize_settlement(self, market: Market) -> None:
+        """The window has closed: the fund pays in what it can of the claims beyond the collateral; the claims
+        share the rest."""
+        book = market.settlement
+        held = max(market.collateral, 0)
+        if book.total_claims > held:
+            book.from_fund = max(min(book.total_claims - held, self.insurance_fund + self.toll_pool), 0)
+            self.insurance_fund -= book.from_fund
+            market.collateral += book.from_fund
+            held += book.from_fund
+        book.available = min(held, book.total_claims)
+        book.finalized = True
 
     # ---- curve changes (k adjustment, repeg): beyond v1, SPEC §3 and README "Dynamic k, repeg" ----
 

@@ -112,6 +112,7 @@ PRIVILEGED: dict[tuple[str, str], tuple[str, Args]] = {
     ("Amm", "setRatios"): ("owner", lambda c, _: (wad("0.5"), wad("0.1"), wad("0.01"), wad("0.01"))),
     ("Amm", "setCap"): ("owner", lambda c, _: (wad(1), wad(1))),
     ("Amm", "setMaxFundingRate"): ("owner", lambda c, _: (wad("0.01"),)),
+    ("Amm", "setSettlementWindow"): ("owner", lambda c, _: (7 * 86_400,)),
     ("Amm", "transferOwnership"): ("owner", _caller),
     ("Amm", "renounceOwnership"): ("owner", _none),
     # ClearingHouse: governance; curve changes by the owner or the liquidity controller
@@ -166,8 +167,10 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("ClearingHouse", "liquidate"): "anyone may liquidate a position below maintenance",
     ("ClearingHouse", "payFunding"): "anyone, once per funding period",
     ("ClearingHouse", "settlePosition"): "the caller's own position, after a shutdown",
+    ("ClearingHouse", "claimSettlement"): "after a shutdown, registers a trader's claim or pays it to the trader's own vault balance",
     ("ClearingHouseRiskModule", "liquidate"): "direct calls act on the module's own, empty storage (see below)",
     ("ClearingHouseRiskModule", "settlePosition"): "direct calls act on the module's own, empty storage",
+    ("ClearingHouseRiskModule", "claimSettlement"): "direct calls act on the module's own, empty storage",
     ("Vault", "deposit"): "the caller's own tokens",
     ("Vault", "depositFor"): "the caller's own tokens, credited to someone else",
     ("Vault", "withdraw"): "the caller's own free balance",
@@ -253,6 +256,7 @@ def test_the_risk_module_called_directly_sees_no_market(ctx, alice, rando):
     for call in (
         lambda: module.liquidate(amm, alice, {"from": rando}),
         lambda: module.settlePosition(amm, {"from": alice}),
+        lambda: module.claimSettlement(amm, alice, {"from": rando}),
     ):
         with reverts_with("UnknownMarket", addr(amm)):
             call()

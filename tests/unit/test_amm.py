@@ -449,6 +449,7 @@ def test_owner_only_setters_reject_others(amm, rando):
         lambda: amm.setRatios(wad("0.5"), 0, 0, 0, {"from": rando}),
         lambda: amm.setCap(wad(1), wad(1), {"from": rando}),
         lambda: amm.setMaxFundingRate(wad("0.01"), {"from": rando}),
+        lambda: amm.setSettlementWindow(86_400, {"from": rando}),
         lambda: amm.shutdown({"from": rando}),
         lambda: amm.transferOwnership(rando, {"from": rando}),
     ]
@@ -499,6 +500,23 @@ def test_set_max_funding_rate_rejects_above_one(amm, owner):
         amm.setMaxFundingRate(WAD + 1, {"from": owner})
     amm.setMaxFundingRate(WAD, {"from": owner})
     assert amm.maxFundingRate() == WAD
+
+
+def test_settlement_window_is_bounded_and_fixed_at_shutdown(amm, owner):
+    """3 days by default, settable from 1 hour to 30 days; the shutdown fixes when it closes, and no setting
+    moves it afterwards (MarketClosed)."""
+    assert amm.settlementWindow() == 3 * 86_400 and amm.settlementWindowEnd() == 0
+    for bad in (0, 3_599, 30 * 86_400 + 1):
+        with reverts_with("InvalidParameter"):
+            amm.setSettlementWindow(bad, {"from": owner})
+    for good in (3_600, 30 * 86_400, 7 * 86_400):
+        tx = amm.setSettlementWindow(good, {"from": owner})
+        assert dict(tx.events["SettlementWindowChanged"][0]) == {"window": good}
+    tx = amm.shutdown({"from": owner})
+    assert amm.settlementWindowEnd() == tx.timestamp + 7 * 86_400
+    with reverts_with("MarketClosed"):
+        amm.setSettlementWindow(3_600, {"from": owner})
+    assert amm.settlementWindow() == 7 * 86_400 and amm.settlementWindowEnd() == tx.timestamp + 7 * 86_400
 
 
 # --------------------------------------------------------------------------------------------------- TWAP

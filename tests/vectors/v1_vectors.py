@@ -18,7 +18,8 @@ Actions (all amounts wad unless said): open_position(trader, side 0 BUY/1 SELL, 
 leverage, base_limit), close_position(trader, quote_limit), add_margin(trader, amount),
 remove_margin(trader, amount), liquidate(liquidator, trader), pay_funding(), set_index_price(price: the
 aggregator's new answer, as wad), set_param(key, value: an owner setter; keys as in config),
-shutdown(), settle_position(trader), deposit/withdraw(trader, amount in token units).
+shutdown(), settle_position(trader), claim_settlement(trader: by another account), deposit/withdraw(trader, amount
+in token units).
 
 Expectations: "error": the custom error name the transaction reverts with; "expect": numbers v1's test
 asserts (the contracts must match them to the wei); "model_expect": further numbers the model computes
@@ -27,7 +28,7 @@ exchanged_notional (the event's positionNotional), realized_pnl, unrealized_pnl_
 bad_debt (the position's), fee, size/margin/open_notional (position after), liquidation_penalty,
 fee_to_liquidator, liquidation_bad_debt (PositionLiquidated.badDebt), premium_fraction,
 cumulative_premium_fraction, is_partial; "result" is the whole return value (shutdown: the settlement price;
-settle_position: the wad credited). Check keys: position {trader: {size, margin, open_notional}},
+settle_position: in the claim window the claim registered, after it the wad credited). Check keys: position {trader: {size, margin, open_notional}},
 margin_ratio, free_collateral, margin_with_funding (margin after pending funding, floored at 0), vault_wad /
 balance_of (free vault balance, wad / token units rounded down), unrealized_pnl / position_notional
 {trader: {"spot"|"twap"|"oracle": value}}, insurance_fund_wad/_tokens, toll_pool_wad/_tokens, reserves
@@ -1570,7 +1571,14 @@ VECTORS += [
 _SHUTDOWN = "shutdown Amm test: "
 _SHUTDOWN_CONFIG = {"quote_asset_reserve": wad(10_000), "base_asset_reserve": wad(100)}
 _THREE_100 = {"alice": 100 * USDC, "bob": 100 * USDC, "carol": 100 * USDC}
-_SHUTDOWN_NOTE = "settlePosition credits the vault; v1 transferred the tokens"
+_SHUTDOWN_NOTE = ("settlePosition credits the vault; v1 transferred the tokens. Beyond v1 (SPEC §4), the first "
+                  "settlePosition registers the claim in the window the shutdown opens (3 days), the second, after "
+                  "it, pays it (pro rata when the market and the fund cannot cover every claim): v1's numbers here")
+WINDOW = 3 * 86_400
+
+
+def settle(trader: str, **extra: Any) -> dict[str, Any]:
+    return {"action": "settle_position", "trader": trader, **extra}
 
 VECTORS += [
     vector("shutdown_close_amm", SHUTDOWN_TEST, _SHUTDOWN + "close amm", [
@@ -1587,9 +1595,13 @@ VECTORS += [
     vector("shutdown_settle_twice", SHUTDOWN_TEST, _SHUTDOWN + "settle twice", [
         open_("alice", SELL, "100", "2"),
         {"action": "shutdown"},
-        {"action": "settle_position", "trader": "alice"},
-        {"action": "settle_position", "trader": "alice", "error": "NoPosition"},
-    ], config=_SHUTDOWN_CONFIG, deposits={"alice": 100 * USDC}),
+        settle("alice"),
+        settle("alice", error="SettlementWindowOpen"),
+        {"action": "claim_settlement", "trader": "alice", "error": "SettlementWindowOpen"},
+        settle("alice", wait=WINDOW),
+        settle("alice", error="NoPosition"),
+        {"action": "claim_settlement", "trader": "alice", "error": "NothingToSettle"},
+    ], config=_SHUTDOWN_CONFIG, deposits={"alice": 100 * USDC}, notes=_SHUTDOWN_NOTE),
     vector("shutdown_settle_while_open", SHUTDOWN_TEST, _SHUTDOWN + "force error, amm is open", [
         open_("alice", SELL, "100", "2"),
         {"action": "settle_position", "trader": "alice", "error": "MarketOpen"},
@@ -1599,8 +1611,10 @@ VECTORS += [
                open_("alice", SELL, "100", "2"),
                open_("bob", BUY, "100", "2"),
                {"action": "shutdown", "expect": {"result": 0}},
-               {"action": "settle_position", "trader": "alice", "expect": {"result": wad(100)}},
-               {"action": "settle_position", "trader": "bob", "expect": {"result": wad(100)}},
+               settle("alice", model_expect={"result": wad(100)}),
+               settle("bob", model_expect={"result": wad(100)}),
+               settle("alice", wait=WINDOW, expect={"result": wad(100)}),
+               settle("bob", expect={"result": wad(100)}),
                check(expect={"balance_of": {"alice": 100 * USDC, "bob": 100 * USDC}},
                      model_expect={"total_position_size": -1}),
            ], config=_SHUTDOWN_CONFIG, deposits=_THREE_100, notes=_SHUTDOWN_NOTE),
@@ -1610,9 +1624,12 @@ VECTORS += [
                open_("bob", BUY, "100", "2"),
                open_("carol", SELL, "100", "1"),
                {"action": "shutdown", "expect": {"result": 98999999999999999804}},
-               {"action": "settle_position", "trader": "alice"},
-               {"action": "settle_position", "trader": "bob"},
-               {"action": "settle_position", "trader": "carol"},
+               settle("alice"),
+               settle("bob"),
+               settle("carol"),
+               settle("carol", wait=WINDOW),
+               settle("alice"),
+               {"action": "claim_settlement", "trader": "bob"},
                check(expect={"balance_of": {"alice": 97959183, "bob": 102040816, "carol": 100000000}}),
            ], config=_SHUTDOWN_CONFIG, deposits=_THREE_100, notes=_SHUTDOWN_NOTE),
     vector("shutdown_loser_gets_nothing", SHUTDOWN_TEST, _SHUTDOWN + "how much refund trader can get: debt is more than "
@@ -1621,9 +1638,12 @@ VECTORS += [
                open_("bob", BUY, "200", "2"),
                open_("carol", SELL, "200", "10"),
                {"action": "shutdown"},
-               {"action": "settle_position", "trader": "alice"},
-               {"action": "settle_position", "trader": "bob"},
-               {"action": "settle_position", "trader": "carol", "model_expect": {"result": 0}},
+               settle("alice"),
+               settle("bob"),
+               settle("carol", model_expect={"result": 0}),
+               settle("bob", wait=WINDOW),
+               settle("alice"),
+               settle("carol", error="NoPosition"),
                check(expect={"balance_of": {"alice": 600 * USDC, "bob": 180952380, "carol": 0}}),
            ], config=_SHUTDOWN_CONFIG, deposits={"alice": 200 * USDC, "bob": 200 * USDC, "carol": 200 * USDC},
         notes=_SHUTDOWN_NOTE + "; v1's insurance fund pays the clearing house's shortfall, the vault does not need it"),
