@@ -167,7 +167,8 @@ class HistoryEntry:
 
     kind: open, increase, reduce, reverse, close, liquidation (the position change a liquidation made),
     liquidated (the liquidation itself: fee to the liquidator, bad debt), liquidator fee (a liquidation this
-    trader made), add margin, remove margin, settle, deposit, withdraw."""
+    trader made), add margin, remove margin, settlement claim (registered in a shut-down market's claim window),
+    settle (paid), deposit, withdraw."""
 
     kind: str
     symbol: str | None
@@ -516,12 +517,13 @@ class EventIndex:
 
     def open_positions(self, market: str) -> dict[str, int]:
         """{trader: size} of every open position in `market` (symbol or address), by the events: the last
-        PositionChanged of each trader, unless a PositionSettled came after it."""
+        PositionChanged of each trader, unless a PositionSettled or SettlementClaimed came after it."""
         sql = """
             SELECT trader, name, json_extract(args, '$.positionSizeAfter') FROM (
                 SELECT trader, name, args, ROW_NUMBER() OVER (
                     PARTITION BY trader ORDER BY block_number DESC, log_index DESC) AS latest
-                FROM events WHERE amm = ? AND name IN ('PositionChanged', 'PositionSettled') AND contract = 'ClearingHouse'
+                FROM events WHERE amm = ? AND name IN ('PositionChanged', 'PositionSettled', 'SettlementClaimed')
+                    AND contract = 'ClearingHouse'
             ) WHERE latest = 1 AND name = 'PositionChanged'
         """
         with self._lock:
@@ -573,6 +575,8 @@ class EventIndex:
                                 funding_payment=a["fundingPayment"], **base)
         if e.name == "PositionSettled":
             return HistoryEntry(kind="settle", amount=a["valueTransferred"], **base)
+        if e.name == "SettlementClaimed":
+            return HistoryEntry(kind="settlement claim", amount=a["value"], **base)
         if e.contract == "Vault" and e.name in ("Deposited", "Withdrawn"):
             return HistoryEntry(kind="deposit" if e.name == "Deposited" else "withdraw", amount=a["amount"], **base)
         return None

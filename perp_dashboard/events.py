@@ -24,6 +24,7 @@ EVENTS: frozenset[tuple[str, str]] = frozenset({
     ("ClearingHouse", "PositionLiquidated"),
     ("ClearingHouse", "MarginChanged"),
     ("ClearingHouse", "PositionSettled"),
+    ("ClearingHouse", "SettlementClaimed"),
     ("ClearingHouse", "MarketHalted"),
     ("ClearingHouse", "Repegged"),
     ("ClearingHouse", "FundingPaid"),

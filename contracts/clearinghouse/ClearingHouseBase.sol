@@ -32,17 +32,6 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         bool paused;
     }
 
-    /// @dev A shut-down market's claim book (wad amounts): the claims registered in the window, and once the
-    ///      first payout after the window has finalized it, what they share and what has been paid. Registering
-    ///      writes the first slot only.
-    struct SettlementBook {
-        uint128 totalClaims;
-        uint64 unpaidClaims;
-        bool finalized;
-        uint128 available;
-        uint128 paid;
-    }
-
     /// @dev The same, unpacked to wad.
     struct Params {
         uint256 initMarginRatio;
@@ -68,6 +57,17 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         uint32 lastBlock; // block of the last open/close/liquidation (restriction mode); survives a close
         uint128 openNotional;
         int128 lastUpdatedCumulativePremiumFraction;
+    }
+
+    /// @dev A shut-down market's claim book (wad amounts): the claims registered in the window, and once the
+    ///      first payout after the window has finalized it, what they share and what has been paid. Registering
+    ///      writes the first slot only.
+    struct SettlementBook {
+        uint128 totalClaims;
+        uint64 unpaidClaims;
+        bool finalized;
+        uint128 available;
+        uint128 paid;
     }
 
     /// @dev What a position change did; built in memory and applied once.

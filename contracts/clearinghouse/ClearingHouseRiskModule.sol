@@ -220,6 +220,8 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
     /// @dev The window has closed: the registered claims' share is fixed. When the market's collateral is short of
     ///      them, the InsuranceFund pays in what it can of the difference (the bad debt the settlement realises).
     ///      The market's part of the unpaid bad debt is released: paid now, or borne by the claims.
+    // slither: external calls go only to the protocol's own contracts (the immutable Vault); none calls back or moves tokens (docs/security.md)
+    // slither-disable-next-line reentrancy-no-eth
     function _finalizeSettlement(IAmm amm, Market memory market, SettlementBook storage book) internal {
         uint256 total = book.totalClaims;
         uint256 held = int256(market.collateral).toUint256();
@@ -250,6 +252,8 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
     {
         uint256 total = book.totalClaims;
         uint256 available = book.available;
+        // slither: exact comparison of two amounts (the claims covered in full), not of a balance anyone can move (docs/security.md)
+        // slither-disable-next-line incorrect-equality
         paid = available == total ? claim : claim * available / total;
         _settlementClaims[amm][trader] = 0;
         uint256 paidSoFar = uint256(book.paid) + paid;
@@ -257,6 +261,8 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         uint64 unpaid = book.unpaidClaims - 1;
         book.unpaidClaims = unpaid;
         uint256 out = paid;
+        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
+        // slither-disable-next-line incorrect-equality
         if (unpaid == 0 && available > paidSoFar) {
             uint256 dust = available - paidSoFar;
             out += dust;
@@ -274,8 +280,10 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
     {
         uint256 total = book.totalClaims;
         uint256 available = book.available;
+        // slither: exact comparison of two amounts (the claims covered in full), not of a balance anyone can move (docs/security.md)
+        // slither-disable-next-line incorrect-equality
         due = available == total ? value : value * available / total;
-        uint256 reserved = book.unpaidClaims == 0 ? 0 : available - book.paid;
+        uint256 reserved = book.unpaidClaims != 0 ? available - book.paid : 0;
         uint256 free = int256(market.collateral).toUint256() - reserved;
         if (due > free) {
             uint256 fromFund = vault.debitUpTo(insuranceFund, due - free);

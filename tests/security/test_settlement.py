@@ -19,7 +19,16 @@ from brownie import chain
 from scripts.deploy import deploy_protocol
 from tests.helpers import BUY, SELL, reverts_with, wad
 from tests.integration.risk_helpers import assert_reconciles, set_index
-from tests.settlement import Book, claim_of, close_window, pay, register, settle_all, v1_value, value_of
+from tests.settlement import (
+    Book,
+    claim_of,
+    close_window,
+    pay,
+    register,
+    settle_all,
+    v1_value,
+    value_of,
+)
 from tests.trading import deposit
 
 
@@ -116,7 +125,7 @@ def test_a_late_claim_in_a_covered_market_is_paid_in_full(owner, alice, bob, car
     """A healthy market (no one under water at the settlement price): the registered claims are paid in full and
     the late one too, out of what they left in the market."""
     d = deploy_protocol(deployer=owner)
-    ch, amm, vault = d.clearing_house, d.amm, d.vault
+    ch, amm = d.clearing_house, d.amm
     for trader in (alice, bob, carol):
         deposit(d, trader, wad(1_000))
     ch.openPosition(amm, BUY, wad(30), wad(5), 0, {"from": alice})
@@ -228,7 +237,7 @@ def test_a_halted_markets_unpaid_bad_debt_is_released_when_its_settlement_is_fin
 
     claims = register(d, amm, [carol, bob])
     close_window(amm)
-    paid, book, dust = pay(d, amm, claims, [bob, carol])
+    paid, book, _ = pay(d, amm, claims, [bob, carol])
     assert book.available == book.total and book.from_fund > 0 and paid == {t: v for t, v in claims.items() if v}
     assert ch.unpaidBadDebt() == 0
     assert fund.surplus() == vault.balanceOfWad(fund) == wad(1_000) - book.from_fund
