@@ -186,7 +186,7 @@ class Operator:
             if is_open and now > next_funding + FUNDING_GRACE:
                 problems.append(f"{symbol}: funding is {now - next_funding} s overdue: is the funding keeper running?")
             if halted:
-                problems.append(f"{symbol}: halted: traders settle with settlePosition (docs/operations.md §6)")
+                problems.append(f"{symbol}: halted: traders register their claims with settlePosition before the claim window closes, then collect (docs/operations.md §6)")
             _, collateral, _ = ch.getMarket(amm.address).call()
             markets.append(MarketStatus(
                 symbol, amm.address, state, mark, index, age, int(max_staleness), int(f.fundingRate().call()),
