@@ -115,6 +115,8 @@ MODEL_POOL_KEYS = ("fluctuation_limit_ratio", "toll_ratio", "spread_ratio", "max
 # every action the machines run, summed over the session, for the profile check in the report
 ACTIONS_RUN: dict[str, int] = {}
 EXAMPLES_RUN: dict[str, int] = {}
+STARTED: dict[str, float] = {}
+PROGRESS_EVERY = 250  # actions between two lines of build/property/<profile>-<config>.progress
 OUTCOMES: dict[str, Counter[str]] = {}
 
 
@@ -302,7 +304,7 @@ class Machine(RuleBasedStateMachine):
         except ModelError as exc:
             model_error = ERROR_ALIASES.get(exc.name, exc.name)
         sent = send(chain_fn, args, self.world.holders.get(sender, self.d.owner), self.now)
-        ACTIONS_RUN[self.world.name] = ACTIONS_RUN.get(self.world.name, 0) + 1
+        self.count_action()
         OUTCOMES.setdefault(self.world.name, Counter())[f"{label} {sent.error or 'ok'}"] += 1
         assert sent.error == model_error, f"{label}: model says {model_error!r}, chain says {sent.error!r}"
         if sent.receipt is not None:
@@ -324,7 +326,7 @@ class Machine(RuleBasedStateMachine):
         sents = send_block([(s.chain_fn, s.args, self.world.holders.get(s.sender, self.d.owner)) for s in steps],
                            self.now)
         for step, (_, model_error), sent in zip(steps, outcomes, sents, strict=True):
-            ACTIONS_RUN[self.world.name] = ACTIONS_RUN.get(self.world.name, 0) + 1
+            self.count_action()
             OUTCOMES.setdefault(self.world.name, Counter())[f"{label}: {step.label} {sent.error or 'ok'}"] += 1
             where = f"{label}: {step.label}"
             assert sent.error == model_error, f"{where}: model says {model_error!r}, chain says {sent.error!r}"
@@ -342,6 +344,18 @@ class Machine(RuleBasedStateMachine):
 
     def book_events(self, sent: Sent) -> None:
         book_events(self.ledgers, self.world.address_names, sent)
+
+    def count_action(self) -> None:
+        """Counts one action; every PROGRESS_EVERY a line in build/property/<profile>-<config>.progress (a long
+        run takes half an hour or more: this says how far it got, every check passed up to there)."""
+        name = self.world.name
+        ACTIONS_RUN[name] = ACTIONS_RUN.get(name, 0) + 1
+        if ACTIONS_RUN[name] % PROGRESS_EVERY == 0:
+            out = Path("build/property")
+            out.mkdir(parents=True, exist_ok=True)
+            with (out / f"{profile_name()}-{name}.progress").open("a") as f:
+                f.write(f"{time.time() - STARTED.get(name, time.time()):.0f} s: {EXAMPLES_RUN.get(name, 0)} runs, "
+                        f"{ACTIONS_RUN[name]} actions, no discrepancy, no violation so far\n")
 
     def compare_with_model(self) -> None:
         m, c = self.model, self.chain
@@ -456,7 +470,7 @@ class Machine(RuleBasedStateMachine):
     @rule(seconds=ST_SECONDS)
     def rule_sleep(self, seconds: int) -> None:
         self.now += seconds  # the next transaction is mined that much later
-        ACTIONS_RUN[self.world.name] = ACTIONS_RUN.get(self.world.name, 0) + 1
+        self.count_action()
 
     @rule(market=ST_MARKET)
     def rule_pay_funding(self, market: str) -> None:
@@ -720,8 +734,9 @@ class Machine(RuleBasedStateMachine):
 
 def test_model_and_chain_agree(world: World) -> None:
     """Runs the machine under the active profile; writes what ran to build/property/<profile>-<config>.txt."""
-    started = time.time()
+    started = STARTED[world.name] = time.time()
     ACTIONS_RUN[world.name] = EXAMPLES_RUN[world.name] = 0
+    Path(f"build/property/{profile_name()}-{world.name}.progress").unlink(missing_ok=True)
     OUTCOMES[world.name] = Counter()
     machine = type("DifferentialMachine", (Machine,), {"world": world})
     run_state_machine_as_test(machine, settings=settings(**machine_settings()))
