@@ -377,6 +377,16 @@ contract Amm is IAmm, Ownable {
     }
 
     /// @inheritdoc IAmm
+    function getGuardedUnderlyingPrice() external view override returns (uint256) {
+        return priceFeed.getGuardedPrice(priceFeedKey);
+    }
+
+    /// @inheritdoc IAmm
+    function checkGuardedIndex() external override {
+        priceFeed.checkGuarded(priceFeedKey);
+    }
+
+    /// @inheritdoc IAmm
     function getUnderlyingTwapPrice(uint256 interval) external view override returns (uint256) {
         return priceFeed.getTwapPrice(priceFeedKey, interval);
     }

@@ -116,6 +116,12 @@ interface IAmm {
     function getTwapPrice(uint256 interval) external view returns (uint256);
     /// @notice Index price from the price feed (wad).
     function getUnderlyingPrice() external view returns (uint256);
+    /// @notice Index price from the price feed's `getGuardedPrice` (wad): refused also while the L2 sequencer is down
+    ///         or in its grace period. Read before a position is opened, increased or liquidated.
+    function getGuardedUnderlyingPrice() external view returns (uint256);
+    /// @notice Reverts when `getGuardedUnderlyingPrice` would (the price feed's `checkGuarded`). Read before a
+    ///         position is opened or increased.
+    function checkGuardedIndex() external;
     /// @notice Index TWAP from the price feed (wad).
     function getUnderlyingTwapPrice(uint256 interval) external view returns (uint256);
     /// @notice (quoteAssetReserve, baseAssetReserve) in wad.

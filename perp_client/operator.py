@@ -74,6 +74,7 @@ class Status:
     fund_surplus: int
     markets: list[MarketStatus]
     problems: list[str] = field(default_factory=list)
+    sequencer: str = "no sequencer uptime feed (an L1 or a local chain)"
 
     @property
     def needs_person(self) -> bool:
@@ -84,7 +85,7 @@ class Status:
                 f"{'next in':>8} {'open interest':>15} {'collateral':>14}")
         title = (f"block {self.block} · trading {'PAUSED' if self.paused else 'on'} · insurance fund "
                  f"{fmt_wad(self.fund_balance, 2)} (surplus {fmt_wad(self.fund_surplus, 2)})")
-        rows = [title, head]
+        rows = [title, f"sequencer: {self.sequencer}", head]
         for m in self.markets:
             rows.append(
                 f"{m.symbol:<7} {m.state:<7} {fmt_wad(m.mark_price, 2):>12} "
@@ -163,6 +164,7 @@ class Operator:
         surplus = int(self.insurance_fund.functions.surplus().call())
         if balance == 0:
             problems.append("the InsuranceFund is empty: a market halts at its first bad debt; top it up")
+        sequencer = self._sequencer(now, problems)
         markets = []
         for symbol, amm in self.client.amms.items():
             f = amm.functions
@@ -192,7 +194,30 @@ class Operator:
                 symbol, amm.address, state, mark, index, age, int(max_staleness), int(f.fundingRate().call()),
                 next_funding, abs(int(f.totalPositionSize().call())) * mark // WAD, int(collateral),
             ))
-        return Status(int(block["number"]), now, paused, balance, surplus, markets, problems)
+        return Status(int(block["number"]), now, paused, balance, surplus, markets, problems, sequencer)
+
+    def _sequencer(self, now: int, problems: list[str]) -> str:
+        """The L2 sequencer as the price feed's uptime feed reports it (one line); a problem while it is down."""
+        f = self.price_feed.functions
+        address = f.sequencerUptimeFeed().call()
+        if int(address, 16) == 0:
+            return "no sequencer uptime feed (an L1 or a local chain)"
+        grace = int(f.sequencerGracePeriod().call())
+        feed = self.w3.eth.contract(address=address, abi=load_abi("MockSequencerUptimeFeed"))
+        try:
+            _, answer, started_at, _, _ = feed.functions.latestRoundData().call()
+        except ContractLogicError as exc:
+            problems.append(f"the sequencer uptime feed {address} does not answer ({revert_reason(exc, self.client.decoder)}): "
+                            "no opening and no liquidation")
+            return f"uptime feed {address} unreadable"
+        if answer != 0:
+            problems.append(f"the L2 sequencer is down (since {now - int(started_at)} s): no opening and no liquidation "
+                            f"until it is back and {grace} s have passed")
+            return f"DOWN for {now - int(started_at)} s (grace period {grace} s once back)"
+        left = int(started_at) + grace - now
+        if left > 0:
+            return f"up for {now - int(started_at)} s; grace period: opening and liquidation resume in {left} s"
+        return f"up for {now - int(started_at)} s (grace period {grace} s over)"
 
     # ------------------------------------------------------------------------------------------ timelock
 

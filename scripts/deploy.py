@@ -22,6 +22,7 @@ from brownie import (
     MarginMath,
     MockAggregator,
     MockERC20,
+    MockSequencerUptimeFeed,
     Multicall3,
     TimelockController,
     Vault,
@@ -59,6 +60,9 @@ DEFAULT_CONFIG: dict[str, int] = {
     "max_funding_rate": 0,
     "index_price": 10 * WAD,
     "max_oracle_staleness": 0,
+    # seconds; > 0: an L2 sequencer uptime feed guards opening and liquidation (a mock on a local network, reporting
+    # "up" since before the grace period; a live deploy names Chainlink's feed from its configuration file)
+    "sequencer_grace_period": 0,
 }
 
 # Governance keys (beyond SPEC §7's flat ints; docs/operations.md). `timelock_delay` > 0 (or `timelock=True`)
@@ -108,6 +112,7 @@ class Deployment:
     amms: dict[str, Any] = field(default_factory=dict)
     aggregators: dict[str, Any] = field(default_factory=dict)
     owner: Any = None
+    sequencer_feed: Any = None  # the L2 sequencer uptime feed (a MockSequencerUptimeFeed locally); None: none
     timelock: Any = None
     guardian: str | None = None
     risk_module: Any = None
@@ -268,12 +273,20 @@ def deploy_protocol(
     vault.initialize(clearing_house, insurance_fund, tx)
     price_feed = ChainlinkPriceFeed.deploy(tx)
     deployment = Deployment(token, vault, insurance_fund, clearing_house, price_feed, owner=owner, risk_module=risk_module)
+    grace = int(cfg["sequencer_grace_period"])
+    if grace:
+        # "up" (0) since one second before the grace period: a fresh deployment trades at once
+        deployment.sequencer_feed = MockSequencerUptimeFeed.deploy(0, grace + 1, tx)
+        price_feed.setSequencerUptimeFeed(deployment.sequencer_feed, grace, tx)
 
     symbols = ["ETH", *[s for s in cfg.get("markets", {}) if s != "ETH"]]
     for symbol in symbols:
         m = market_config(cfg, symbol)
         aggregator = MockAggregator.deploy(AGGREGATOR_DECIMALS, to_aggregator_answer(m["index_price"]), tx)
         price_feed.addAggregator(feed_key(symbol), aggregator, m["max_oracle_staleness"], tx)
+        if m["max_oracle_staleness"]:
+            # reads the feed's latest round once, so that opening does not until it may have gone stale
+            price_feed.checkGuarded(feed_key(symbol), tx)
         amm = Amm.deploy(amm_struct(m), price_feed, feed_key(symbol), clearing_house, owner, tx)
         for _ in range(OBSERVATION_CHUNKS):
             amm.growObservations(OBSERVATION_CHUNK, tx)

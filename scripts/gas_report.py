@@ -48,6 +48,8 @@ CONFIG: dict[str, Any] = {
     "index_price": 3_000 * WAD,
     "fluctuation_limit_ratio": 12 * 10**15,
     "spread_ratio": 10**15,
+    # the live configurations' staleness limit (heartbeat plus a margin): opening reads the index's freshness
+    "max_oracle_staleness": 90_000,
 }
 
 # operation: (the budget of DEVELOPERS.md / the issue, Perp v1's figure on the same anvil)

@@ -153,6 +153,9 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         uint256 leverage,
         uint256 baseLimit
     ) internal returns (Result memory r, IAmm.SwapResult memory swap) {
+        // a new or larger position needs the index a liquidation would need: not stale or bad, the sequencer up
+        // and past its grace period
+        amm.checkGuardedIndex();
         bool isLong = side == Side.BUY;
         swap = amm.swapInput(isLong ? IAmm.Dir.ADD_TO_AMM : IAmm.Dir.REMOVE_FROM_AMM, notional, baseLimit, false);
         // dust that buys no base would lock its margin in a position of size zero

@@ -34,10 +34,12 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         Market memory market = _listedMarket(amm);
         StoredPosition memory old = _positions[amm][trader];
         if (old.size == 0) revert NoPosition();
+        // refused while the index is stale or bad, the sequencer down or in its grace period (as opening is)
+        uint256 indexPrice = amm.getGuardedUnderlyingPrice();
         IAmm.SwapResult memory state = amm.getTradingState();
         {
             int256 ratio = MarginRatio.liquidationMarginRatio(
-                amm, old.size, old.openNotional, _equity(market, old), state.quoteReserve, state.baseReserve
+                amm, old.size, old.openNotional, _equity(market, old), state.quoteReserve, state.baseReserve, indexPrice
             );
             if (ratio >= int256(uint256(p.maintenanceMarginRatio))) {
                 revert MarginRatioHealthy(ratio, p.maintenanceMarginRatio);

@@ -93,3 +93,20 @@ def test_bad_input_sends_nothing(governed):
     with pytest.raises(PerpError, match="is not pending"):
         proposer.cancel("0x" + "ab" * 32)
     assert accounts[7].nonce == nonce
+
+
+def test_status_reports_the_sequencer(owner):
+    d = deploy_protocol({"sequencer_grace_period": 600}, deployer=owner)
+    contracts = {"clearing_house": d.clearing_house.address, "vault": d.vault.address,
+                 "insurance_fund": d.insurance_fund.address, "price_feed": d.price_feed.address,
+                 **{f"amm_{s}": a.address for s, a in d.amms.items()}}
+    op = Operator(client_as(d, accounts[6]), contracts)
+    status = op.status()
+    assert "sequencer: up for" in status.table() and "grace period 600 s over" in status.sequencer
+    assert not any("sequencer" in p for p in status.problems)
+    now = chain[-1].timestamp
+    d.sequencer_feed.updateRoundData(2, 1, now, now - 30, {"from": owner})
+    status = op.status()
+    assert status.sequencer.startswith("DOWN for") and any("sequencer is down" in p for p in status.problems)
+    d.sequencer_feed.updateRoundData(3, 0, now, now, {"from": owner})
+    assert "opening and liquidation resume in" in op.status().sequencer

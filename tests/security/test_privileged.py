@@ -148,6 +148,7 @@ PRIVILEGED: dict[tuple[str, str], tuple[str, Args]] = {
     # ChainlinkPriceFeed
     ("ChainlinkPriceFeed", "addAggregator"): ("owner", lambda c, _: (feed_key("BTC"), c.spare_aggregator, 0)),
     ("ChainlinkPriceFeed", "removeAggregator"): ("owner", lambda c, _: (feed_key("ETH"),)),
+    ("ChainlinkPriceFeed", "setSequencerUptimeFeed"): ("owner", lambda c, _: (c.spare_aggregator, 3_600)),
     ("ChainlinkPriceFeed", "transferOwnership"): ("owner", _caller),
     ("ChainlinkPriceFeed", "renounceOwnership"): ("owner", _none),
     # LiquidityController
@@ -160,6 +161,10 @@ PRIVILEGED: dict[tuple[str, str], tuple[str, Args]] = {
 # (contract, function) -> why anyone may call it
 PUBLIC: dict[tuple[str, str], str] = {
     ("Amm", "growObservations"): "pre-writes empty TWAP slots: the caller pays gas, no observable state changes",
+    ("Amm", "checkGuardedIndex"): "the price feed's checkGuarded for this market (a check; caches only the feed's own data)",
+    ("ChainlinkPriceFeed", "checkGuarded"): (
+        "a check that caches until when the latest round read stays fresh, derived from the aggregator's own data"
+    ),
     ("ClearingHouse", "openPosition"): "trading",
     ("ClearingHouse", "closePosition"): "trading",
     ("ClearingHouse", "addMargin"): "the caller's own position",
