@@ -99,6 +99,7 @@ def test_every_event_type_is_stored_as_the_chain_has_it(protocol, client, tmp_pa
     ch.payFunding(amm, {"from": keeper})
     amm.setRatios(amm.tradeLimitRatio(), 0, 0, 0, {"from": owner})
     amm.setCap(0, 0, {"from": owner})
+    amm.setSettlementWindow(3_600, {"from": owner})
     ch.setFeePool(owner, {"from": owner})
     ch.setGuardian(rando, {"from": owner})
     ch.setLiquidityController(owner, {"from": owner})
@@ -114,12 +115,16 @@ def test_every_event_type_is_stored_as_the_chain_has_it(protocol, client, tmp_pa
     ch.openPosition(amm, BUY, wad(25), wad(10), 0, {"from": alice})
     ch.openPosition(amm, BUY, wad(10), wad(3), 0, {"from": carol})
     ch.openPosition(amm, SELL, wad(15), wad(10), 0, {"from": bob})
+    ch.openPosition(amm, SELL, wad(3), wad(3), 0, {"from": rando})
     chain.sleep(900)
     d.aggregators["ETH"].updateAnswer(to_aggregator_answer(amm.getSpotPrice()), {"from": owner})
     ch.liquidate(amm, alice, {"from": keeper})
     assert amm.isShutdown()
-    for t in (carol, bob):
+    for t in (carol, bob, rando):  # claims registered in the window (carol's is worth nothing: settled at once)
         ch.settlePosition(amm, {"from": t})
+    chain.sleep(3_601)  # the window closes: the claims are paid pro rata, the last payout sweeps the dust
+    ch.claimSettlement(amm, bob, {"from": keeper})
+    ch.settlePosition(amm, {"from": rando})
 
     report = index.sync()
     assert report.added > 0 and report.removed == 0 and report.reorg_at is None
