@@ -11,7 +11,6 @@ from typing import Any
 
 from brownie import chain
 
-from scripts.perp import client_for
 from tests.helpers import BUY, SELL, wad
 from tests.integration.risk_helpers import assert_reconciles, event, set_index
 from tests.trading import mul
@@ -72,25 +71,6 @@ def test_an_empty_fund_cuts_the_receivers_and_the_market_stays_open(protocol, al
     # the market trades on
     _fund_traders(d, [carol], wad(100))
     ch.openPosition(amm, BUY, wad(10), wad(2), 0, {"from": carol})
-
-
-def test_the_client_shows_that_receivers_were_paid_less(protocol, alice, bob, owner, rando):
-    d = protocol
-    _longs_receive(d, alice, bob, owner)
-    client = client_for(d)
-    assert "receivers paid less" not in client.market("ETH").table()
-    tx = d.clearing_house.payFunding(d.amm, {"from": rando})
-    shortfall = event(tx, "FundingShortfall")
-    market = client.market("ETH")
-    assert market.last_shortfall is not None and market.last_shortfall.block_number == tx.block_number
-    assert market.last_shortfall.not_paid == shortfall["owedToReceivers"] - shortfall["paid"] > 0
-    f = market.funding
-    assert f is not None and f.receivers_cut == abs(f.cumulative_long - f.cumulative_short) > 0
-    table = market.table()
-    assert "receivers paid less" in table and "last shortfall" in table
-    # the client values each side with its own cumulative premium fraction
-    size, _, _, last = d.clearing_house.getPosition(d.amm, alice)
-    assert client.holding("ETH", alice.address).funding_payment == mul(f.cumulative_long - last, size)
 
 
 def test_the_fund_pays_its_surplus_and_keeps_its_floor(protocol, alice, bob, owner, rando):
