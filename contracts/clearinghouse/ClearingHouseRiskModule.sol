@@ -96,9 +96,8 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         // the liquidator's fee and the fund's share in one ledger call
         _vaultSettle(msg.sender, 0, toLiquidator, toInsurance);
         market.lastRestrictionBlock = uint32(block.number);
-        _trackSize(market, old.size, r.size);
         _writeMarket(amm, market);
-        _store(amm, trader, r, market);
+        _storeFor(amm, trader, r, market.cumulativePremiumFraction);
         emit RestrictionModeEntered(address(amm), block.number);
         emit PositionLiquidated(
             trader, address(amm), r.exchangedQuote, WadMath.abs(r.exchangedSize), toLiquidator, msg.sender, liquidationBadDebt
@@ -328,7 +327,7 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
     // slither-disable-next-line reentrancy-no-eth,unused-return
     function _moveCurve(IAmm amm, uint256 q0, uint256 b0, uint256 q1, uint256 b1) internal returns (int256 cost) {
         cost = KMath.curveChangeCost(amm.totalPositionSize(), q0, b0, q1, b1);
-        Market memory market = _loadMarket(amm);
+        Market memory market = _markets[amm];
         if (cost > 0) {
             // the fund's reserve floor is not for curve changes, as it is not for the owner's withdrawals
             uint256 available = IInsuranceFund(insuranceFund).surplus();
