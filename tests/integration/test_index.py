@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import requests
-from brownie import MockAggregator, chain, web3
+from brownie import MockAggregator, MockSequencerUptimeFeed, chain, web3
 
 from perp_client import PerpClient, PerpError
 from perp_client.deployment import Addresses
@@ -125,10 +125,13 @@ def test_every_event_type_is_stored_as_the_chain_has_it(protocol, client, tmp_pa
     chain.sleep(3_601)  # the window closes: the claims are paid pro rata, the last payout sweeps the dust
     ch.claimSettlement(amm, bob, {"from": keeper})
     ch.settlePosition(amm, {"from": rando})
+    uptime = MockSequencerUptimeFeed.deploy(0, 7_200, {"from": owner})  # last: prices then wait for its grace period
+    d.price_feed.setSequencerUptimeFeed(uptime, 3_600, {"from": owner})
 
     report = index.sync()
     assert report.added > 0 and report.removed == 0 and report.reorg_at is None
     stored = index.events()
+    # a new event in a watched contract's ABI needs a step above that emits it
     assert {(e.contract, e.name) for e in stored} == every_event_type(client)
     assert [(e.block_number, e.log_index, e.address, e.name, e.args) for e in stored] == chain_events(client)
     assert all(e.timestamp == web3.eth.get_block(e.block_number)["timestamp"] for e in stored[-5:])
