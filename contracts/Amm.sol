@@ -7,7 +7,7 @@ import {IAmm} from "../interfaces/IAmm.sol";
 import {IPriceFeed} from "../interfaces/IPriceFeed.sol";
 import {WadMath} from "./libraries/WadMath.sol";
 import {PoolMath} from "./libraries/PoolMath.sol";
-import {MarkTwap} from "./libraries/MarkTwap.sol";
+import {MarkTwap, OBSERVATION_CAPACITY} from "./libraries/MarkTwap.sol";
 
 /// @title Virtual constant-product market
 /// @notice A state machine over two packed reserves, a mark-price accumulator and funding. All math
@@ -17,7 +17,7 @@ contract Amm is IAmm, Ownable {
     using WadMath for int256;
     using SafeCast for uint256;
     using SafeCast for int256;
-    using MarkTwap for MarkTwap.Observation[1024];
+    using MarkTwap for MarkTwap.Observation[OBSERVATION_CAPACITY];
 
     /// @dev Hot state, one slot: reserves, the number of the last block that moved them (truncated to 32
     ///      bits: only compared for equality with the current one), the newest observation and the trading
@@ -28,7 +28,7 @@ contract Amm is IAmm, Ownable {
         uint104 quoteReserve;
         uint96 baseReserve;
         uint32 lastBlock;
-        uint16 observationIndex; // ring head: newest slot in bits 0-9, bit 10 once the ring has wrapped
+        uint16 observationIndex; // ring head: newest slot in bits 0-11, bit 12 once the ring has wrapped
         bool open;
     }
 
@@ -49,6 +49,12 @@ contract Amm is IAmm, Ownable {
         uint32 nextFundingTime;
         uint64 maxFundingRate;
         int128 fundingRate;
+    }
+
+    /// @dev The mark accumulator (Σ price × seconds, modulo 2^144) at the start of the funding window.
+    struct MarkCheckpoint {
+        uint32 timestamp;
+        uint144 cumulative;
     }
 
     uint256 private constant ORACLE_SPREAD_LIMIT = 0.1e18;
@@ -88,8 +94,10 @@ contract Amm is IAmm, Ownable {
     uint256 private _settlementPrice;
     /// @inheritdoc IAmm
     uint256 public override initialQuoteAssetReserve;
-    MarkTwap.Observation[1024] private _observations;
+    MarkTwap.Observation[OBSERVATION_CAPACITY] private _observations;
     uint256 private _grownTo;
+    /// @dev Where the current funding window starts: the last settlement, or the opening (see `setOpen`).
+    MarkCheckpoint private _fundingWindow;
 
     modifier onlyClearingHouse() {
         if (msg.sender != clearingHouse) revert OnlyClearingHouse(msg.sender);
@@ -226,9 +234,7 @@ contract Amm is IAmm, Ownable {
         uint256 period = f.fundingPeriod;
 
         uint256 indexTwap = priceFeed.getTwapPrice(priceFeedKey, period);
-        uint256 markTwap = _observations.twap(
-            s0.observationIndex, _blockTimestamp(), PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve), period, true
-        );
+        uint256 markTwap = _settleMarkTwap(s0);
         premiumFraction = (markTwap.toInt() - indexTwap.toInt()) * int256(period) / int256(ONE_DAY);
         if (f.maxFundingRate != 0) {
             int256 cap = indexTwap.mulWad(f.maxFundingRate).toInt();
@@ -295,9 +301,18 @@ contract Amm is IAmm, Ownable {
         if (_slot0.open == open_) return;
         _slot0.open = open_;
         if (open_) {
+            uint256 period = _funding.fundingPeriod;
             // slither: floors to the hour on purpose (v1's funding schedule) (docs/security.md)
             // slither-disable-next-line divide-before-multiply
-            _funding.nextFundingTime = ((block.timestamp + _funding.fundingPeriod) / 1 hours * 1 hours).toUint32();
+            uint256 next = (block.timestamp + period) / 1 hours * 1 hours;
+            _funding.nextFundingTime = next.toUint32();
+            // the first window is v1's for an on-time settlement, [next - period, next] (next - period <= now),
+            // from the first observation on when the market is younger
+            Slot0 memory s0 = _slot0;
+            (uint144 cumulative, uint32 at) = _observations.cumulativeAt(
+                s0.observationIndex, PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve), next - period
+            );
+            _fundingWindow = MarkCheckpoint(at, cumulative);
         }
         emit OpenChanged(open_);
     }
@@ -367,8 +382,13 @@ contract Amm is IAmm, Ownable {
     function getTwapPrice(uint256 interval) public view override returns (uint256) {
         Slot0 memory s0 = _slot0;
         return _observations.twap(
-            s0.observationIndex, _blockTimestamp(), PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve), interval, false
+            s0.observationIndex, _blockTimestamp(), PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve), interval
         );
+    }
+
+    /// @inheritdoc IAmm
+    function fundingWindowStart() external view override returns (uint256) {
+        return _fundingWindow.timestamp;
     }
 
     /// @inheritdoc IAmm
@@ -538,7 +558,7 @@ contract Amm is IAmm, Ownable {
         if (fluctuationLimitRatio != 0) {
             uint256 limitRatio = fluctuationLimitRatio;
             // the reference: the price at the start of the current block
-            uint256 refPrice = newBlock ? priceBefore : _observations.startPrice(s0.observationIndex);
+            uint256 refPrice = newBlock ? priceBefore : _observations.blockStartPrice(s0.observationIndex);
             uint256 upper = refPrice.mulWad(1e18 + limitRatio);
             uint256 lower = refPrice.mulWad(1e18 - limitRatio);
             // the block may already have crossed the limit once: then it is frozen
@@ -573,11 +593,26 @@ contract Amm is IAmm, Ownable {
         s0.lastBlock = _blockNumber();
     }
 
+    /// @dev The mark TWAP over the funding window, [its start, now], exact whatever the number of trades in it
+    ///      (two reads: the newest observation and the window's start); starts the next window now.
+    function _settleMarkTwap(Slot0 memory s0) private returns (uint256 markTwap) {
+        uint32 nowTs = _blockTimestamp();
+        uint256 spot = PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
+        uint144 cumulative = _observations.cumulativeNow(s0.observationIndex, nowTs, spot);
+        MarkCheckpoint memory start = _fundingWindow;
+        unchecked {
+            // the window starts at the opening or the last settlement, both before now (nextFundingTime > them)
+            uint256 elapsed = nowTs - start.timestamp;
+            markTwap = elapsed == 0 ? spot : uint256(uint144(cumulative - start.cumulative)) / elapsed;
+        }
+        _fundingWindow = MarkCheckpoint(nowTs, cumulative);
+    }
+
     /// @dev The fluctuation reference: the price at the start of the current block.
     function _referencePrice(Slot0 memory s0) private view returns (uint256) {
         // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
         // slither-disable-next-line incorrect-equality
-        if (s0.lastBlock == _blockNumber()) return _observations.startPrice(s0.observationIndex);
+        if (s0.lastBlock == _blockNumber()) return _observations.blockStartPrice(s0.observationIndex);
         return PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
     }
 

@@ -92,7 +92,9 @@ interface IAmm {
         external
         returns (SwapResult memory result);
 
-    /// @notice Settles a funding period: premium = markTwap − indexTwap over `fundingPeriod`.
+    /// @notice Settles a funding period: premium = markTwap − indexTwap. The mark TWAP is exact over the funding
+    ///         window, from its start (`fundingWindowStart`: the last settlement, or the opening) to now, whatever
+    ///         the number of trades in it; the index TWAP spans the last `fundingPeriod`. Starts the next window.
     /// @dev Only the ClearingHouse, once `block.timestamp >= nextFundingTime`.
     /// @return premiumFraction premium × fundingPeriod / 1 day, clamped by maxFundingRate (wad, signed)
     /// @return totalPositionSize net base position of all traders (wad, signed)
@@ -112,8 +114,15 @@ interface IAmm {
     function getOutputPrice(Dir dir, uint256 baseAmount) external view returns (uint256);
     /// @notice quoteAssetReserve / baseAssetReserve, rounded down (wad).
     function getSpotPrice() external view returns (uint256);
-    /// @notice Mark-price TWAP over the last `interval` seconds (wad); O(1) in the number of trades.
+    /// @notice Mark-price TWAP over the last `interval` seconds (wad), exact: over the whole history when the
+    ///         market is younger than `interval`; `MarkTwap.TwapUnavailable` when the observation ring (4,096
+    ///         trading seconds at least) no longer reaches back that far. Cost logarithmic in the trading seconds
+    ///         inside the window.
     function getTwapPrice(uint256 interval) external view returns (uint256);
+    /// @notice Start (timestamp) of the current funding window: the last funding settlement, or, after the market
+    ///         opened, `nextFundingTime − fundingPeriod` (v1's window for an on-time first settlement) or the
+    ///         market's first observation if later.
+    function fundingWindowStart() external view returns (uint256);
     /// @notice Index price from the price feed (wad).
     function getUnderlyingPrice() external view returns (uint256);
     /// @notice Index price from the price feed's `getGuardedPrice` (wad): refused also while the L2 sequencer is down

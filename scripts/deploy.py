@@ -37,9 +37,12 @@ from scripts.deploy_config import DeployConfigError, check_timelock_delay
 
 WAD = 10**18
 AGGREGATOR_DECIMALS = 8
-# the mark-TWAP ring holds 1,024 observations; pre-writing them keeps every trade off fresh slots
+# The mark-TWAP ring holds 4,096 observations (one per trading second); a pre-written slot costs the trade that
+# first uses it 5k gas instead of 22k. Live deployments pre-write the whole ring; local ones the first 1,024
+# (every local scenario's trades, and a deployment stays quick); `Amm.growObservations` adds the rest.
 OBSERVATION_CHUNK = 256
-OBSERVATION_CHUNKS = 4
+OBSERVATION_CHUNKS_LIVE = 16
+OBSERVATION_CHUNKS_LOCAL = 4
 
 # Perp v1's test set-up: the reference vectors of SPEC §8 hold with these defaults.
 DEFAULT_CONFIG: dict[str, int] = {
@@ -288,7 +291,8 @@ def deploy_protocol(
             # reads the feed's latest round once, so that opening does not until it may have gone stale
             price_feed.checkGuarded(feed_key(symbol), tx)
         amm = Amm.deploy(amm_struct(m), price_feed, feed_key(symbol), clearing_house, owner, tx)
-        for _ in range(OBSERVATION_CHUNKS):
+        chunks = OBSERVATION_CHUNKS_LIVE if CONFIG.network_type == "live" else OBSERVATION_CHUNKS_LOCAL
+        for _ in range(chunks):
             amm.growObservations(OBSERVATION_CHUNK, tx)
         clearing_house.addAmm(amm, tx)
         deployment.amms[symbol] = amm

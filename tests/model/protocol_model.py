@@ -15,8 +15,12 @@ Departures from v1 that the contracts make and this model follows (see SPEC.md a
   (b) `margin_ratio` (the view, and liquidation) also takes the oracle-based ratio when the spot price is at
       least 10 % from the oracle and that ratio is higher; the maintenance check after a trade does not.
   (c) the trade limit is checked on both reserves (v1 checked only the amount the caller names).
-  (d) funding TWAPs span `funding_twap_interval`, by default the funding period (SPEC). v1 used
-      `spotPriceTwapInterval` (1 hour) whatever the funding period; pass 3600 to get v1's behaviour.
+  (d) funding's mark TWAP spans the funding window, from its start to now: the last settlement, or, after the
+      market opens, nextFundingTime − fundingPeriod (v1's window for an on-time first settlement; the history's
+      start if later). The index TWAP spans the funding period (SPEC). Settled on time, both are v1's window
+      [now − fundingPeriod, now]; settled late, the mark's window also covers the late seconds. v1 used
+      `spotPriceTwapInterval` (1 hour) for both, whatever the funding period and the settlement time: pass
+      `funding_twap_interval=3600` to get v1's behaviour.
   (e) `is_over_fluctuation_limit` is False when the limit is 0 (off), and the partial close/liquidation needs
       0 < partialLiquidationRatio < 1.
   (f) with `margin_needs_position` (the contracts): addMargin and removeMargin need an open position
@@ -263,7 +267,8 @@ class Pool:
     max_holding_base_asset: int = 0
     open_interest_notional_cap: int = 0
     max_funding_rate: int = 0
-    funding_twap_interval: int | None = None  # None: the funding period (SPEC); 3600 is v1's
+    funding_twap_interval: int | None = None  # None: the funding window (mark) and period (index); 3600 is v1's
+    funding_window_start: int = 0  # timestamp; see (d)
     total_position_size: int = 0
     snapshots: list[Snapshot] = field(default_factory=list)
     next_funding_time: int = 0
@@ -456,18 +461,25 @@ class Pool:
         self.open = is_open
         if is_open:
             self.next_funding_time = (now + self.funding_period) // ONE_HOUR * ONE_HOUR
+            self.funding_window_start = max(self.next_funding_time - self.funding_period, self.snapshots[0].timestamp)
 
     def funding_interval(self) -> int:
+        """The index TWAP's span (and the mark's, in v1 mode)."""
         return self.funding_twap_interval if self.funding_twap_interval else self.funding_period
+
+    def funding_mark_twap(self, now: int) -> int:
+        """Mark TWAP over the funding window, [its start, now] (v1 mode: the last `funding_twap_interval`)."""
+        if self.funding_twap_interval:
+            return self.twap_price(self.funding_twap_interval, now)
+        return self.twap_price(now - self.funding_window_start, now)
 
     def settle_funding(self, index: IndexFeed, now: int) -> tuple[int, int, int]:
         """Returns (premium fraction, funding rate, index TWAP) and moves nextFundingTime."""
         self._require_open()
         if now < self.next_funding_time:
             raise ModelError("FundingTooEarly")
-        interval = self.funding_interval()
-        index_twap = index.twap(interval, now)
-        premium = self.twap_price(interval, now) - index_twap
+        index_twap = index.twap(self.funding_interval(), now)
+        premium = self.funding_mark_twap(now) - index_twap
         premium_fraction = div_toward_zero(premium * self.funding_period, ONE_DAY)
         funding_rate = div(premium_fraction, index_twap)
         if self.max_funding_rate:
@@ -479,6 +491,7 @@ class Pool:
         earliest_next = now + self.funding_period // 2
         next_on_the_hour = (self.next_funding_time + self.funding_period) // ONE_HOUR * ONE_HOUR
         self.next_funding_time = max(next_on_the_hour, earliest_next)
+        self.funding_window_start = now
         return premium_fraction, funding_rate, index_twap
 
     # ---- shutdown ----

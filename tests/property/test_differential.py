@@ -174,8 +174,10 @@ def build_model(cfg: dict[str, Any], d: Any) -> Protocol:
             tx=Tx(amm.tx.timestamp, amm.tx.block_number),
             **{key: m[key] for key in MODEL_POOL_KEYS},
         )
-        # opened by deploy_protocol a few blocks later: take the chain's first funding time, then model every move
+        # opened by deploy_protocol a few blocks later: take the chain's first funding time and window, then model
+        # every move
         model.market(symbol).pool.next_funding_time = amm.nextFundingTime()
+        model.market(symbol).pool.funding_window_start = amm.fundingWindowStart()
     return model
 
 
