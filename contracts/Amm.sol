@@ -603,6 +603,8 @@ contract Amm is IAmm, Ownable {
         unchecked {
             // the window starts at the opening or the last settlement, both before now (nextFundingTime > them)
             uint256 elapsed = nowTs - start.timestamp;
+            // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
+            // slither-disable-next-line incorrect-equality
             markTwap = elapsed == 0 ? spot : uint256(uint144(cumulative - start.cumulative)) / elapsed;
         }
         _fundingWindow = MarkCheckpoint(nowTs, cumulative);
