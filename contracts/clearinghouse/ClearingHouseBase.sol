@@ -119,8 +119,12 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     // slither-disable-next-line uninitialized-state
     address public guardian;
     /// @dev Per shut-down market, its settlement's claim book.
+    // slither: written by settlement in the risk module, which runs on this storage by DELEGATECALL (docs/security.md)
+    // slither-disable-next-line uninitialized-state
     mapping(IAmm amm => SettlementBook) internal _settlements;
     /// @dev Per shut-down market and trader, the claim registered in the window and not paid yet (wad).
+    // slither: written by settlement in the risk module, which runs on this storage by DELEGATECALL (docs/security.md)
+    // slither-disable-next-line uninitialized-state
     mapping(IAmm amm => mapping(address trader => uint256)) internal _settlementClaims;
     /// @dev Per halted market, its part of `_unpaidBadDebt` (wad), released when its settlement is finalized.
     mapping(IAmm amm => uint256) internal _haltShortfall;
