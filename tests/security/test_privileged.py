@@ -221,7 +221,8 @@ def ctx(protocol, owner, alice, bob) -> Ctx:
 
 def test_every_state_changing_function_is_classified():
     abis = deployable_abis()
-    assert set(abis) == {c for c, _ in [*PRIVILEGED, *PUBLIC]}, "a deployable contract has no table entries"
+    changing = {name for name, abi in abis.items() if state_changing(abi)}  # a read-only contract (Multicall3) has none
+    assert changing == {c for c, _ in [*PRIVILEGED, *PUBLIC]}, "a deployable contract has no table entries"
     for name, abi in abis.items():
         functions = state_changing(abi)
         listed = {f for c, f in PRIVILEGED if c == name} | {f for c, f in PUBLIC if c == name}
