@@ -223,6 +223,13 @@ def multicall_for(tx: dict[str, Any]) -> Any:
     return Multicall3.deploy(tx)
 
 
+def deploy_libraries(tx: dict[str, Any]) -> None:
+    """The linked libraries (MarginMath: the ClearingHouse's and its risk module's), once per chain: brownie
+    links every later deployment to the copy it has."""
+    if len(MarginMath) == 0:
+        MarginMath.deploy(tx)
+
+
 def owned_contracts(d: Deployment) -> list[Any]:
     """Every protocol contract with an owner, in hand-over order (the ClearingHouse last)."""
     return [d.vault, d.insurance_fund, d.price_feed, *d.amms.values(), d.risk_module, d.clearing_house]
@@ -259,8 +266,7 @@ def deploy_protocol(
     token = quote_token or MockERC20.deploy("Mock USD", "mUSD", cfg["quote_decimals"], tx)
     vault = Vault.deploy(token, owner, tx)
     insurance_fund = InsuranceFund.deploy(vault, owner, tx)
-    if len(MarginMath) == 0:
-        MarginMath.deploy(tx)  # linked into the ClearingHouse and its risk module
+    deploy_libraries(tx)
     risk_module = ClearingHouseRiskModule.deploy(vault, insurance_fund, owner, tx)
     clearing_house = ClearingHouse.deploy(
         vault,

@@ -37,6 +37,7 @@ from scripts.sim.market import (
     deploy_market,
     keeper_logs,
     latest_timestamp,
+    link_libraries,
     mine_at,
     next_block_at,
     one_second_blocks,
@@ -163,6 +164,9 @@ def run(
     budget = budget or Budget()
     rng = random.Random(seed)
     with one_second_blocks():
+        # the linked libraries first: the deployment then takes as many blocks on a fresh chain as on one that
+        # has them, and the market opens, and its first funding window starts, at the same second on every run
+        link_libraries()
         start = (latest_timestamp() // HOUR + 1) * HOUR  # an hour boundary: the funding clock lines up alike
         next_block_at(start)
         m = deploy_market(traders, rng, budget)

@@ -23,7 +23,12 @@ from web3.types import LogReceipt
 from perp_client import PerpClient
 from perp_client import pool_math as pm
 from perp_client.units import mul_wad
-from scripts.deploy import Deployment, deploy_protocol, to_aggregator_answer
+from scripts.deploy import (
+    Deployment,
+    deploy_libraries,
+    deploy_protocol,
+    to_aggregator_answer,
+)
 from scripts.keepers import arbitrageur, funding, liquidator
 from scripts.keepers.arbitrageur import ArbParams
 from scripts.keepers.common import Action
@@ -377,6 +382,11 @@ class Market:
                 tally.fund_funding += args["insuranceFundPnl"]
             else:
                 tally.halted_shortfall = args["shortfall"]
+
+
+def link_libraries() -> None:
+    """The libraries a deployment links to, deployed now if this chain has none yet."""
+    deploy_libraries({"from": accounts[OWNER]})
 
 
 def deploy_market(traders: int, rng: random.Random, budget: Budget) -> Market:
