@@ -975,15 +975,18 @@ class Protocol:
         old = market.position(trader)
         exchanged_size = self._swap_input(market, side, notional, base_limit, False, tx)
         new_size = old.size + exchanged_size
-        self._update_open_interest(market, notional)
-        cap = market.pool.max_holding_base_asset
-        if cap > 0 and abs(new_size) > cap:
-            raise ModelError("PositionHoldingCapExceeded")
         added_margin = div(notional, leverage)
         remain, bad_debt, funding_payment, _ = self._remain_margin_with_funding(
             market, old, added_margin)
         if self.v1_increase_drops_bad_debt:
             bad_debt = 0
+        elif bad_debt > 0:
+            # the contracts refuse at once, before the caps and the maintenance check (the order of the errors)
+            raise ModelError("BadDebt")
+        cap = market.pool.max_holding_base_asset
+        if cap > 0 and abs(new_size) > cap:
+            raise ModelError("PositionHoldingCapExceeded")
+        self._update_open_interest(market, notional)
         # v1 reports the stored (old) position's spot PnL at the new reserves here
         _, unrealized_pnl = self.position_notional_and_pnl(name, old, PnlCalcOption.SPOT_PRICE, tx.now)
         position = Position(new_size, remain, old.open_notional + notional, self._cum_for(market, new_size),

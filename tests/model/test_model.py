@@ -335,6 +335,22 @@ def test_increase_with_funding_bad_debt_reverts_unlike_v1() -> None:
             assert expected_error is None and result["bad_debt"] == 0
 
 
+def test_increase_with_funding_bad_debt_is_bad_debt_even_below_maintenance() -> None:
+    """A small increase of a position whose funding owed exceeds its margin is refused as BadDebt, as the
+    contracts refuse it (before the caps and the maintenance check), not MarginRatioTooLow: the property suite
+    found the two disagree (v1 configuration, 0.1 margin added to a position under water)."""
+    protocol = _fresh(index_price=100 * W)  # far above the mark: the shorts pay
+    protocol.deposit("alice", 10_000 * W)
+    protocol.deposit("bob", 10_000 * W)
+    protocol.open_position(MARKET, "alice", Side.SELL, 10 * W, 5 * W, 0, T0 + 15, 10002)
+    protocol.open_position(MARKET, "bob", Side.BUY, 40 * W, 5 * W, 0, T0 + 16, 10003)  # alice's short loses
+    protocol.pay_funding(MARKET, T0 + 86_400, 20_000)
+    assert protocol.margin_with_funding(MARKET, "alice") == 0
+    with pytest.raises(ModelError) as error:
+        protocol.open_position(MARKET, "alice", Side.SELL, W // 10, W, 0, T0 + 86_400 + 15, 20_001)
+    assert error.value.name == "BadDebt"
+
+
 def test_restriction_mode_only_blocks_positions_touched_in_the_block() -> None:
     protocol = _fresh()
     protocol.maintenance_margin_ratio = W // 10
