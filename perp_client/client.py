@@ -6,7 +6,7 @@ come out in typed snapshots (perp_client.models).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -256,6 +256,29 @@ class PerpClient:
             block=block,
         )
         return _holding(stored, cumulative)
+
+    def owed_to_positions(self, symbol: str, traders: Iterable[str], block: BlockIdentifier = "latest") -> tuple[int, int]:
+        """(what the open positions of `traders` in `symbol` are worth to them now: margin + unrealized PnL at
+        the spot price - funding owed, each floored at 0, in wad; how many of them hold a position), read in
+        one batch at one block. A trader without a position (or closed meanwhile) counts nothing. The
+        operator's status and the dashboard both weigh a market's booked collateral against this."""
+        amm = self.amm(symbol)
+        ch = self.clearing_house.functions
+        who = sorted(set(traders))
+        calls = [ch.getLatestCumulativePremiumFraction(amm.address)]
+        for t in who:
+            calls += [ch.getPosition(amm.address, t), ch.getPositionNotionalAndUnrealizedPnl(amm.address, t, 0)]
+        may_fail = frozenset(range(2, len(calls), 2))  # the PnL of no position reverts (NoPosition)
+        _, values = self.read(f"{symbol} positions", calls, may_fail=may_fail, block=block)
+        total, count = 0, 0
+        for i in range(len(who)):
+            stored, pnl = values[1 + 2 * i], values[2 + 2 * i]
+            holding = _holding(stored, int(values[0]))
+            if holding.size == 0 or pnl is None:
+                continue
+            total += max(holding.margin + int(pnl[1]) - holding.funding_payment, 0)
+            count += 1
+        return total, count
 
     def position(self, symbol: str, trader: str | None = None) -> Position:
         """`trader`'s position (default: the signer's), valued at one block, with its liquidation price."""

@@ -41,7 +41,6 @@ from perp_client.units import (
     fmt_pct,
     fmt_wad,
     from_units,
-    mul_wad,
     to_units,
 )
 
@@ -258,26 +257,9 @@ class Operator:
         return Status(int(block["number"]), now, paused, balance, surplus, markets, problems, sequencer, bad_debt_owed)
 
     def owed_to_positions(self, symbol: str, index: EventIndex) -> tuple[int, int]:
-        """(what `symbol`'s open positions are worth to their traders now: margin + unrealized PnL - funding
-        owed, each floored at 0, in wad; how many positions), from the index's open positions and one batched
-        read at one block (a position closed since the index saw it counts nothing)."""
-        amm = self.client.amm(symbol)
-        ch = self.client.clearing_house.functions
-        traders = sorted(index.open_positions(symbol))
-        calls = [ch.getLatestCumulativePremiumFraction(amm.address)]
-        for t in traders:
-            calls += [ch.getPosition(amm.address, t), ch.getPositionNotionalAndUnrealizedPnl(amm.address, t, 0)]
-        may_fail = frozenset(range(2, len(calls), 2))  # the PnL of a position closed meanwhile reverts
-        _, values = self.client.read(f"{symbol} positions", calls, may_fail=may_fail)
-        cumulative, total, count = int(values[0]), 0, 0
-        for i in range(len(traders)):
-            (size, margin, _, last), pnl = values[1 + 2 * i], values[2 + 2 * i]
-            if size == 0 or pnl is None:
-                continue
-            funding = mul_wad(cumulative - int(last), int(size))  # as PerpClient.holding
-            total += max(int(margin) + int(pnl[1]) - funding, 0)
-            count += 1
-        return total, count
+        """(what `symbol`'s open positions are worth to their traders now, wad; how many positions): the
+        index's open positions valued by `PerpClient.owed_to_positions` (the dashboard's number too)."""
+        return self.client.owed_to_positions(symbol, index.open_positions(symbol))
 
     def _sequencer(self, now: int, problems: list[str]) -> str:
         """The L2 sequencer as the price feed's uptime feed reports it (one line); a problem while it is down."""

@@ -303,17 +303,10 @@ def governance_view(client: PerpClient) -> dict[str, Any]:
 
 
 def owed_to_traders(client: PerpClient, events: list[Event], symbol: str) -> int:
-    """What the market's open positions are worth to their traders now (margin + PnL − funding, floored at 0)."""
-    amm = client.amm(symbol)
-    traders = {e.args["trader"] for e in select(events, "PositionChanged", amm=amm.address)}
-    total = 0
-    for t in traders:
-        h = client.holding(symbol, t)
-        if h.size == 0:
-            continue
-        _, pnl = client.clearing_house.functions.getPositionNotionalAndUnrealizedPnl(amm.address, t, 0).call()
-        total += max(h.margin + int(pnl) - h.funding_payment, 0)
-    return total
+    """What the market's open positions are worth to their traders now (margin + PnL − funding, floored at 0):
+    every trader the events name, valued by `PerpClient.owed_to_positions` (the operator's status too)."""
+    traders = {e.args["trader"] for e in select(events, "PositionChanged", amm=client.amm(symbol).address)}
+    return client.owed_to_positions(symbol, traders)[0]
 
 
 def oracle_view(client: PerpClient, symbol: str, now: int) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from brownie import accounts, chain
 
 from perp_client import PerpError
 from perp_client.operator import Operator
+from perp_dashboard import views
+from perp_dashboard.events import EventLog
 from scripts.deploy import DEFAULT_CONFIG, deploy_protocol
 from tests.helpers import SELL, wad
 from tests.integration.perp_clients import client_as
@@ -129,6 +131,9 @@ def test_status_weighs_the_collateral_against_what_positions_are_worth(owner, al
         worth += max(p.margin + p.unrealized_pnl - p.funding_payment, 0)
     assert (eth.owed, eth.positions, eth.collateral, eth.bad_debt) == (worth, 2, wad(40), 0)
     assert eth.shortfall == worth - wad(40) > wad(70)
+    log = EventLog(op.client)  # the dashboard's operator view reads the same number
+    dashboard = views.operator_view(op.client, log.refresh(), False)["markets"][0]
+    assert (dashboard["owed_wad"], dashboard["covered"]) == (str(worth), False)
     assert any("ETH: its open positions are worth" in p and "closing them will be refused" in p for p in status.problems)
     assert "owed" in status.table()
 
