@@ -58,6 +58,10 @@ contract Amm is IAmm, Ownable {
     }
 
     uint256 private constant ORACLE_SPREAD_LIMIT = 0.1e18;
+    /// @dev Transient (EIP-1153) slots, for the rest of the transaction: the reserves its last curve change left,
+    ///      and the reserves at the start of the block (before its first curve change). See `resetReserves`.
+    bytes32 private constant T_CHANGE_LEFT = keccak256("perp.Amm.curveChangeLeft");
+    bytes32 private constant T_BLOCK_START = keccak256("perp.Amm.blockStart");
     /// @dev The highest mark an observation can record (its price field is 80 bits): 1,208,925.8 quote per base.
     uint256 private constant MAX_MARK = type(uint80).max;
     uint256 private constant ONE_DAY = 1 days;
@@ -256,10 +260,25 @@ contract Amm is IAmm, Ownable {
     }
 
     /// @inheritdoc IAmm
-    function resetReserves(uint256 quoteReserve, uint256 baseReserve) external override onlyClearingHouse {
+    function resetReserves(uint256 quoteReserve, uint256 baseReserve)
+        external
+        override
+        onlyClearingHouse
+        returns (uint256 quoteAtBlockStart, uint256 baseAtBlockStart)
+    {
         if (isShutdown) revert MarketClosed();
         Slot0 memory s0 = _slot0;
         if (quoteReserve == 0 || baseReserve == 0) revert InvalidParameter();
+        uint256 pool = _packReserves(s0.quoteReserve, s0.baseReserve);
+        uint256 blockStart = pool;
+        // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
+        // slither-disable-next-line incorrect-equality
+        if (s0.lastBlock == _blockNumber()) {
+            // the pool already moved in this block: only as this transaction's own curve changes, with no
+            // trade since (any trade moves the reserves away from what the last change left)
+            if (_tload(T_CHANGE_LEFT) != pool) revert CurveChangeAfterTrade();
+            blockStart = _tload(T_BLOCK_START);
+        }
         uint256 price = PoolMath.spotPrice(quoteReserve, baseReserve);
         if (price > MAX_MARK) revert MarkOutOfRange(price, MAX_MARK);
         int256 size = _totalPositionSize(s0.baseReserve);
@@ -269,7 +288,10 @@ contract Amm is IAmm, Ownable {
         _slot0 = s0;
         _baseAtZeroPosition = (baseReserve.toInt() + size).toUint256();
         initialQuoteAssetReserve = _quoteAtZeroPosition(quoteReserve, baseReserve, size);
+        _tstore(T_CHANGE_LEFT, _packReserves(s0.quoteReserve, s0.baseReserve));
+        _tstore(T_BLOCK_START, blockStart);
         emit ReservesReset(quoteReserve, baseReserve);
+        (quoteAtBlockStart, baseAtBlockStart) = (blockStart & type(uint104).max, blockStart >> 104);
     }
 
     /// @inheritdoc IAmm
@@ -700,6 +722,23 @@ contract Amm is IAmm, Ownable {
     function _toPrice(uint256 price) private pure returns (uint256) {
         if (price > MAX_MARK) revert MarkOutOfRange(price, MAX_MARK);
         return price;
+    }
+
+    /// @dev Both reserves in one word (quote in bits 0-103, base above): never zero for a live pool.
+    function _packReserves(uint256 quote, uint256 base) private pure returns (uint256) {
+        return quote | (base << 104);
+    }
+
+    function _tload(bytes32 slot) private view returns (uint256 value) {
+        assembly ("memory-safe") {
+            value := tload(slot)
+        }
+    }
+
+    function _tstore(bytes32 slot, uint256 value) private {
+        assembly ("memory-safe") {
+            tstore(slot, value)
+        }
     }
 
     function _blockTimestamp() internal view virtual returns (uint32) {

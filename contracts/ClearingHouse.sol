@@ -203,6 +203,16 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         _delegateToRiskModule();
     }
 
+    /// @inheritdoc IClearingHouse
+    function adjustK(IAmm, uint256, int256) external override returns (int256) {
+        _delegateToRiskModule();
+    }
+
+    /// @inheritdoc IClearingHouse
+    function repeg(IAmm, uint256, int256) external override returns (int256) {
+        _delegateToRiskModule();
+    }
+
     // ======================================================================================= owner
 
     /// @notice Sets the contract allowed to call adjustK and repeg besides the owner (zero: none).
@@ -356,6 +366,11 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         claim = _settlementClaims[amm][trader];
         Settlement memory s = getSettlement(amm);
         payout = s.available == s.totalClaims ? claim : claim * s.available / s.totalClaims;
+    }
+
+    /// @inheritdoc IClearingHouse
+    function maxCurveMove() external view override returns (uint256) {
+        return _maxCurveMove();
     }
 
     /// @dev Runs the same call in the risk module on this contract's storage and returns its result.

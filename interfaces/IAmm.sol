@@ -54,6 +54,10 @@ interface IAmm {
     ///      about 1.2 million quote per base), the most the price observations can record: a pool at such a price
     ///      could not start its next block, and every later trade, liquidation and curve change would revert.
     error MarkOutOfRange(uint256 price, uint256 maxPrice);
+    /// @dev A curve change (adjustK, repeg, the liquidity controller's update) after the market already traded
+    ///      in this block (or changed its curve in an earlier transaction of it): a trade before a curve change in
+    ///      the same block could be closed after it, and profit from it. Retry in a later block, before any trade.
+    error CurveChangeAfterTrade();
 
     // ----------------------------------------------------------------------------------------- events
     /// @notice A funding period was settled. `rate` = premiumFraction / indexTwap (wad, signed);
@@ -101,7 +105,13 @@ interface IAmm {
     function settleFunding() external returns (int256 premiumFraction, int256 totalPositionSize);
 
     /// @notice Replaces both reserves (k adjustment or repeg); the ClearingHouse books the cost.
-    function resetReserves(uint256 quoteReserve, uint256 baseReserve) external;
+    /// @dev Refused (`CurveChangeAfterTrade`) once the pool has moved in this block other than by this
+    ///      transaction's own curve changes: every trade of a block comes after all of its curve changes.
+    /// @return quoteAtBlockStart the quote reserve before this block's first curve change
+    /// @return baseAtBlockStart the base reserve before it (the ClearingHouse bounds the block's whole move)
+    function resetReserves(uint256 quoteReserve, uint256 baseReserve)
+        external
+        returns (uint256 quoteAtBlockStart, uint256 baseAtBlockStart);
 
     /// @notice Closes the market for good at v1's settlement price and opens the settlement claim window
     ///         (`settlementWindow` seconds from now, see `ClearingHouse.settlePosition`). Owner or ClearingHouse.

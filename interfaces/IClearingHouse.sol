@@ -91,6 +91,12 @@ interface IClearingHouseTypes {
     /// @dev Settlement: the trader has no claim registered and unpaid (a position not registered in the window
     ///      is settled by its trader with `settlePosition`).
     error NothingToSettle();
+    /// @dev A curve change would cost the InsuranceFund `cost` (wad, signed), more than the caller's `maxCost`
+    ///      (typically: the net position grew since the change was planned, e.g. a front-runner's trade).
+    error CurveChangeCostExceeded(int256 cost, int256 maxCost);
+    /// @dev This block's curve changes together would move positions' value by `move` (relative price move plus
+    ///      relative base-reserve shrink, wad), more than `maxMove` = half the maintenance margin ratio.
+    error CurveMoveTooLarge(uint256 move, uint256 maxMove);
 
     // ----------------------------------------------------------------------------------------- events
     /// @notice Every position change (open, increase, reduce, reverse, close, liquidation).
@@ -222,6 +228,16 @@ interface IClearingHouse is IClearingHouseTypes {
     /// @notice Moves the mark to `newPrice` (wad) at a constant base reserve, booking the cost like adjustK.
     function repeg(IAmm amm, uint256 newPrice) external returns (int256 cost);
 
+    /// @notice `adjustK` with a bound on its cost: refused (`CurveChangeCostExceeded`) when the cost would exceed
+    ///         `maxCost` (wad, signed; negative: the fund must gain at least `-maxCost`). The two-argument form
+    ///         is bounded only by the fund's surplus. Both are refused after a trade in the same block
+    ///         (`CurveChangeAfterTrade`) and when the block's changes would move positions' value by more than
+    ///         `maxCurveMove()` (`CurveMoveTooLarge`).
+    function adjustK(IAmm amm, uint256 factor, int256 maxCost) external returns (int256 cost);
+
+    /// @notice `repeg` with a bound on its cost, as `adjustK(amm, factor, maxCost)`.
+    function repeg(IAmm amm, uint256 newPrice, int256 maxCost) external returns (int256 cost);
+
     /// @notice After a shutdown, settles the caller's position at the settlement price, in two steps. Its value
     ///         is margin + PnL at the settlement price − the funding owed (wad, floored at 0; with a settlement
     ///         price of 0, margin − funding). While the claim window is open (`IAmm.settlementWindowEnd`), the
@@ -269,4 +285,7 @@ interface IClearingHouse is IClearingHouseTypes {
     /// @notice `trader`'s registered, unpaid settlement claim and its payout (wad): final once the settlement is
     ///         finalized, before that what it would be if the window closed now.
     function getSettlementClaim(IAmm amm, address trader) external view returns (uint256 claim, uint256 payout);
+    /// @notice The most one block's curve changes may move positions' value (wad): half the maintenance margin
+    ///         ratio, counting the relative price move plus the relative shrink of the base reserve.
+    function maxCurveMove() external view returns (uint256);
 }

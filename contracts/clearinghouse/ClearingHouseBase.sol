@@ -41,6 +41,9 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     }
 
     uint256 internal constant PARAM_UNIT = 100;
+    /// @dev The share of the maintenance margin ratio by which one block's curve changes may move the value of
+    ///      positions (price move plus base-reserve shrink, relative): half (docs/security.md, curve changes).
+    uint256 internal constant CURVE_MOVE_SHARE = 0.5e18;
 
     /// @dev Per market, one slot read on every action.
     struct Market {
@@ -558,6 +561,11 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
             uint256(s.partialLiquidationRatio) * PARAM_UNIT
             );
         }
+    }
+
+    /// @dev The most one block's curve changes may move positions' value (wad): see `CURVE_MOVE_SHARE`.
+    function _maxCurveMove() internal view returns (uint256) {
+        return uint256(_params.maintenanceMarginRatio) * PARAM_UNIT * CURVE_MOVE_SHARE / 1e18;
     }
 
     function _listedMarket(IAmm amm) internal view returns (Market memory market) {

@@ -300,33 +300,60 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
     /// @notice Scales both reserves of `amm` by `factor` (wad; 1.2e18 deepens the pool by 20 %) at
     ///         an unchanged price. The change in what closing the traders' net position would exchange is
     ///         booked against the InsuranceFund; reverts with `InsuranceFundInsufficient` when it cannot pay.
-    function adjustK(IAmm amm, uint256 factor) external returns (int256 cost) {
+    ///         No bound on the cost besides the fund's surplus: see the overload with `maxCost`.
+    function adjustK(IAmm amm, uint256 factor) external returns (int256) {
+        return _adjustK(amm, factor, type(int256).max);
+    }
+
+    /// @notice `adjustK`, refused (`CurveChangeCostExceeded`) when its cost would exceed `maxCost` (wad, signed:
+    ///         a negative bound demands a gain for the fund of at least `-maxCost`).
+    function adjustK(IAmm amm, uint256 factor, int256 maxCost) external returns (int256) {
+        return _adjustK(amm, factor, maxCost);
+    }
+
+    /// @notice Moves the mark of `amm` to `newPrice` (wad) at a constant base reserve, with the same
+    ///         cost accounting and refusal rules as `adjustK`.
+    function repeg(IAmm amm, uint256 newPrice) external returns (int256) {
+        return _repeg(amm, newPrice, type(int256).max);
+    }
+
+    /// @notice `repeg`, refused (`CurveChangeCostExceeded`) when its cost would exceed `maxCost`.
+    function repeg(IAmm amm, uint256 newPrice, int256 maxCost) external returns (int256) {
+        return _repeg(amm, newPrice, maxCost);
+    }
+
+    function _adjustK(IAmm amm, uint256 factor, int256 maxCost) internal returns (int256 cost) {
         _onlyOwnerOrController();
         if (factor == 0) revert InvalidParameter();
         _listedMarket(amm);
         (uint256 q0, uint256 b0) = amm.getReserve();
         (uint256 q1, uint256 b1) = KMath.scaled(q0, b0, factor);
-        cost = _moveCurve(amm, q0, b0, q1, b1);
+        cost = _moveCurve(amm, q0, b0, q1, b1, maxCost);
         emit KAdjusted(address(amm), q0, b0, q1, b1, cost);
     }
 
-    /// @notice Moves the mark of `amm` to `newPrice` (wad) at a constant base reserve, with the same
-    ///         cost accounting and refusal rule as `adjustK`.
-    function repeg(IAmm amm, uint256 newPrice) external returns (int256 cost) {
+    function _repeg(IAmm amm, uint256 newPrice, int256 maxCost) internal returns (int256 cost) {
         _onlyOwnerOrController();
         if (newPrice == 0) revert InvalidParameter();
         _listedMarket(amm);
         (uint256 q0, uint256 b0) = amm.getReserve();
         (uint256 q1, uint256 b1) = KMath.repegged(b0, newPrice);
-        cost = _moveCurve(amm, q0, b0, q1, b1);
+        cost = _moveCurve(amm, q0, b0, q1, b1, maxCost);
         emit Repegged(address(amm), PoolMath.spotPrice(q0, b0), PoolMath.spotPrice(q1, b1), cost);
     }
 
-    /// @dev Books the cost of a curve change against the InsuranceFund (all or nothing), then moves it.
+    /// @dev Moves the curve (the Amm refuses it after a trade in this block, or beyond the mark bound), bounds
+    ///      the block's whole move, then books the cost against the InsuranceFund (all or nothing).
     // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault and InsuranceFund); none calls back or moves tokens (docs/security.md); the fund's surplus was checked to cover `cost`, so the whole amount is debited (docs/security.md)
     // slither-disable-next-line reentrancy-no-eth,unused-return
-    function _moveCurve(IAmm amm, uint256 q0, uint256 b0, uint256 q1, uint256 b1) internal returns (int256 cost) {
+    function _moveCurve(IAmm amm, uint256 q0, uint256 b0, uint256 q1, uint256 b1, int256 maxCost)
+        internal
+        returns (int256 cost)
+    {
         cost = KMath.curveChangeCost(amm.totalPositionSize(), q0, b0, q1, b1);
+        (uint256 qStart, uint256 bStart) = amm.resetReserves(q1, b1);
+        _checkCurveMove(qStart, bStart, q1, b1);
+        if (cost > maxCost) revert CurveChangeCostExceeded(cost, maxCost);
         Market memory market = _markets[amm];
         if (cost > 0) {
             // the fund's reserve floor is not for curve changes, as it is not for the owner's withdrawals
@@ -340,7 +367,19 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         // a gain for the fund larger than what the market holds comes back as a prepayment
         if (market.collateral < 0) _requirePrepaid(amm, market);
         _writeMarket(amm, market);
-        amm.resetReserves(q1, b1);
+    }
+
+    /// @dev The block's curve changes together, from the pool at the block's start (qs, bs) to (q1, b1), may move
+    ///      the price by |Δp| / p and shrink the base reserve by |Δb| / b (deepening helps every position) by at
+    ///      most `maintenanceMarginRatio × CURVE_MOVE_SHARE` in sum: a position that met the maintenance ratio
+    ///      keeps at least about half of it, so the change alone cannot make it bankrupt (docs/security.md).
+    function _checkCurveMove(uint256 qs, uint256 bs, uint256 q1, uint256 b1) internal view {
+        uint256 limit = _maxCurveMove();
+        uint256 ps = PoolMath.spotPrice(qs, bs);
+        uint256 p1 = PoolMath.spotPrice(q1, b1);
+        uint256 move = ps == 0 ? type(uint128).max : (p1 > ps ? p1 - ps : ps - p1).divWad(ps);
+        if (b1 < bs) move += (bs - b1).divWad(bs);
+        if (move > limit) revert CurveMoveTooLarge(move, limit);
     }
 
     function _onlyOwnerOrController() internal view {

@@ -45,6 +45,7 @@ ONE_DAY = 86_400
 MARK_TWAP_INTERVAL = 15 * 60  # seconds; the TWAP used for position notional (margin ratio, free collateral)
 MAX_ORACLE_SPREAD_RATIO = WAD // 10  # 10 %: v1's isOverSpreadLimit threshold
 IGNORABLE_SIZE_FOR_SHUTDOWN = 100  # wei; v1 treats |totalPositionSize| <= 100 as no open interest
+CURVE_MOVE_SHARE = WAD // 2  # of the maintenance margin ratio: one block's curve changes move positions at most that
 MAX_MARK = 2**80 - 1  # wad; the most a price observation can record (beyond v1: `MarkOutOfRange`)
 SETTLEMENT_WINDOW = 3 * ONE_DAY  # seconds; the claim window a shutdown opens (Amm's default)
 
@@ -1494,20 +1495,21 @@ class Protocol:
     # ---- curve changes (k adjustment, repeg): beyond v1, SPEC §3 and README "Dynamic k, repeg" ----
 
     @atomic
-    def adjust_k(self, name: str, factor: int, now: int, block: int) -> int:
+    def adjust_k(self, name: str, factor: int, now: int, block: int, max_cost: int | None = None) -> int:
         """Scales both reserves by `factor` (wad, truncated); returns the cost booked against the fund."""
         if factor == 0:
             raise ModelError("InvalidParameter")
         pool = self.market(name).pool
-        return self._move_curve(name, mul(pool.quote_reserve, factor), mul(pool.base_reserve, factor), Tx(now, block))
+        return self._move_curve(name, mul(pool.quote_reserve, factor), mul(pool.base_reserve, factor), Tx(now, block),
+                                max_cost)
 
     @atomic
-    def repeg(self, name: str, price: int, now: int, block: int) -> int:
+    def repeg(self, name: str, price: int, now: int, block: int, max_cost: int | None = None) -> int:
         """Moves the price to `price` at a constant base reserve (quote = base × price, truncated)."""
         if price == 0:
             raise ModelError("InvalidParameter")
         pool = self.market(name).pool
-        return self._move_curve(name, mul(pool.base_reserve, price), pool.base_reserve, Tx(now, block))
+        return self._move_curve(name, mul(pool.base_reserve, price), pool.base_reserve, Tx(now, block), max_cost)
 
     def curve_change_cost(self, name: str, quote_after: int, base_after: int) -> int:
         """What closing the traders' net position would exchange on the new curve minus the old one, from the
@@ -1521,23 +1523,40 @@ class Protocol:
         after = output_price_with_reserves(closing, abs(net), quote_after, base_after)
         return after - before if net > 0 else before - after
 
-    def _move_curve(self, name: str, quote_after: int, base_after: int, tx: Tx) -> int:
+    def max_curve_move(self) -> int:
+        """The most one block's curve changes may move positions' value: half the maintenance margin ratio."""
+        return self.maintenance_margin_ratio * CURVE_MOVE_SHARE // WAD
+
+    def _move_curve(self, name: str, quote_after: int, base_after: int, tx: Tx, max_cost: int | None) -> int:
+        """One curve change per block, before any trade of it (the model has no multi-call transactions), moving
+        positions' value by at most `max_curve_move()`, costing at most `max_cost` and the fund's surplus."""
         market = self.market(name)
-        if not market.pool.open:
+        pool = market.pool
+        if not pool.open:
             raise ModelError("MarketClosed")
         if quote_after == 0 or base_after == 0:
             raise ModelError("InvalidParameter")
         cost = self.curve_change_cost(name, quote_after, base_after)
+        if pool.snapshots[-1].block == tx.block:
+            raise ModelError("CurveChangeAfterTrade")
+        if div(quote_after, base_after) > MAX_MARK:
+            raise ModelError("MarkOutOfRange")
+        price_before, price_after = pool.spot_price(), div(quote_after, base_after)
+        move = div(abs(price_after - price_before), price_before)
+        if base_after < pool.base_reserve:
+            move += div(pool.base_reserve - base_after, pool.base_reserve)
+        if move > self.max_curve_move():
+            raise ModelError("CurveMoveTooLarge")
+        if max_cost is not None and cost > max_cost:
+            raise ModelError("CurveChangeCostExceeded")
         surplus = max(self.insurance_fund - self.insurance_fund_floor, 0)
         if cost > surplus:
             raise ModelError("InsuranceFundInsufficient")
-        if div(quote_after, base_after) > MAX_MARK:
-            raise ModelError("MarkOutOfRange")
         self.insurance_fund -= cost
         market.collateral += cost
         self._require_prepaid(market)
-        market.pool.quote_reserve, market.pool.base_reserve = quote_after, base_after
-        market.pool._add_snapshot(tx)  # the new price is the mark from this block on
+        pool.quote_reserve, pool.base_reserve = quote_after, base_after
+        pool._add_snapshot(tx)  # the new price is the mark from this block on
         return cost
 
     # ---- owner setters ----
