@@ -747,7 +747,7 @@ def test_a_successful_trade_leaves_a_maintained_position(side: Side, margin: int
 @PROPERTY_SETTINGS
 @given(sides=st.lists(st.tuples(st.sampled_from([Side.BUY, Side.SELL]), st.integers(1 * W, 60 * W)), min_size=1,
                       max_size=4),
-       factor=st.integers(W * 98 // 100, 2 * W), price_move=st.integers(-2, 2), repeg=st.booleans())
+       factor=st.integers(W // 2, 2 * W), price_move=st.integers(-20, 20), repeg=st.booleans())
 def test_curve_change_cost_is_the_curve_models(sides: list[tuple[Side, int]], factor: int, price_move: int,
                                               repeg: bool) -> None:
     from tests.curve_model import curve_change_cost, repegged, scaled
@@ -791,6 +791,6 @@ def test_curve_change_the_fund_cannot_pay_reverts_and_changes_nothing() -> None:
         protocol.adjust_k(MARKET, 2 * W, T0 + 20, 10003)  # deepening pays a net long: the empty fund cannot
     assert raised.value.name == "InsuranceFundInsufficient"
     assert (pool.quote_reserve, pool.base_reserve, protocol.insurance_fund) == before
-    assert protocol.adjust_k(MARKET, W * 98 // 100, T0 + 20, 10003) < 0  # shallowing gains: the fund is credited
+    assert protocol.adjust_k(MARKET, W // 2, T0 + 20, 10003) < 0  # shallowing gains: the fund is credited
     with pytest.raises(ModelError):
         protocol.adjust_k(MARKET, 0, T0 + 30, 10004)
