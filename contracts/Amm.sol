@@ -8,6 +8,7 @@ import {IPriceFeed} from "../interfaces/IPriceFeed.sol";
 import {WadMath} from "./libraries/WadMath.sol";
 import {PoolMath} from "./libraries/PoolMath.sol";
 import {MarkTwap, OBSERVATION_CAPACITY} from "./libraries/MarkTwap.sol";
+import {ChainBlock} from "./libraries/ChainBlock.sol";
 
 /// @title Virtual constant-product market
 /// @notice A state machine over two packed reserves, a mark-price accumulator and funding. All math
@@ -89,6 +90,8 @@ contract Amm is IAmm, Ownable {
     /// @inheritdoc IAmm
     /// @dev Immutable: the adapter itself can replace the aggregator behind a key.
     IPriceFeed public immutable override priceFeed;
+    /// @dev Deployed on an Arbitrum chain: "this block" is the L2 block (`ChainBlock`).
+    bool private immutable _onArbitrum;
     /// @inheritdoc IAmm
     bool public override isShutdown;
     /// @dev Packed with `isShutdown`: the claim window a shutdown will open (seconds), and once shut down the
@@ -128,6 +131,7 @@ contract Amm is IAmm, Ownable {
             config.quoteAssetReserve == 0 || config.baseAssetReserve == 0 || config.fundingPeriod == 0
                 || address(feed) == address(0) || clearingHouse_ == address(0)
         ) revert InvalidParameter();
+        _onArbitrum = ChainBlock.onArbitrum();
         clearingHouse = clearingHouse_;
         priceFeed = feed;
         priceFeedKey = key;
@@ -576,7 +580,8 @@ contract Amm is IAmm, Ownable {
         if (priceAfter > MAX_MARK) revert MarkOutOfRange(priceAfter, MAX_MARK);
         // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
         // slither-disable-next-line incorrect-equality
-        bool newBlock = s0.lastBlock != _blockNumber();
+        uint32 blockNumber = _blockNumber();
+        bool newBlock = s0.lastBlock != blockNumber;
         if (fluctuationLimitRatio != 0) {
             uint256 limitRatio = fluctuationLimitRatio;
             // the reference: the price at the start of the current block
@@ -589,7 +594,7 @@ contract Amm is IAmm, Ownable {
                 if (priceAfter > upper || priceAfter < lower) revert FluctuationLimitExceeded(priceAfter, lower, upper);
             }
         }
-        if (newBlock) _writeObservation(s0, priceBefore);
+        if (newBlock) _writeObservation(s0, priceBefore, blockNumber);
         if (quoteAfter > type(uint104).max || baseAfter > type(uint96).max) revert ReserveOverflow();
         // one word, laid out as `Slot0` (quote bits 0-103, base 104-199, lastBlock 200-231, observation
         // head 232-247, open 248-255); the swap only runs on an open market
@@ -605,14 +610,16 @@ contract Amm is IAmm, Ownable {
     function _recordObservation(Slot0 memory s0) private {
         // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
         // slither-disable-next-line incorrect-equality
-        if (s0.lastBlock == _blockNumber()) return;
-        _writeObservation(s0, PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve));
+        uint32 blockNumber = _blockNumber();
+        if (s0.lastBlock == blockNumber) return;
+        _writeObservation(s0, PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve), blockNumber);
     }
 
-    /// @dev Writes the observation that starts the current block; `price` has been in force since the last one.
-    function _writeObservation(Slot0 memory s0, uint256 price) private {
+    /// @dev Writes the observation that starts block `blockNumber` (the current one, `_blockNumber()`); `price` has
+    ///      been in force since the last one.
+    function _writeObservation(Slot0 memory s0, uint256 price, uint32 blockNumber) private {
         s0.observationIndex = _observations.write(s0.observationIndex, _blockTimestamp(), _toPrice(price));
-        s0.lastBlock = _blockNumber();
+        s0.lastBlock = blockNumber;
     }
 
     /// @dev The mark TWAP over the funding window, [its start, now], exact whatever the number of trades in it
@@ -745,8 +752,9 @@ contract Amm is IAmm, Ownable {
         return uint32(block.timestamp);
     }
 
-    /// @dev The block number truncated to 32 bits (compared for equality only; wraps after 2^32 blocks).
+    /// @dev The chain's own block number (the L2 block on Arbitrum, `ChainBlock`) truncated to 32 bits (compared
+    ///      for equality only; wraps after 2^32 blocks).
     function _blockNumber() internal view virtual returns (uint32) {
-        return uint32(block.number);
+        return uint32(ChainBlock.number(_onArbitrum));
     }
 }

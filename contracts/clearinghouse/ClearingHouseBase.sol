@@ -11,6 +11,7 @@ import {PoolMath} from "../libraries/PoolMath.sol";
 import {PositionMath} from "../libraries/PositionMath.sol";
 import {KMath} from "../libraries/KMath.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
+import {ChainBlock} from "../libraries/ChainBlock.sol";
 
 /// @title ClearingHouse state and position logic
 /// @notice Storage, constructor and the internal position logic shared by the `ClearingHouse` (trading,
@@ -96,6 +97,8 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     address public immutable insuranceFund;
     /// @dev Wad per token unit of the quote token: amounts below one token unit are rejected (v1).
     uint256 internal immutable _tokenScale;
+    /// @dev Deployed on an Arbitrum chain: "this block" is the L2 block (`ChainBlock`).
+    bool private immutable _onArbitrum;
     StoredParams internal _params;
     /// @notice Receives the toll; zero means the InsuranceFund.
     // slither: set by the ClearingHouse's owner setter on this storage (the risk module runs on it by DELEGATECALL); zero means none (docs/security.md)
@@ -145,6 +148,7 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         vault = vault_;
         insuranceFund = insuranceFund_;
         _tokenScale = vault_.scale();
+        _onArbitrum = ChainBlock.onArbitrum();
         _setParams(initMarginRatio_, maintenanceMarginRatio_, liquidationFeeRatio_, partialLiquidationRatio_);
     }
 
@@ -483,7 +487,7 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     function _writePosition(StoredPosition storage s, int128 size, uint96 margin, uint128 openNotional, int128 cumulative)
         internal
     {
-        uint256 word0 = uint256(uint128(size)) | (uint256(margin) << 128) | (uint256(uint32(block.number)) << 224);
+        uint256 word0 = uint256(uint128(size)) | (uint256(margin) << 128) | (uint256(_blockNumber()) << 224);
         uint256 word1 = uint256(openNotional) | (uint256(uint128(cumulative)) << 128);
         assembly ("memory-safe") {
             let slot := s.slot
@@ -574,11 +578,16 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     }
 
     function _requireNotRestricted(Market memory market, StoredPosition memory pos) internal view {
+        // the block number is read only when the two stored blocks agree (a restriction is rare)
         // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
         // slither-disable-next-line incorrect-equality
-        if (market.lastRestrictionBlock == uint32(block.number) && pos.lastBlock == uint32(block.number)) {
-            revert RestrictionMode();
-        }
+        if (market.lastRestrictionBlock == pos.lastBlock && pos.lastBlock == _blockNumber()) revert RestrictionMode();
+    }
+
+    /// @dev The chain's own block number (the L2 block on Arbitrum, `ChainBlock`) truncated to 32 bits, as
+    ///      restriction mode stores it (compared for equality only).
+    function _blockNumber() internal view returns (uint32) {
+        return uint32(ChainBlock.number(_onArbitrum));
     }
 
     function _checkHolding(int256 size, uint256 cap) internal pure {

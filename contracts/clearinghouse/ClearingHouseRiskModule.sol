@@ -95,10 +95,10 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         if (market.collateral < 0) (toInsurance, toLiquidator) = _containPayout(amm, market, toInsurance, toLiquidator);
         // the liquidator's fee and the fund's share in one ledger call
         _vaultSettle(msg.sender, 0, toLiquidator, toInsurance);
-        market.lastRestrictionBlock = uint32(block.number);
+        market.lastRestrictionBlock = _blockNumber();
         _writeMarket(amm, market);
         _storeFor(amm, trader, r, market.cumulativePremiumFraction);
-        emit RestrictionModeEntered(address(amm), block.number);
+        emit RestrictionModeEntered(address(amm), market.lastRestrictionBlock);
         emit PositionLiquidated(
             trader, address(amm), r.exchangedQuote, WadMath.abs(r.exchangedSize), toLiquidator, msg.sender, liquidationBadDebt
         );
