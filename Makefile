@@ -3,12 +3,11 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/@foundry-rs/anvil-linux-amd64/bin:$(CURDIR)/.venv/bin:$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 BROWNIE := $(CURDIR)/.venv/bin/brownie
-# `brownie run`, importing the script by its name in the project: works from any path, also one with a dot in it
-RUN := $(CURDIR)/.venv/bin/python -m perp_ops.brownie_run
+RUN := $(BROWNIE) run
 ARGS ?=
 SCENARIO ?= crash
 
-.PHONY: setup demo test test-long gas lint sim k-demo deploy console keepers dashboard dashboard-screenshots abis clean
+.PHONY: setup demo test test-long gas lint sim k-demo deploy console keepers dashboard dashboard-screenshots abis bench clean
 
 setup:
 	@bash tools/setup.sh
@@ -24,6 +23,9 @@ test-long: setup
 
 gas: setup
 	$(RUN) scripts/gas_report.py
+
+bench: setup
+	$(RUN) scripts/keeper_bench.py
 
 lint: setup
 	bash tools/lint.sh

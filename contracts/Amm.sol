@@ -7,7 +7,8 @@ import {IAmm} from "../interfaces/IAmm.sol";
 import {IPriceFeed} from "../interfaces/IPriceFeed.sol";
 import {WadMath} from "./libraries/WadMath.sol";
 import {PoolMath} from "./libraries/PoolMath.sol";
-import {MarkTwap} from "./libraries/MarkTwap.sol";
+import {MarkTwap, OBSERVATION_CAPACITY} from "./libraries/MarkTwap.sol";
+import {ChainBlock} from "./libraries/ChainBlock.sol";
 
 /// @title Virtual constant-product market
 /// @notice A state machine over two packed reserves, a mark-price accumulator and funding. All math
@@ -17,7 +18,7 @@ contract Amm is IAmm, Ownable {
     using WadMath for int256;
     using SafeCast for uint256;
     using SafeCast for int256;
-    using MarkTwap for MarkTwap.Observation[1024];
+    using MarkTwap for MarkTwap.Observation[OBSERVATION_CAPACITY];
 
     /// @dev Hot state, one slot: reserves, the number of the last block that moved them (truncated to 32
     ///      bits: only compared for equality with the current one), the newest observation and the trading
@@ -28,7 +29,7 @@ contract Amm is IAmm, Ownable {
         uint104 quoteReserve;
         uint96 baseReserve;
         uint32 lastBlock;
-        uint16 observationIndex; // ring head: newest slot in bits 0-9, bit 10 once the ring has wrapped
+        uint16 observationIndex; // ring head: newest slot in bits 0-11, bit 12 once the ring has wrapped
         bool open;
     }
 
@@ -51,12 +52,26 @@ contract Amm is IAmm, Ownable {
         int128 fundingRate;
     }
 
+    /// @dev The mark accumulator (Σ price × seconds, modulo 2^144) at the start of the funding window.
+    struct MarkCheckpoint {
+        uint32 timestamp;
+        uint144 cumulative;
+    }
+
     uint256 private constant ORACLE_SPREAD_LIMIT = 0.1e18;
+    /// @dev Transient (EIP-1153) slots, for the rest of the transaction: the reserves its last curve change left,
+    ///      and the reserves at the start of the block (before its first curve change). See `resetReserves`.
+    bytes32 private constant T_CHANGE_LEFT = keccak256("perp.Amm.curveChangeLeft");
+    bytes32 private constant T_BLOCK_START = keccak256("perp.Amm.blockStart");
     /// @dev The highest mark an observation can record (its price field is 80 bits): 1,208,925.8 quote per base.
     uint256 private constant MAX_MARK = type(uint80).max;
     uint256 private constant ONE_DAY = 1 days;
     /// @dev Below this net size (wei) a shutdown treats the market as flat (v1's rounding allowance).
     uint256 private constant IGNORABLE_SIZE_FOR_SHUTDOWN = 100;
+    /// @dev The settlement claim window a shutdown opens (seconds): its default and the setter's bounds.
+    uint256 private constant DEFAULT_SETTLEMENT_WINDOW = 3 days;
+    uint256 private constant MIN_SETTLEMENT_WINDOW = 1 hours;
+    uint256 private constant MAX_SETTLEMENT_WINDOW = 30 days;
 
     /// @inheritdoc IAmm
     address public immutable override clearingHouse;
@@ -75,13 +90,21 @@ contract Amm is IAmm, Ownable {
     /// @inheritdoc IAmm
     /// @dev Immutable: the adapter itself can replace the aggregator behind a key.
     IPriceFeed public immutable override priceFeed;
+    /// @dev Deployed on an Arbitrum chain: "this block" is the L2 block (`ChainBlock`).
+    bool private immutable _onArbitrum;
     /// @inheritdoc IAmm
     bool public override isShutdown;
+    /// @dev Packed with `isShutdown`: the claim window a shutdown will open (seconds), and once shut down the
+    ///      time it closes (fixed at the shutdown: a later setting cannot move it).
+    uint32 private _settlementWindow;
+    uint32 private _settlementWindowEnd;
     uint256 private _settlementPrice;
     /// @inheritdoc IAmm
     uint256 public override initialQuoteAssetReserve;
-    MarkTwap.Observation[1024] private _observations;
+    MarkTwap.Observation[OBSERVATION_CAPACITY] private _observations;
     uint256 private _grownTo;
+    /// @dev Where the current funding window starts: the last settlement, or the opening (see `setOpen`).
+    MarkCheckpoint private _fundingWindow;
 
     modifier onlyClearingHouse() {
         if (msg.sender != clearingHouse) revert OnlyClearingHouse(msg.sender);
@@ -108,6 +131,7 @@ contract Amm is IAmm, Ownable {
             config.quoteAssetReserve == 0 || config.baseAssetReserve == 0 || config.fundingPeriod == 0
                 || address(feed) == address(0) || clearingHouse_ == address(0)
         ) revert InvalidParameter();
+        _onArbitrum = ChainBlock.onArbitrum();
         clearingHouse = clearingHouse_;
         priceFeed = feed;
         priceFeedKey = key;
@@ -119,6 +143,7 @@ contract Amm is IAmm, Ownable {
         _params = p;
         _funding.fundingPeriod = config.fundingPeriod.toUint32();
         _setMaxFundingRate(config.maxFundingRate);
+        _settlementWindow = uint32(DEFAULT_SETTLEMENT_WINDOW);
         _slot0 = Slot0({
             quoteReserve: _toReserve(config.quoteAssetReserve),
             baseReserve: _toBaseReserve(config.baseAssetReserve),
@@ -217,9 +242,7 @@ contract Amm is IAmm, Ownable {
         uint256 period = f.fundingPeriod;
 
         uint256 indexTwap = priceFeed.getTwapPrice(priceFeedKey, period);
-        uint256 markTwap = _observations.twap(
-            s0.observationIndex, _blockTimestamp(), PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve), period, true
-        );
+        uint256 markTwap = _settleMarkTwap(s0);
         premiumFraction = (markTwap.toInt() - indexTwap.toInt()) * int256(period) / int256(ONE_DAY);
         if (f.maxFundingRate != 0) {
             int256 cap = indexTwap.mulWad(f.maxFundingRate).toInt();
@@ -241,10 +264,25 @@ contract Amm is IAmm, Ownable {
     }
 
     /// @inheritdoc IAmm
-    function resetReserves(uint256 quoteReserve, uint256 baseReserve) external override onlyClearingHouse {
+    function resetReserves(uint256 quoteReserve, uint256 baseReserve)
+        external
+        override
+        onlyClearingHouse
+        returns (uint256 quoteAtBlockStart, uint256 baseAtBlockStart)
+    {
         if (isShutdown) revert MarketClosed();
         Slot0 memory s0 = _slot0;
         if (quoteReserve == 0 || baseReserve == 0) revert InvalidParameter();
+        uint256 pool = _packReserves(s0.quoteReserve, s0.baseReserve);
+        uint256 blockStart = pool;
+        // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
+        // slither-disable-next-line incorrect-equality
+        if (s0.lastBlock == _blockNumber()) {
+            // the pool already moved in this block: only as this transaction's own curve changes, with no
+            // trade since (any trade moves the reserves away from what the last change left)
+            if (_tload(T_CHANGE_LEFT) != pool) revert CurveChangeAfterTrade();
+            blockStart = _tload(T_BLOCK_START);
+        }
         uint256 price = PoolMath.spotPrice(quoteReserve, baseReserve);
         if (price > MAX_MARK) revert MarkOutOfRange(price, MAX_MARK);
         int256 size = _totalPositionSize(s0.baseReserve);
@@ -254,7 +292,10 @@ contract Amm is IAmm, Ownable {
         _slot0 = s0;
         _baseAtZeroPosition = (baseReserve.toInt() + size).toUint256();
         initialQuoteAssetReserve = _quoteAtZeroPosition(quoteReserve, baseReserve, size);
+        _tstore(T_CHANGE_LEFT, _packReserves(s0.quoteReserve, s0.baseReserve));
+        _tstore(T_BLOCK_START, blockStart);
         emit ReservesReset(quoteReserve, baseReserve);
+        (quoteAtBlockStart, baseAtBlockStart) = (blockStart & type(uint104).max, blockStart >> 104);
     }
 
     /// @inheritdoc IAmm
@@ -273,6 +314,7 @@ contract Amm is IAmm, Ownable {
         }
         _settlementPrice = price;
         isShutdown = true;
+        _settlementWindowEnd = (uint256(_blockTimestamp()) + _settlementWindow).toUint32();
         _slot0.open = false;
         emit Shutdown(price);
     }
@@ -285,9 +327,18 @@ contract Amm is IAmm, Ownable {
         if (_slot0.open == open_) return;
         _slot0.open = open_;
         if (open_) {
+            uint256 period = _funding.fundingPeriod;
             // slither: floors to the hour on purpose (v1's funding schedule) (docs/security.md)
             // slither-disable-next-line divide-before-multiply
-            _funding.nextFundingTime = ((block.timestamp + _funding.fundingPeriod) / 1 hours * 1 hours).toUint32();
+            uint256 next = (block.timestamp + period) / 1 hours * 1 hours;
+            _funding.nextFundingTime = next.toUint32();
+            // the first window is v1's for an on-time settlement, [next - period, next] (next - period <= now),
+            // from the first observation on when the market is younger
+            Slot0 memory s0 = _slot0;
+            (uint144 cumulative, uint32 at) = _observations.cumulativeAt(
+                s0.observationIndex, PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve), next - period
+            );
+            _fundingWindow = MarkCheckpoint(at, cumulative);
         }
         emit OpenChanged(open_);
     }
@@ -312,6 +363,15 @@ contract Amm is IAmm, Ownable {
     /// @notice Sets the funding-rate cap per period (wad; 0 = off).
     function setMaxFundingRate(uint256 maxFundingRate_) external onlyOwner {
         _setMaxFundingRate(maxFundingRate_);
+    }
+
+    /// @notice Sets the settlement claim window a shutdown will open (seconds, 1 hour to 30 days; 3 days
+    ///         by default). Refused once the market is shut down (`MarketClosed`): the window is fixed then.
+    function setSettlementWindow(uint256 window) external onlyOwner {
+        if (isShutdown) revert MarketClosed();
+        if (window < MIN_SETTLEMENT_WINDOW || window > MAX_SETTLEMENT_WINDOW) revert InvalidParameter();
+        _settlementWindow = uint32(window);
+        emit SettlementWindowChanged(window);
     }
 
     /// @notice Pre-writes up to `count` more observation slots so that trades never pay for a fresh
@@ -348,13 +408,28 @@ contract Amm is IAmm, Ownable {
     function getTwapPrice(uint256 interval) public view override returns (uint256) {
         Slot0 memory s0 = _slot0;
         return _observations.twap(
-            s0.observationIndex, _blockTimestamp(), PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve), interval, false
+            s0.observationIndex, _blockTimestamp(), PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve), interval
         );
+    }
+
+    /// @inheritdoc IAmm
+    function fundingWindowStart() external view override returns (uint256) {
+        return _fundingWindow.timestamp;
     }
 
     /// @inheritdoc IAmm
     function getUnderlyingPrice() public view override returns (uint256) {
         return priceFeed.getPrice(priceFeedKey);
+    }
+
+    /// @inheritdoc IAmm
+    function getGuardedUnderlyingPrice() external view override returns (uint256) {
+        return priceFeed.getGuardedPrice(priceFeedKey);
+    }
+
+    /// @inheritdoc IAmm
+    function checkGuardedIndex() external override {
+        priceFeed.checkGuarded(priceFeedKey);
     }
 
     /// @inheritdoc IAmm
@@ -420,6 +495,16 @@ contract Amm is IAmm, Ownable {
     /// @inheritdoc IAmm
     function getSettlementPrice() external view override returns (uint256) {
         return _settlementPrice;
+    }
+
+    /// @inheritdoc IAmm
+    function settlementWindow() external view override returns (uint256) {
+        return _settlementWindow;
+    }
+
+    /// @inheritdoc IAmm
+    function settlementWindowEnd() external view override returns (uint256) {
+        return _settlementWindowEnd;
     }
 
     function quoteAssetReserve() external view override returns (uint256) {
@@ -495,11 +580,12 @@ contract Amm is IAmm, Ownable {
         if (priceAfter > MAX_MARK) revert MarkOutOfRange(priceAfter, MAX_MARK);
         // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
         // slither-disable-next-line incorrect-equality
-        bool newBlock = s0.lastBlock != _blockNumber();
+        uint32 blockNumber = _blockNumber();
+        bool newBlock = s0.lastBlock != blockNumber;
         if (fluctuationLimitRatio != 0) {
             uint256 limitRatio = fluctuationLimitRatio;
             // the reference: the price at the start of the current block
-            uint256 refPrice = newBlock ? priceBefore : _observations.startPrice(s0.observationIndex);
+            uint256 refPrice = newBlock ? priceBefore : _observations.blockStartPrice(s0.observationIndex);
             uint256 upper = refPrice.mulWad(1e18 + limitRatio);
             uint256 lower = refPrice.mulWad(1e18 - limitRatio);
             // the block may already have crossed the limit once: then it is frozen
@@ -508,7 +594,7 @@ contract Amm is IAmm, Ownable {
                 if (priceAfter > upper || priceAfter < lower) revert FluctuationLimitExceeded(priceAfter, lower, upper);
             }
         }
-        if (newBlock) _writeObservation(s0, priceBefore);
+        if (newBlock) _writeObservation(s0, priceBefore, blockNumber);
         if (quoteAfter > type(uint104).max || baseAfter > type(uint96).max) revert ReserveOverflow();
         // one word, laid out as `Slot0` (quote bits 0-103, base 104-199, lastBlock 200-231, observation
         // head 232-247, open 248-255); the swap only runs on an open market
@@ -524,21 +610,40 @@ contract Amm is IAmm, Ownable {
     function _recordObservation(Slot0 memory s0) private {
         // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
         // slither-disable-next-line incorrect-equality
-        if (s0.lastBlock == _blockNumber()) return;
-        _writeObservation(s0, PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve));
+        uint32 blockNumber = _blockNumber();
+        if (s0.lastBlock == blockNumber) return;
+        _writeObservation(s0, PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve), blockNumber);
     }
 
-    /// @dev Writes the observation that starts the current block; `price` has been in force since the last one.
-    function _writeObservation(Slot0 memory s0, uint256 price) private {
+    /// @dev Writes the observation that starts block `blockNumber` (the current one, `_blockNumber()`); `price` has
+    ///      been in force since the last one.
+    function _writeObservation(Slot0 memory s0, uint256 price, uint32 blockNumber) private {
         s0.observationIndex = _observations.write(s0.observationIndex, _blockTimestamp(), _toPrice(price));
-        s0.lastBlock = _blockNumber();
+        s0.lastBlock = blockNumber;
+    }
+
+    /// @dev The mark TWAP over the funding window, [its start, now], exact whatever the number of trades in it
+    ///      (two reads: the newest observation and the window's start); starts the next window now.
+    function _settleMarkTwap(Slot0 memory s0) private returns (uint256 markTwap) {
+        uint32 nowTs = _blockTimestamp();
+        uint256 spot = PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
+        uint144 cumulative = _observations.cumulativeNow(s0.observationIndex, nowTs, spot);
+        MarkCheckpoint memory start = _fundingWindow;
+        unchecked {
+            // the window starts at the opening or the last settlement, both before now (nextFundingTime > them)
+            uint256 elapsed = nowTs - start.timestamp;
+            // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
+            // slither-disable-next-line incorrect-equality
+            markTwap = elapsed == 0 ? spot : uint256(uint144(cumulative - start.cumulative)) / elapsed;
+        }
+        _fundingWindow = MarkCheckpoint(nowTs, cumulative);
     }
 
     /// @dev The fluctuation reference: the price at the start of the current block.
     function _referencePrice(Slot0 memory s0) private view returns (uint256) {
         // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
         // slither-disable-next-line incorrect-equality
-        if (s0.lastBlock == _blockNumber()) return _observations.startPrice(s0.observationIndex);
+        if (s0.lastBlock == _blockNumber()) return _observations.blockStartPrice(s0.observationIndex);
         return PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
     }
 
@@ -626,12 +731,30 @@ contract Amm is IAmm, Ownable {
         return price;
     }
 
+    /// @dev Both reserves in one word (quote in bits 0-103, base above): never zero for a live pool.
+    function _packReserves(uint256 quote, uint256 base) private pure returns (uint256) {
+        return quote | (base << 104);
+    }
+
+    function _tload(bytes32 slot) private view returns (uint256 value) {
+        assembly ("memory-safe") {
+            value := tload(slot)
+        }
+    }
+
+    function _tstore(bytes32 slot, uint256 value) private {
+        assembly ("memory-safe") {
+            tstore(slot, value)
+        }
+    }
+
     function _blockTimestamp() internal view virtual returns (uint32) {
         return uint32(block.timestamp);
     }
 
-    /// @dev The block number truncated to 32 bits (compared for equality only; wraps after 2^32 blocks).
+    /// @dev The chain's own block number (the L2 block on Arbitrum, `ChainBlock`) truncated to 32 bits (compared
+    ///      for equality only; wraps after 2^32 blocks).
     function _blockNumber() internal view virtual returns (uint32) {
-        return uint32(block.number);
+        return uint32(ChainBlock.number(_onArbitrum));
     }
 }

@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IAmm} from "../interfaces/IAmm.sol";
 import {IClearingHouse} from "../interfaces/IClearingHouse.sol";
 import {IVault} from "../interfaces/IVault.sol";
@@ -188,12 +189,27 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     }
 
     /// @inheritdoc IClearingHouse
+    function claimSettlement(IAmm, address) external override {
+        _delegateToRiskModule();
+    }
+
+    /// @inheritdoc IClearingHouse
     function adjustK(IAmm, uint256) external override returns (int256) {
         _delegateToRiskModule();
     }
 
     /// @inheritdoc IClearingHouse
     function repeg(IAmm, uint256) external override returns (int256) {
+        _delegateToRiskModule();
+    }
+
+    /// @inheritdoc IClearingHouse
+    function adjustK(IAmm, uint256, int256) external override returns (int256) {
+        _delegateToRiskModule();
+    }
+
+    /// @inheritdoc IClearingHouse
+    function repeg(IAmm, uint256, int256) external override returns (int256) {
         _delegateToRiskModule();
     }
 
@@ -325,6 +341,36 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     /// @inheritdoc IClearingHouse
     function unpaidBadDebt() external view override returns (uint256) {
         return _unpaidBadDebt;
+    }
+
+    /// @inheritdoc IClearingHouse
+    function getSettlement(IAmm amm) public view override returns (Settlement memory s) {
+        SettlementBook memory book = _settlements[amm];
+        s.windowEnd = amm.settlementWindowEnd();
+        s.totalClaims = book.totalClaims;
+        s.paid = book.paid;
+        s.unpaidClaims = book.unpaidClaims;
+        s.finalized = book.finalized;
+        if (book.finalized) {
+            s.available = book.available;
+        } else {
+            // what finalizing now would fix: the collateral, topped up by the fund when short
+            uint256 held = int256(_markets[amm].collateral).toUint256();
+            if (held < s.totalClaims) held += Math.min(vault.balanceOfWad(insuranceFund), s.totalClaims - held);
+            s.available = Math.min(held, s.totalClaims);
+        }
+    }
+
+    /// @inheritdoc IClearingHouse
+    function getSettlementClaim(IAmm amm, address trader) external view override returns (uint256 claim, uint256 payout) {
+        claim = _settlementClaims[amm][trader];
+        Settlement memory s = getSettlement(amm);
+        payout = s.available == s.totalClaims ? claim : claim * s.available / s.totalClaims;
+    }
+
+    /// @inheritdoc IClearingHouse
+    function maxCurveMove() external view override returns (uint256) {
+        return _maxCurveMove();
     }
 
     /// @dev Runs the same call in the risk module on this contract's storage and returns its result.

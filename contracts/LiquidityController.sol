@@ -45,6 +45,8 @@ contract LiquidityController is ILiquidityController, Ownable {
 
     /// @inheritdoc ILiquidityController
     uint256 public override lastFundBalance;
+    /// @inheritdoc ILiquidityController
+    address public override keeper;
     mapping(IAmm amm => Params) private _params;
     mapping(IAmm amm => State) private _state;
     IAmm[] private _markets;
@@ -61,6 +63,7 @@ contract LiquidityController is ILiquidityController, Ownable {
     // slither: calls only the immutable ClearingHouse and an Amm the owner configured for it (docs/security.md)
     // slither-disable-next-line reentrancy-no-eth
     function update(IAmm amm) external override returns (int256 totalCost) {
+        if (msg.sender != keeper && msg.sender != owner()) revert NotKeeper(msg.sender);
         Params memory p = _params[amm];
         if (!p.enabled) revert ControllerDisabled(address(amm));
         if (!amm.open()) revert MarketNotOpen(address(amm));
@@ -72,7 +75,7 @@ contract LiquidityController is ILiquidityController, Ownable {
         Decision memory d = _decide(amm, p, s.budget, s.lastNetPosition);
         uint256 allowance = d.allowance;
         if (d.kFactor != WAD) {
-            int256 cost = clearingHouse.adjustK(amm, d.kFactor);
+            int256 cost = clearingHouse.adjustK(amm, d.kFactor, d.kCost);
             allowance = _spend(cost, allowance);
             totalCost += cost;
             emit KStep(address(amm), d.kAction, d.kFactor, cost);
@@ -83,7 +86,7 @@ contract LiquidityController is ILiquidityController, Ownable {
         uint256 priceBefore = amm.getSpotPrice();
         uint256 repegAllowance = allowance;
         if (d.repegPrice != 0) {
-            int256 cost = clearingHouse.repeg(amm, d.repegPrice);
+            int256 cost = clearingHouse.repeg(amm, d.repegPrice, d.repegCost);
             allowance = _spend(cost, allowance);
             totalCost += cost;
             emit RepegStep(address(amm), priceBefore, amm.getSpotPrice(), cost);
@@ -103,6 +106,12 @@ contract LiquidityController is ILiquidityController, Ownable {
     }
 
     // ====================================================================================== owner
+
+    /// @inheritdoc ILiquidityController
+    function setKeeper(address keeper_) external override onlyOwner {
+        keeper = keeper_;
+        emit KeeperChanged(keeper_);
+    }
 
     /// @inheritdoc ILiquidityController
     function configure(IAmm amm, Params calldata params) external override onlyOwner {
@@ -194,12 +203,15 @@ contract LiquidityController is ILiquidityController, Ownable {
         d.allowance = Math.min(budget, insuranceFund.surplus());
         d.kFactor = WAD;
         uint256 gap = d.gap.abs();
+        // the ClearingHouse's bound on the update's shrink plus repeg, less a margin for rounding
+        uint256 moveLimit = clearingHouse.maxCurveMove();
+        moveLimit = moveLimit > MIN_STEP ? moveLimit - MIN_STEP : 0;
 
         // 1. k: shrink when the fund pays funding, else deepen when the gap is wide and the book balanced
         bool fundPays = (d.fundingRate > 0 && net < 0) || (d.fundingRate < 0 && net > 0);
         if (fundPays && d.fundingRate.abs() > p.fundingBand) {
             if (p.maxStep >= MIN_STEP) {
-                uint256 floor = Math.ceilDiv(uint256(p.minBaseReserve) * WAD, b);
+                uint256 floor = Math.max(Math.ceilDiv(uint256(p.minBaseReserve) * WAD, b), WAD - moveLimit);
                 _fitK(d, Action.SHRINK, net, q, b, WAD - p.maxStep, floor);
             }
         } else if (gap > p.gapBand && d.imbalance <= p.imbalanceBand) {
@@ -212,15 +224,17 @@ contract LiquidityController is ILiquidityController, Ownable {
         }
         if (d.kFactor != WAD) (q, b) = KMath.scaled(q, b, d.kFactor);
 
-        // 2. repeg toward the index, at most maxRepegStep, within what is left of the allowance
+        // 2. repeg toward the index, at most maxRepegStep, within what is left of the allowance and of the move
         if (gap > p.repegBand && p.maxRepegStep != 0) {
             uint256 spot = PoolMath.spotPrice(q, b);
             uint256 target = amm.getUnderlyingPrice();
             uint256 lower = spot.mulWad(WAD - p.maxRepegStep);
             uint256 upper = spot.mulWad(WAD + p.maxRepegStep);
             uint256 wanted = target < lower ? lower : (target > upper ? upper : target);
+            uint256 shrunk = d.kFactor < WAD ? WAD - d.kFactor : 0;
+            uint256 room = moveLimit > shrunk ? moveLimit - shrunk : 0;
             int256 left = d.allowance.toInt() - d.kCost;
-            _fitRepeg(d, net, q, b, spot, wanted, left > 0 ? uint256(left) : 0);
+            _fitRepeg(d, net, q, b, spot, wanted, room, left > 0 ? uint256(left) : 0);
         }
     }
 
@@ -259,9 +273,9 @@ contract LiquidityController is ILiquidityController, Ownable {
         (d.kFactor, d.kCost) = (lo, loCost);
     }
 
-    /// @dev Price between `spot` and `wanted` closest to `wanted` whose exact repeg cost fits `allowance`.
-    ///      Repegging at `spot` itself may differ from the current quote reserve by rounding, so `lo` only
-    ///      counts once a price's cost was checked.
+    /// @dev Price between `spot` and `wanted`, at most `room` (relative) from `spot`, closest to `wanted` whose
+    ///      exact repeg cost fits `allowance`. Repegging at `spot` itself may differ from the current quote
+    ///      reserve by rounding, so `lo` only counts once a price's cost was checked.
     function _fitRepeg(
         Decision memory d,
         int256 net,
@@ -269,16 +283,22 @@ contract LiquidityController is ILiquidityController, Ownable {
         uint256 b,
         uint256 spot,
         uint256 wanted,
+        uint256 room,
         uint256 allowance
     ) private pure {
         if (_relDiff(wanted, spot) < MIN_STEP) return;
         d.repegWanted = wanted;
         d.repegWantedCost = _repegCost(net, q, b, wanted);
-        if (_fits(d.repegWantedCost, allowance)) {
-            (d.repegPrice, d.repegCost) = (wanted, d.repegWantedCost);
+        // the ClearingHouse's move bound: what the shrink left of it
+        uint256 reachable = wanted;
+        if (_relDiff(wanted, spot) > room) reachable = wanted > spot ? spot.mulWad(WAD + room) : spot.mulWad(WAD - room);
+        if (_relDiff(reachable, spot) < MIN_STEP) return;
+        int256 reachableCost = reachable == wanted ? d.repegWantedCost : _repegCost(net, q, b, reachable);
+        if (_fits(reachableCost, allowance)) {
+            (d.repegPrice, d.repegCost) = (reachable, reachableCost);
             return;
         }
-        (uint256 lo, uint256 hi) = (spot, wanted);
+        (uint256 lo, uint256 hi) = (spot, reachable);
         // slither: Solidity zero-initialises locals; zero is the intended start value (docs/security.md)
         // slither-disable-next-line uninitialized-local
         int256 loCost;

@@ -54,6 +54,10 @@ interface IAmm {
     ///      about 1.2 million quote per base), the most the price observations can record: a pool at such a price
     ///      could not start its next block, and every later trade, liquidation and curve change would revert.
     error MarkOutOfRange(uint256 price, uint256 maxPrice);
+    /// @dev A curve change (adjustK, repeg, the liquidity controller's update) after the market already traded
+    ///      in this block (or changed its curve in an earlier transaction of it): a trade before a curve change in
+    ///      the same block could be closed after it, and profit from it. Retry in a later block, before any trade.
+    error CurveChangeAfterTrade();
 
     // ----------------------------------------------------------------------------------------- events
     /// @notice A funding period was settled. `rate` = premiumFraction / indexTwap (wad, signed);
@@ -71,6 +75,8 @@ interface IAmm {
     event Shutdown(uint256 settlementPrice);
     /// @notice The reserves were rescaled or re-priced by the ClearingHouse (k adjustment or repeg).
     event ReservesReset(uint256 quoteReserve, uint256 baseReserve);
+    /// @notice The settlement claim window a shutdown will open changed (seconds).
+    event SettlementWindowChanged(uint256 window);
 
     // ------------------------------------------------------------------------------------ trading (CH)
     /// @notice Adds (long) or removes (short) `quoteAmount` of quote; returns the base received/given.
@@ -90,16 +96,25 @@ interface IAmm {
         external
         returns (SwapResult memory result);
 
-    /// @notice Settles a funding period: premium = markTwap − indexTwap over `fundingPeriod`.
+    /// @notice Settles a funding period: premium = markTwap − indexTwap. The mark TWAP is exact over the funding
+    ///         window, from its start (`fundingWindowStart`: the last settlement, or the opening) to now, whatever
+    ///         the number of trades in it; the index TWAP spans the last `fundingPeriod`. Starts the next window.
     /// @dev Only the ClearingHouse, once `block.timestamp >= nextFundingTime`.
     /// @return premiumFraction premium × fundingPeriod / 1 day, clamped by maxFundingRate (wad, signed)
     /// @return totalPositionSize net base position of all traders (wad, signed)
     function settleFunding() external returns (int256 premiumFraction, int256 totalPositionSize);
 
     /// @notice Replaces both reserves (k adjustment or repeg); the ClearingHouse books the cost.
-    function resetReserves(uint256 quoteReserve, uint256 baseReserve) external;
+    /// @dev Refused (`CurveChangeAfterTrade`) once the pool has moved in this block other than by this
+    ///      transaction's own curve changes: every trade of a block comes after all of its curve changes.
+    /// @return quoteAtBlockStart the quote reserve before this block's first curve change
+    /// @return baseAtBlockStart the base reserve before it (the ClearingHouse bounds the block's whole move)
+    function resetReserves(uint256 quoteReserve, uint256 baseReserve)
+        external
+        returns (uint256 quoteAtBlockStart, uint256 baseAtBlockStart);
 
-    /// @notice Closes the market for good at v1's settlement price. Owner or ClearingHouse.
+    /// @notice Closes the market for good at v1's settlement price and opens the settlement claim window
+    ///         (`settlementWindow` seconds from now, see `ClearingHouse.settlePosition`). Owner or ClearingHouse.
     function shutdown() external;
 
     // ------------------------------------------------------------------------------------------ views
@@ -109,10 +124,23 @@ interface IAmm {
     function getOutputPrice(Dir dir, uint256 baseAmount) external view returns (uint256);
     /// @notice quoteAssetReserve / baseAssetReserve, rounded down (wad).
     function getSpotPrice() external view returns (uint256);
-    /// @notice Mark-price TWAP over the last `interval` seconds (wad); O(1) in the number of trades.
+    /// @notice Mark-price TWAP over the last `interval` seconds (wad), exact: over the whole history when the
+    ///         market is younger than `interval`; `MarkTwap.TwapUnavailable` when the observation ring (4,096
+    ///         trading seconds at least) no longer reaches back that far. Cost logarithmic in the trading seconds
+    ///         inside the window.
     function getTwapPrice(uint256 interval) external view returns (uint256);
+    /// @notice Start (timestamp) of the current funding window: the last funding settlement, or, after the market
+    ///         opened, `nextFundingTime − fundingPeriod` (v1's window for an on-time first settlement) or the
+    ///         market's first observation if later.
+    function fundingWindowStart() external view returns (uint256);
     /// @notice Index price from the price feed (wad).
     function getUnderlyingPrice() external view returns (uint256);
+    /// @notice Index price from the price feed's `getGuardedPrice` (wad): refused also while the L2 sequencer is down
+    ///         or in its grace period. Read before a position is opened, increased or liquidated.
+    function getGuardedUnderlyingPrice() external view returns (uint256);
+    /// @notice Reverts when `getGuardedUnderlyingPrice` would (the price feed's `checkGuarded`). Read before a
+    ///         position is opened or increased.
+    function checkGuardedIndex() external;
     /// @notice Index TWAP from the price feed (wad).
     function getUnderlyingTwapPrice(uint256 interval) external view returns (uint256);
     /// @notice (quoteAssetReserve, baseAssetReserve) in wad.
@@ -131,6 +159,10 @@ interface IAmm {
     function getBaseAssetDelta() external view returns (int256);
     /// @notice v1's settlement price once shut down (wad); 0 = everyone takes back their margin.
     function getSettlementPrice() external view returns (uint256);
+    /// @notice The claim window a shutdown opens (seconds; 3 days unless the owner set another, 1 h - 30 days).
+    function settlementWindow() external view returns (uint256);
+    /// @notice When the settlement claim window closes (unix seconds; fixed at the shutdown); 0 before a shutdown.
+    function settlementWindowEnd() external view returns (uint256);
 
     function quoteAssetReserve() external view returns (uint256);
     function baseAssetReserve() external view returns (uint256);

@@ -27,6 +27,24 @@ interface IClearingHouseTypes {
         int256 lastUpdatedCumulativePremiumFraction;
     }
 
+    /// @notice The settlement of a shut-down market (see `settlePosition`). Amounts in wad.
+    /// @param windowEnd when the claim window closes (unix seconds; 0: the market is not shut down)
+    /// @param totalClaims the sum of the claims registered in the window
+    /// @param available what the registered claims share: fixed when the first payout after the window finalizes
+    ///        the settlement (the market's collateral, plus what the InsuranceFund paid in when that was short,
+    ///        at most `totalClaims`); before that, what it would be now (claims may still come)
+    /// @param paid paid out to registered claims so far
+    /// @param unpaidClaims registered claims not paid yet
+    /// @param finalized whether `available` is fixed
+    struct Settlement {
+        uint256 windowEnd;
+        uint256 totalClaims;
+        uint256 available;
+        uint256 paid;
+        uint256 unpaidClaims;
+        bool finalized;
+    }
+
     // ----------------------------------------------------------------------------------------- errors
     /// @dev An amount or leverage of zero.
     error ZeroAmount();
@@ -67,6 +85,18 @@ interface IClearingHouseTypes {
     error EnforcedPause();
     /// @dev A quote amount outside the slippage limit on a close.
     error SlippageExceeded(uint256 amount, uint256 limit);
+    /// @dev Settlement: the claim window is open until `windowEnd` (unix seconds): the claim is already
+    ///      registered, or a payout was asked before the window closed.
+    error SettlementWindowOpen(uint256 windowEnd);
+    /// @dev Settlement: the trader has no claim registered and unpaid (a position not registered in the window
+    ///      is settled by its trader with `settlePosition`).
+    error NothingToSettle();
+    /// @dev A curve change would cost the InsuranceFund `cost` (wad, signed), more than the caller's `maxCost`
+    ///      (typically: the net position grew since the change was planned, e.g. a front-runner's trade).
+    error CurveChangeCostExceeded(int256 cost, int256 maxCost);
+    /// @dev This block's curve changes together would move positions' value by `move` (relative price move plus
+    ///      relative base-reserve shrink, wad), more than `maxMove` = half the maintenance margin ratio.
+    error CurveMoveTooLarge(uint256 move, uint256 maxMove);
 
     // ----------------------------------------------------------------------------------------- events
     /// @notice Every position change (open, increase, reduce, reverse, close, liquidation).
@@ -109,8 +139,17 @@ interface IClearingHouseTypes {
     );
     /// @notice Margin added (positive) or removed (negative), with the funding settled on the way.
     event MarginChanged(address indexed trader, address indexed amm, int256 amount, int256 fundingPayment);
-    /// @notice A position settled after shutdown; `valueTransferred` credited to the vault balance.
+    /// @notice A position settled after shutdown; `valueTransferred` (wad) credited to the vault balance.
     event PositionSettled(address indexed amm, address indexed trader, uint256 valueTransferred);
+    /// @notice A position turned into a settlement claim in the window: its `value` at the settlement price,
+    ///         funding included (wad), paid (pro rata when the market is short) once the window closes at `windowEnd`.
+    event SettlementClaimed(address indexed amm, address indexed trader, uint256 value, uint256 windowEnd);
+    /// @notice The claim window closed and the first payout fixed the settlement: the registered claims
+    ///         (`totalClaims`) share `available` (wad), of which `fromInsuranceFund` the fund paid in.
+    event SettlementFinalized(address indexed amm, uint256 totalClaims, uint256 available, uint256 fromInsuranceFund);
+    /// @notice The last registered claim was paid: the rounding left of `available` (wad, less than one wei per
+    ///         claim) went to the InsuranceFund.
+    event SettlementDustSwept(address indexed amm, uint256 dust);
     /// @notice Funding settled for a market: the period's premium fraction and the new cumulative value.
     event FundingPaid(address indexed amm, int256 premiumFraction, int256 cumulativePremiumFraction, int256 insuranceFundPnl);
     /// @notice After a liquidation, restriction mode holds for the rest of the block.
@@ -189,8 +228,34 @@ interface IClearingHouse is IClearingHouseTypes {
     /// @notice Moves the mark to `newPrice` (wad) at a constant base reserve, booking the cost like adjustK.
     function repeg(IAmm amm, uint256 newPrice) external returns (int256 cost);
 
-    /// @notice After a shutdown, credits margin + PnL at the settlement price (floored at 0).
+    /// @notice `adjustK` with a bound on its cost: refused (`CurveChangeCostExceeded`) when the cost would exceed
+    ///         `maxCost` (wad, signed; negative: the fund must gain at least `-maxCost`). The two-argument form
+    ///         is bounded only by the fund's surplus. Both are refused after a trade in the same block
+    ///         (`CurveChangeAfterTrade`) and when the block's changes would move positions' value by more than
+    ///         `maxCurveMove()` (`CurveMoveTooLarge`).
+    function adjustK(IAmm amm, uint256 factor, int256 maxCost) external returns (int256 cost);
+
+    /// @notice `repeg` with a bound on its cost, as `adjustK(amm, factor, maxCost)`.
+    function repeg(IAmm amm, uint256 newPrice, int256 maxCost) external returns (int256 cost);
+
+    /// @notice After a shutdown, settles the caller's position at the settlement price, in two steps. Its value
+    ///         is margin + PnL at the settlement price − the funding owed (wad, floored at 0; with a settlement
+    ///         price of 0, margin − funding). While the claim window is open (`IAmm.settlementWindowEnd`), the
+    ///         call registers that value as a claim and deletes the position (`SettlementClaimed`; a value of 0 is
+    ///         settled at once). Once it has closed, the call pays the registered claim to the vault balance
+    ///         (`PositionSettled`): in full when the market's collateral, plus what the InsuranceFund can pay in,
+    ///         covers all the registered claims, else `claim × available / totalClaims` (rounded down; the last
+    ///         payout sends the rounding dust to the fund): the same share whatever the order of the claims.
+    ///         A position first settled after the window is paid at most that share, out of what the registered
+    ///         claims leave and what the fund can pay in; it never dilutes them.
+    /// @dev Reverts `MarketNotShutdown`, `NoPosition` (nothing to register or pay), `SettlementWindowOpen`.
     function settlePosition(IAmm amm) external;
+
+    /// @notice `settlePosition` for `trader`, by anyone, credited to `trader`'s vault balance: in the window it
+    ///         registers the trader's position as a claim, after it pays the registered claim. A position left
+    ///         unregistered after the window is settled by its trader only (`NothingToSettle` here).
+    /// @dev Reverts `MarketNotShutdown`, `NoPosition` (in the window), `SettlementWindowOpen`, `NothingToSettle`.
+    function claimSettlement(IAmm amm, address trader) external;
 
     // ------------------------------------------------------------------------------------------ views
     /// @notice (size, margin, openNotional, lastUpdatedCumulativePremiumFraction).
@@ -212,6 +277,15 @@ interface IClearingHouse is IClearingHouseTypes {
     ///         payout that needed more than the market held. Netted against that market's later bad debt.
     function prepaidBadDebt(IAmm amm) external view returns (uint256);
     /// @notice Bad debt the InsuranceFund could not pay when it arose (wad, all markets; their markets were
-    ///         halted). The fund's withdrawable surplus excludes it.
+    ///         halted). The fund's withdrawable surplus excludes it. A halted market's part is released when its
+    ///         settlement is finalized (paid in by the fund then, or borne pro rata by the claims).
     function unpaidBadDebt() external view returns (uint256);
+    /// @notice The settlement of `amm` (all zero before a shutdown).
+    function getSettlement(IAmm amm) external view returns (Settlement memory);
+    /// @notice `trader`'s registered, unpaid settlement claim and its payout (wad): final once the settlement is
+    ///         finalized, before that what it would be if the window closed now.
+    function getSettlementClaim(IAmm amm, address trader) external view returns (uint256 claim, uint256 payout);
+    /// @notice The most one block's curve changes may move positions' value (wad): half the maintenance margin
+    ///         ratio, counting the relative price move plus the relative shrink of the base reserve.
+    function maxCurveMove() external view returns (uint256);
 }

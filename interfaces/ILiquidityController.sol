@@ -8,10 +8,14 @@ import {IAmm} from "./IAmm.sol";
 ///         the cost (wad, signed; > 0 paid by the InsuranceFund into the market's collateral, < 0 credited
 ///         to the fund) is the exact change in what closing the traders' net position would exchange.
 interface IClearingHouseCurve {
-    /// @notice Scales both reserves by `factor` (wad) at an unchanged price; returns the cost.
-    function adjustK(IAmm amm, uint256 factor) external returns (int256 cost);
-    /// @notice Sets the quote reserve to `baseReserve × newPrice` (base unchanged); returns the cost.
-    function repeg(IAmm amm, uint256 newPrice) external returns (int256 cost);
+    /// @notice Scales both reserves by `factor` (wad) at an unchanged price; returns the cost, refused when it
+    ///         would exceed `maxCost`.
+    function adjustK(IAmm amm, uint256 factor, int256 maxCost) external returns (int256 cost);
+    /// @notice Sets the quote reserve to `baseReserve × newPrice` (base unchanged); returns the cost, refused
+    ///         when it would exceed `maxCost`.
+    function repeg(IAmm amm, uint256 newPrice, int256 maxCost) external returns (int256 cost);
+    /// @notice The most one block's curve changes may move positions' value (wad; half the maintenance ratio).
+    function maxCurveMove() external view returns (uint256);
     /// @notice The InsuranceFund that pays (or receives) the cost.
     function insuranceFund() external view returns (address);
     /// @notice The contract allowed to call adjustK and repeg besides the owner.
@@ -19,8 +23,10 @@ interface IClearingHouseCurve {
 }
 
 /// @title Automatic liquidity controller: budgeted k adjustment and repeg, once per funding period
-/// @notice Opt-in per market. Anyone (a keeper, typically right after `ClearingHouse.payFunding`) calls
-///         `update(amm)`; at most once per funding period per market, the controller reads the pool and
+/// @notice Opt-in per market. The owner's keeper (or the owner), typically right after
+///         `ClearingHouse.payFunding`, calls `update(amm)`: not anyone, so that nobody can time a curve change
+///         around a position of their own. At most once per funding period per market, and only before any trade
+///         of the block (the ClearingHouse refuses a curve change after one), the controller reads the pool and
 ///         oracle state and may
 ///         1. shrink k by up to `maxStep` when the InsuranceFund paid the last funding period (the traders'
 ///            net position and the funding rate have opposite signs) and |fundingRate| > `fundingBand`;
@@ -29,7 +35,8 @@ interface IClearingHouseCurve {
 ///            `imbalanceBand`;
 ///         3. then move the spot price toward the index by at most `maxRepegStep` (relative) when the gap
 ///            exceeds `repegBand`.
-///         A k change never leaves the base reserve outside [`minBaseReserve`, `maxBaseReserve`]. Every
+///         A k change never leaves the base reserve outside [`minBaseReserve`, `maxBaseReserve`]; the shrink and
+///         the repeg together stay within the ClearingHouse's `maxCurveMove()` (less 1e-6 for rounding). Every
 ///         action's exact cost (KMath.curveChangeCost, the ClearingHouse's own formula) is computed first;
 ///         an action that would cost more than the market's allowance is scaled down to the largest step
 ///         that fits (bisection on the exact cost) or skipped.
@@ -130,8 +137,12 @@ interface ILiquidityController {
     error TooManyMarkets();
     /// @dev Defensive: the ClearingHouse charged more than the allowance (its cost formula changed).
     error BudgetExceeded(int256 cost, uint256 allowance);
+    /// @dev `update` called by someone other than the keeper or the owner.
+    error NotKeeper(address caller);
 
     // ----------------------------------------------------------------------------------------- events
+    /// @notice The account allowed to call `update` (besides the owner) changed; zero: the owner only.
+    event KeeperChanged(address keeper);
     /// @notice A market's parameters were set (this also enables or disables it).
     event Configured(address indexed amm, Params params);
     /// @notice A market was enabled or disabled.
@@ -152,8 +163,12 @@ interface ILiquidityController {
     );
 
     // ---------------------------------------------------------------------------------------- actions
-    /// @notice Runs the rule on `amm` (anyone, once per funding period); returns the total cost booked.
+    /// @notice Runs the rule on `amm` (the keeper or the owner, once per funding period); returns the total cost
+    ///         booked. Each step is sent with its exact predicted cost as the ClearingHouse's `maxCost`.
     function update(IAmm amm) external returns (int256 totalCost);
+
+    /// @notice Owner: sets the account allowed to call `update` (zero: the owner only).
+    function setKeeper(address keeper) external;
 
     /// @notice Owner: sets a market's parameters; the first call records the funding clock, the net
     ///         position and lists the market for the income accrual.
@@ -177,4 +192,6 @@ interface ILiquidityController {
     function lastFundBalance() external view returns (uint256);
     /// @notice Every configured market (enabled or not).
     function markets() external view returns (IAmm[] memory);
+    /// @notice The account allowed to call `update` besides the owner (zero: none).
+    function keeper() external view returns (address);
 }

@@ -6,7 +6,7 @@ come out in typed snapshots (perp_client.models).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,10 +19,11 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
-from web3.types import BlockIdentifier, EventData, TxReceipt
+from web3.types import BlockIdentifier, EventData, RPCEndpoint, TxReceipt
 
 from perp_client import pool_math as pm
 from perp_client.abi import ErrorDecoder, load_abi
+from perp_client.batch import BatchReader, Outcome, find_multicall
 from perp_client.deployment import Addresses, deployment_path, load_addresses
 from perp_client.errors import PerpError
 from perp_client.models import (
@@ -79,10 +80,20 @@ def account_from_key(private_key: str) -> LocalAccount:
         raise PerpError("the private key is not valid (expected 32 bytes as hex, 0x-prefixed)") from None
 
 
+def cache_chain_id(w3: Web3) -> None:
+    """Let the provider remember `eth_chainId`: web3.py's validation asks it before every eth_call, which
+    would double the round trips of every read."""
+    provider = w3.provider
+    if hasattr(provider, "cache_allowed_requests") and not provider.cache_allowed_requests:
+        provider.cacheable_requests = {RPCEndpoint("eth_chainId")}
+        provider.cache_allowed_requests = True
+
+
 class PerpClient:
     """One chain, one deployment, optionally one signing key."""
 
     def __init__(self, w3: Web3, addresses: Addresses, account: LocalAccount | None = None, timeout: float = 120.0):
+        cache_chain_id(w3)
         chain_id = w3.eth.chain_id
         if chain_id != addresses.chain_id:
             raise PerpError(f"wrong chain: the deployment is for chain {addresses.chain_id}, the RPC serves chain {chain_id}")
@@ -95,6 +106,7 @@ class PerpClient:
         self.amms = {s: self._contract("Amm", a) for s, a in addresses.amms.items()}
         self.signer = Signer(w3, account, self.decoder, timeout) if account else None
         self._decimals: int | None = None
+        self._batch: BatchReader | None = None
 
     @classmethod
     def connect(
@@ -168,6 +180,30 @@ class PerpClient:
     def block_timestamp(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])
 
+    @property
+    def batch(self) -> BatchReader:
+        """Batched reads through the deployment's Multicall3 (or the canonical one; else one call each)."""
+        if self._batch is None:
+            self._batch = BatchReader(self.w3, find_multicall(self.w3, self.addresses.multicall))
+        return self._batch
+
+    def read(
+        self, label: str, calls: list[ContractFunction], may_fail: frozenset[int] = frozenset(), block: BlockIdentifier = "latest"
+    ) -> tuple[int, list[Any]]:
+        """Every call's value, read at one block in as few round trips as the batch allows; returns (block,
+        values). A revert is a PerpError('<label>: <reason>'), except for the calls at `may_fail`: None."""
+        number, outcomes = self.batch.read(calls, block)
+        values = []
+        for i, o in enumerate(outcomes):
+            if not o.ok and i not in may_fail:
+                raise PerpError(f"{label}: {self.reason(o)}")
+            values.append(o.value if o.ok else None)
+        return number, values
+
+    def reason(self, outcome: Outcome) -> str:
+        """The decoded revert reason of a failed batched call."""
+        return self.decoder.decode(outcome.error)
+
     # ------------------------------------------------------------------------------------------- reads
 
     def margin_ratios(self, block: BlockIdentifier = "latest") -> tuple[int, int]:
@@ -201,27 +237,32 @@ class PerpClient:
 
     def _market(self, symbol: str) -> Market:
         amm = self.amm(symbol)
-        block = self.w3.eth.get_block("latest")
-        n = block["number"]
         f = amm.functions
-        pool = self.pool(symbol, n)
+        calls = [
+            f.open(), f.getReserve(), f.tollRatio(), f.spreadRatio(), f.tradeLimitRatio(), f.getUnderlyingPrice(),
+            f.getTwapPrice(TWAP_INTERVAL), f.fundingRate(), f.fundingPeriod(), f.nextFundingTime(), f.totalPositionSize(),
+        ]
+        clock = self.batch.timestamp_call()
+        n, v = self.read(f"market {symbol.upper()}", [*calls, *([clock] if clock is not None else [])])
+        timestamp = v[11] if clock is not None else self.w3.eth.get_block(n)["timestamp"]
+        pool = Pool(v[1][0], v[1][1], v[2], v[3], v[4])
         return Market(
             symbol=symbol.upper(),
             address=amm.address,
-            open=bool(f.open().call(block_identifier=n)),
+            open=bool(v[0]),
             quote_reserve=pool.quote_reserve,
             base_reserve=pool.base_reserve,
             mark_price=pool.spot,
-            index_price=int(f.getUnderlyingPrice().call(block_identifier=n)),
-            twap_price=int(f.getTwapPrice(TWAP_INTERVAL).call(block_identifier=n)),
-            funding_rate=int(f.fundingRate().call(block_identifier=n)),
-            funding_period=int(f.fundingPeriod().call(block_identifier=n)),
-            next_funding_time=int(f.nextFundingTime().call(block_identifier=n)),
-            total_position_size=int(f.totalPositionSize().call(block_identifier=n)),
+            index_price=int(v[5]),
+            twap_price=int(v[6]),
+            funding_rate=int(v[7]),
+            funding_period=int(v[8]),
+            next_funding_time=int(v[9]),
+            total_position_size=int(v[10]),
             toll_ratio=pool.toll_ratio,
             spread_ratio=pool.spread_ratio,
             trade_limit_ratio=pool.trade_limit_ratio,
-            block_timestamp=int(block["timestamp"]),
+            block_timestamp=int(timestamp),
         )
 
     def markets(self) -> list[Market]:
@@ -230,14 +271,36 @@ class PerpClient:
     def holding(self, symbol: str, trader: str | None = None, block: BlockIdentifier = "latest") -> Holding:
         """The stored position with the funding it owes now."""
         amm = self.amm(symbol)
-        size, margin, open_notional, last = self.clearing_house.functions.getPosition(
-            amm.address, self._trader(trader)
-        ).call(block_identifier=block)
-        cumulative = self.clearing_house.functions.getLatestCumulativePremiumFraction(amm.address).call(
-            block_identifier=block
+        ch = self.clearing_house.functions
+        _, (stored, cumulative) = self.read(
+            f"position {symbol.upper()}",
+            [ch.getPosition(amm.address, self._trader(trader)), ch.getLatestCumulativePremiumFraction(amm.address)],
+            block=block,
         )
-        funding = mul_wad(cumulative - last, size) if size else 0
-        return Holding(size, margin, open_notional, funding)
+        return _holding(stored, cumulative)
+
+    def owed_to_positions(self, symbol: str, traders: Iterable[str], block: BlockIdentifier = "latest") -> tuple[int, int]:
+        """(what the open positions of `traders` in `symbol` are worth to them now: margin + unrealized PnL at
+        the spot price - funding owed, each floored at 0, in wad; how many of them hold a position), read in
+        one batch at one block. A trader without a position (or closed meanwhile) counts nothing. The
+        operator's status and the dashboard both weigh a market's booked collateral against this."""
+        amm = self.amm(symbol)
+        ch = self.clearing_house.functions
+        who = sorted(set(traders))
+        calls = [ch.getLatestCumulativePremiumFraction(amm.address)]
+        for t in who:
+            calls += [ch.getPosition(amm.address, t), ch.getPositionNotionalAndUnrealizedPnl(amm.address, t, 0)]
+        may_fail = frozenset(range(2, len(calls), 2))  # the PnL of no position reverts (NoPosition)
+        _, values = self.read(f"{symbol} positions", calls, may_fail=may_fail, block=block)
+        total, count = 0, 0
+        for i in range(len(who)):
+            stored, pnl = values[1 + 2 * i], values[2 + 2 * i]
+            holding = _holding(stored, int(values[0]))
+            if holding.size == 0 or pnl is None:
+                continue
+            total += max(holding.margin + int(pnl[1]) - holding.funding_payment, 0)
+            count += 1
+        return total, count
 
     def position(self, symbol: str, trader: str | None = None) -> Position:
         """`trader`'s position (default: the signer's), valued at one block, with its liquidation price."""
@@ -246,13 +309,20 @@ class PerpClient:
     def _position(self, symbol: str, trader: str | None) -> Position:
         who = self._trader(trader)
         amm = self.amm(symbol)
-        n = self.w3.eth.block_number
-        ch = self.clearing_house.functions
-        size, margin, open_notional, last = ch.getPosition(amm.address, who).call(block_identifier=n)
-        holding = self.holding(symbol, who, n)
-        notional, pnl = ch.getPositionNotionalAndUnrealizedPnl(amm.address, who, 0).call(block_identifier=n)
-        ratio = int(ch.getMarginRatio(amm.address, who).call(block_identifier=n)) if size else None
-        _, mmr = self.margin_ratios(n)
+        ch, f = self.clearing_house.functions, amm.functions
+        calls = [
+            ch.getPosition(amm.address, who), ch.getLatestCumulativePremiumFraction(amm.address),
+            ch.getPositionNotionalAndUnrealizedPnl(amm.address, who, 0), ch.getMarginRatio(amm.address, who),
+            ch.maintenanceMarginRatio(), ch.getFreeCollateral(amm.address, who), self.vault.functions.balanceOfWad(who),
+            f.getReserve(), f.tollRatio(), f.spreadRatio(), f.tradeLimitRatio(),
+        ]
+        # one round trip with a multicall; the margin ratio of no position reverts (NoPosition)
+        _, v = self.read(f"position {symbol.upper()}", calls, may_fail=frozenset({3}))
+        stored, cumulative, (notional, pnl), ratio, mmr, free, balance, reserve, toll, spread, limit = v
+        size, margin, open_notional, last = stored
+        holding = _holding(stored, cumulative)
+        if size and ratio is None:  # a revert of a real position's ratio: say why
+            _, (ratio,) = self.read(f"position {symbol.upper()}", [calls[3]])
         return Position(
             symbol=symbol.upper(),
             trader=who,
@@ -263,10 +333,10 @@ class PerpClient:
             position_notional=notional,
             unrealized_pnl=pnl,
             funding_payment=holding.funding_payment,
-            margin_ratio=ratio,
-            free_collateral=int(ch.getFreeCollateral(amm.address, who).call(block_identifier=n)),
-            liquidation_price=liquidation_price(holding, self.pool(symbol, n), mmr),
-            vault_balance=int(self.vault.functions.balanceOfWad(who).call(block_identifier=n)),
+            margin_ratio=int(ratio) if size else None,
+            free_collateral=int(free),
+            liquidation_price=liquidation_price(holding, Pool(reserve[0], reserve[1], toll, spread, limit), int(mmr)),
+            vault_balance=int(balance),
         )
 
     def vault_balance(self, trader: str | None = None) -> int:
@@ -290,13 +360,18 @@ class PerpClient:
             raise PerpError(str(exc)) from None
         margin_wad = _units(margin, 18, "margin")
         leverage_wad = _units(leverage, 18, "leverage")
-        n = self.w3.eth.block_number
-        imr, mmr = self.margin_ratios(n)
+        amm = self.amm(symbol)
+        ch, f = self.clearing_house.functions, amm.functions
+        who = trader or (self.signer.address if self.signer else None)
+        calls = [ch.initMarginRatio(), ch.maintenanceMarginRatio(), f.getReserve(), f.tollRatio(), f.spreadRatio(), f.tradeLimitRatio()]
+        if who:
+            calls += [ch.getPosition(amm.address, Web3.to_checksum_address(who)), ch.getLatestCumulativePremiumFraction(amm.address)]
+        _, v = self.read(f"quote {symbol.upper()}", calls)  # one round trip with a multicall
+        imr, mmr = int(v[0]), int(v[1])
         if WAD * WAD // leverage_wad < imr:
             raise PerpError(f"leverage {leverage} is too high: the maximum is {Decimal(WAD) / imr:.2f}x")
-        pool = self.pool(symbol, n)
-        who = trader or (self.signer.address if self.signer else None)
-        old = self.holding(symbol, who, n) if who else Holding()
+        pool = Pool(int(v[2][0]), int(v[2][1]), int(v[3]), int(v[4]), int(v[5]))
+        old = _holding(v[6], v[7]) if who else Holding()
         try:
             result = simulate_open(pool, old, s == Side.BUY, margin_wad, leverage_wad)
         except QuoteError as exc:
@@ -538,6 +613,13 @@ class PerpClient:
 
     def liquidations(self, from_block: int | None = None, to_block: int | None = None, symbol: str | None = None) -> list[PositionLiquidated]:
         return [_event(e) for e in self._logs("PositionLiquidated", from_block, to_block, symbol)]  # type: ignore[misc]
+
+
+def _holding(stored: tuple[int, int, int, int], cumulative: int) -> Holding:
+    """A Holding from getPosition's answer and the market's latest cumulative premium fraction."""
+    size, margin, open_notional, last = stored
+    funding = mul_wad(cumulative - last, size) if size else 0
+    return Holding(size, margin, open_notional, funding)
 
 
 def _event(e: EventData) -> PositionChanged | PositionLiquidated:

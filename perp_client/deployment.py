@@ -48,6 +48,7 @@ class Addresses:
     price_feed: str
     amms: dict[str, str] = field(default_factory=dict)
     start_block: int = 0
+    multicall: str | None = None  # a Multicall3 for batched reads (None: the canonical one, if the chain has it)
 
 
 def addresses_from_json(data: dict[str, object], source: str = "deployment") -> Addresses:
@@ -64,6 +65,7 @@ def addresses_from_json(data: dict[str, object], source: str = "deployment") -> 
 
         blocks = [int(c["block"]) for c in contracts.values() if c.get("block") is not None]
         amms = {role[len(AMM_PREFIX) :]: str(c["address"]) for role, c in contracts.items() if role.startswith(AMM_PREFIX)}
+        multicall = contracts.get("multicall") or contracts.get("Multicall3")  # a live deploy names it by contract
         return Addresses(
             chain_id=int(str(data["chain_id"])),
             clearing_house=addr("clearing_house"),
@@ -73,6 +75,7 @@ def addresses_from_json(data: dict[str, object], source: str = "deployment") -> 
             price_feed=addr("price_feed"),
             amms=amms,
             start_block=min(blocks) if blocks else 0,
+            multicall=str(multicall["address"]) if multicall else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PerpError(f"{source} is incomplete (missing {exc}): finish the deployment first") from exc

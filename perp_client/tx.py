@@ -19,7 +19,9 @@ from web3.types import BlockIdentifier, TxReceipt
 
 from perp_client.abi import ErrorDecoder
 from perp_client.errors import PerpError
+from perp_client.nonces import NonceManager
 
+NONCE_TRIES = 3
 GAS_HEADROOM_PCT = 150
 GAS_HEADROOM_FIXED = 50_000
 PENDING: BlockIdentifier = "pending"
@@ -45,14 +47,28 @@ def simulate_call(fn: ContractFunction, sender: str, label: str, decoder: ErrorD
         raise PerpError(f"{label}: {revert_reason(exc, decoder)}") from None
 
 
+def _nonce_taken(exc: Web3RPCError) -> bool:
+    """The node refused the transaction because another transaction of the key has its nonce."""
+    text = str(exc.message or exc).lower()
+    return any(m in text for m in ("nonce too low", "replacement transaction underpriced", "nonce has already been used"))
+
+
+def _already_sent(exc: Web3RPCError) -> bool:
+    """The node already holds this very transaction (same key, nonce and content: another sender sent it)."""
+    text = str(exc.message or exc).lower()
+    return "already known" in text or "already imported" in text
+
+
 class Signer:
-    """Sends contract calls as `account`, waiting up to `timeout` seconds for each receipt."""
+    """Sends contract calls as `account`, waiting up to `timeout` seconds for each receipt. Nonces come from a
+    NonceManager: several senders of one key (threads, keeper processes on this machine) never reuse one."""
 
     def __init__(self, w3: Web3, account: LocalAccount, decoder: ErrorDecoder, timeout: float = 120.0) -> None:
         self.w3 = w3
         self.account = account
         self.decoder = decoder
         self.timeout = timeout
+        self.nonces = NonceManager(w3, account.address)
 
     @property
     def address(self) -> str:
@@ -72,19 +88,30 @@ class Signer:
         block_limit = int(self.w3.eth.get_block("latest")["gasLimit"])
         return min(estimate * GAS_HEADROOM_PCT // 100 + GAS_HEADROOM_FIXED, block_limit)
 
+    def _sign_and_send(self, fn: ContractFunction) -> bytes:
+        """Sign with the next nonce and send. A nonce another sender took first (a node that had not seen its
+        transaction yet) is refused by the node, and the next nonce is tried, up to NONCE_TRIES times; the very
+        same transaction already sent by another sender of the key is that one (its hash is returned)."""
+        gas = self._gas_limit(fn)
+        at_least = 0
+        for attempt in range(NONCE_TRIES):
+            with self.nonces.reserve(at_least) as nonce:  # read, sign, send: one sender of this key at a time
+                tx = fn.build_transaction({"from": self.address, "nonce": nonce, "chainId": self.w3.eth.chain_id, "gas": gas})
+                signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
+                try:
+                    return bytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
+                except Web3RPCError as exc:
+                    if _already_sent(exc):
+                        return bytes(signed.hash)
+                    if attempt + 1 == NONCE_TRIES or not _nonce_taken(exc):
+                        raise
+                    at_least = nonce + 1
+        raise AssertionError("unreachable")
+
     def send(self, fn: ContractFunction, label: str) -> TxReceipt:
         self.simulate(fn, label)
         try:
-            tx = fn.build_transaction(
-                {
-                    "from": self.address,
-                    "nonce": self.w3.eth.get_transaction_count(self.account.address, "pending"),
-                    "chainId": self.w3.eth.chain_id,
-                    "gas": self._gas_limit(fn),
-                }
-            )
-            signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
-            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            tx_hash = self._sign_and_send(fn)
         except ContractLogicError as exc:
             raise PerpError(f"{label}: {revert_reason(exc, self.decoder)}") from None
         except Web3RPCError as exc:

@@ -8,6 +8,7 @@ the protocol's error in words, so nothing is sent that the chain would refuse.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -234,7 +235,14 @@ class Preparer:
         amm = self.client.amm(symbol)
         if not amm.functions.isShutdown().call():
             raise PerpError(f"settle {symbol.upper()}: the market is not halted (close the position instead)")
-        if self.client.clearing_house.functions.getPosition(amm.address, self.trader).call()[0] == 0:
+        ch = self.client.clearing_house.functions
+        claim = int(ch.getSettlementClaim(amm.address, self.trader).call()[0])
+        if claim == 0 and ch.getPosition(amm.address, self.trader).call()[0] == 0:
             raise PerpError(f"settle {symbol.upper()}: no position")
-        return Prepared([self._step(self.client.clearing_house.functions.settlePosition(amm.address), f"settle {symbol.upper()}")])
+        end = int(amm.functions.settlementWindowEnd().call())
+        if claim and int(self.client.w3.eth.get_block("latest")["timestamp"]) < end:
+            raise PerpError(f"settle {symbol.upper()}: your claim of {fmt_wad(claim, 2)} is registered; it is paid once the "
+                            f"claim window closes ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(end))})")
+        label = f"collect the {symbol.upper()} settlement" if claim else f"settle {symbol.upper()}"
+        return Prepared([self._step(self.client.clearing_house.functions.settlePosition(amm.address), label)])
 

@@ -6,6 +6,7 @@ and the exact wad integer as a decimal string (`*_wad`), or a float where only a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -91,7 +92,7 @@ def market_view(client: PerpClient, events: list[Event], symbol: str, paused: bo
     index_twap, _ = attempt(client, lambda: int(f.getUnderlyingTwapPrice(period).call()))
     estimate = (mark_twap - index_twap) * period // DAY * WAD // index_twap if mark_twap and index_twap else None
     trades = select(events, "PositionChanged", amm=amm.address)
-    settled = select(events, "PositionSettled", amm=amm.address)
+    settled = [*select(events, "SettlementClaimed", amm=amm.address), *select(events, "PositionSettled", amm=amm.address)]
     long_oi, short_oi = open_interest(trades, settled)
     volume = sum(int(e.args["positionNotional"]) for e in trades if e.timestamp >= now - DAY and e.args["exchangedPositionSize"])
     repegs = select(events, "Repegged", amm=amm.address)
@@ -160,7 +161,7 @@ def position_view(client: PerpClient, symbol: str, trader: str, mmr: int, status
     amm = client.amm(symbol)
     size, margin, open_notional, _ = client.clearing_house.functions.getPosition(amm.address, trader).call()
     if size == 0:
-        return None
+        return claim_view(client, symbol, trader, mmr, status)
     base = {"symbol": symbol, "status": status, "side": "long" if size > 0 else "short", **wad_fields("size", size, 6),
             **wad_fields("margin", margin, 2), **wad_fields("open_notional", open_notional, 2),
             **wad_fields("entry", open_notional * WAD // abs(size)), **wad_fields("mmr", mmr), "mmr_text": fmt_pct(mmr)}
@@ -184,7 +185,25 @@ def position_view(client: PerpClient, symbol: str, trader: str, mmr: int, status
     }
 
 
-HISTORY_KINDS = {"PositionChanged", "PositionLiquidated", "MarginChanged", "PositionSettled", "Deposited", "Withdrawn"}
+def claim_view(client: PerpClient, symbol: str, trader: str, mmr: int, status: str) -> dict[str, Any] | None:
+    """A settlement claim registered in a halted market's claim window and not paid yet; None when there is none.
+    Its payout is final once the window has closed (before that, what it would be if it closed now)."""
+    if status != "halted":
+        return None
+    amm = client.amm(symbol)
+    claim, payout = client.clearing_house.functions.getSettlementClaim(amm.address, trader).call()
+    if claim == 0:
+        return None
+    end = int(amm.functions.settlementWindowEnd().call())
+    return {"symbol": symbol, "status": status, "side": "claim", "settle_only": True, **wad_fields("size", None),
+            **wad_fields("margin", claim, 2), **wad_fields("open_notional", None), **wad_fields("entry", None),
+            **wad_fields("mmr", mmr), "mmr_text": fmt_pct(mmr), **wad_fields("mark", None),
+            **wad_fields("liquidation_price", None), **wad_fields("pnl", payout, 2), **wad_fields("funding", None),
+            "margin_ratio_text": "-", "margin_ratio": None, "claim_window_end": end}
+
+
+HISTORY_KINDS = {"PositionChanged", "PositionLiquidated", "MarginChanged", "PositionSettled", "SettlementClaimed",
+                 "Deposited", "Withdrawn"}
 
 
 def history_row(client: PerpClient, e: Event, decimals: int) -> dict[str, Any]:
@@ -207,6 +226,10 @@ def history_row(client: PerpClient, e: Event, decimals: int) -> dict[str, Any]:
                    fee_text="-", pnl_text="-", funding_text=fmt_wad(int(a["fundingPayment"])))
     elif e.name == "PositionSettled":
         row.update(kind="settle", detail=f"{fmt_wad(int(a['valueTransferred']), 2)} credited", fee_text="-", pnl_text="-", funding_text="-")
+    elif e.name == "SettlementClaimed":
+        end = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(int(a["windowEnd"])))
+        row.update(kind="settle", detail=f"claim of {fmt_wad(int(a['value']), 2)} registered (funding included); paid after {end}",
+                   fee_text="-", pnl_text="-", funding_text="-")
     else:
         amount = f"{from_units(int(a['amount']), decimals):,.2f}"
         row.update(kind=e.name.lower(), detail=amount, fee_text="-", pnl_text="-", funding_text="-")
@@ -277,17 +300,10 @@ def governance_view(client: PerpClient) -> dict[str, Any]:
 
 
 def owed_to_traders(client: PerpClient, events: list[Event], symbol: str) -> int:
-    """What the market's open positions are worth to their traders now (margin + PnL − funding, floored at 0)."""
-    amm = client.amm(symbol)
-    traders = {e.args["trader"] for e in select(events, "PositionChanged", amm=amm.address)}
-    total = 0
-    for t in traders:
-        h = client.holding(symbol, t)
-        if h.size == 0:
-            continue
-        _, pnl = client.clearing_house.functions.getPositionNotionalAndUnrealizedPnl(amm.address, t, 0).call()
-        total += max(h.margin + int(pnl) - h.funding_payment, 0)
-    return total
+    """What the market's open positions are worth to their traders now (margin + PnL − funding, floored at 0):
+    every trader the events name, valued by `PerpClient.owed_to_positions` (the operator's status too)."""
+    traders = {e.args["trader"] for e in select(events, "PositionChanged", amm=client.amm(symbol).address)}
+    return client.owed_to_positions(symbol, traders)[0]
 
 
 def oracle_view(client: PerpClient, symbol: str, now: int) -> dict[str, Any]:

@@ -3,6 +3,6 @@ the `perp` command line (perp_ops.cli).
 
 Modules that deploy or drive contracts through brownie (deploy, live_deploy, console, simulate, sim, gas_report,
 alice_bob, k_controller_demo, dev_dashboard, liquidity_controller) need a loaded brownie project: run them through
-`scripts/` (`make ...`, `python -m perp_ops.brownie_run scripts/X.py`) or from tests. The rest (keepers, networks,
+`scripts/` (`make ...`, `brownie run scripts/X.py`) or from tests. The rest (keepers, networks,
 deploy_config, deployments, abis, cli) import without brownie's project.
 """

@@ -52,6 +52,7 @@ def record_dev_deployment(d: Deployment) -> Path:
         "quote_token": d.quote_token, "vault": d.vault, "insurance_fund": d.insurance_fund,
         "clearing_house": d.clearing_house, "price_feed": d.price_feed,
         **{f"amm_{s}": a for s, a in d.amms.items()}, **{f"aggregator_{s}": a for s, a in d.aggregators.items()},
+        **({"multicall": d.multicall} if d.multicall is not None else {}),
     }
     for role, contract in roles.items():
         tx = getattr(contract, "tx", None)
@@ -103,6 +104,7 @@ def addresses_of(d: Deployment) -> Addresses:
         quote_token=d.quote_token.address,
         price_feed=d.price_feed.address,
         amms={s: a.address for s, a in d.amms.items()},
+        multicall=d.multicall.address if d.multicall is not None else None,
     )
 
 

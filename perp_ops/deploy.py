@@ -17,10 +17,13 @@ from brownie import (
     ChainlinkPriceFeed,
     ClearingHouse,
     ClearingHouseRiskModule,
+    Contract,
     InsuranceFund,
     MarginMath,
     MockAggregator,
     MockERC20,
+    MockSequencerUptimeFeed,
+    Multicall3,
     TimelockController,
     Vault,
     accounts,
@@ -29,13 +32,17 @@ from brownie import (
 )
 from brownie._config import CONFIG
 
+from perp_client.batch import CANONICAL_MULTICALL3, MULTICALL3_ABI
 from perp_ops.deploy_config import DeployConfigError, check_timelock_delay
 
 WAD = 10**18
 AGGREGATOR_DECIMALS = 8
-# the mark-TWAP ring holds 1,024 observations; pre-writing them keeps every trade off fresh slots
+# The mark-TWAP ring holds 4,096 observations (one per trading second); a pre-written slot costs the trade that
+# first uses it 5k gas instead of 22k. Live deployments pre-write the whole ring; local ones the first 1,024
+# (every local scenario's trades, and a deployment stays quick); `Amm.growObservations` adds the rest.
 OBSERVATION_CHUNK = 256
-OBSERVATION_CHUNKS = 4
+OBSERVATION_CHUNKS_LIVE = 16
+OBSERVATION_CHUNKS_LOCAL = 4
 
 # Perp v1's test set-up: the reference vectors of SPEC §8 hold with these defaults.
 DEFAULT_CONFIG: dict[str, int] = {
@@ -56,6 +63,9 @@ DEFAULT_CONFIG: dict[str, int] = {
     "max_funding_rate": 0,
     "index_price": 10 * WAD,
     "max_oracle_staleness": 0,
+    # seconds; > 0: an L2 sequencer uptime feed guards opening and liquidation (a mock on a local network, reporting
+    # "up" since before the grace period; a live deploy names Chainlink's feed from its configuration file)
+    "sequencer_grace_period": 0,
 }
 
 # Governance keys (beyond SPEC §7's flat ints; docs/operations.md). `timelock_delay` > 0 (or `timelock=True`)
@@ -105,9 +115,11 @@ class Deployment:
     amms: dict[str, Any] = field(default_factory=dict)
     aggregators: dict[str, Any] = field(default_factory=dict)
     owner: Any = None
+    sequencer_feed: Any = None  # the L2 sequencer uptime feed (a MockSequencerUptimeFeed locally); None: none
     timelock: Any = None
     guardian: str | None = None
     risk_module: Any = None
+    multicall: Any = None  # the Multicall3 clients batch their reads through (perp_client.batch)
 
     @property
     def amm(self) -> Any:
@@ -203,6 +215,21 @@ def hand_over(d: Deployment, delay: int, proposers: list[str], executors: list[s
         contract.transferOwnership(d.timelock, tx)
 
 
+def multicall_for(tx: dict[str, Any]) -> Any:
+    """The canonical Multicall3 where the chain has one (Ethereum, the L2s and their testnets), else the
+    read-only equivalent of contracts/periphery/Multicall3.sol, deployed now."""
+    if web3.eth.get_code(CANONICAL_MULTICALL3):
+        return Contract.from_abi("Multicall3", CANONICAL_MULTICALL3, MULTICALL3_ABI)
+    return Multicall3.deploy(tx)
+
+
+def deploy_libraries(tx: dict[str, Any]) -> None:
+    """The linked libraries (MarginMath: the ClearingHouse's and its risk module's), once per chain: brownie
+    links every later deployment to the copy it has."""
+    if len(MarginMath) == 0:
+        MarginMath.deploy(tx)
+
+
 def owned_contracts(d: Deployment) -> list[Any]:
     """Every protocol contract with an owner, in hand-over order (the ClearingHouse last)."""
     return [d.vault, d.insurance_fund, d.price_feed, *d.amms.values(), d.risk_module, d.clearing_house]
@@ -239,8 +266,7 @@ def deploy_protocol(
     token = quote_token or MockERC20.deploy("Mock USD", "mUSD", cfg["quote_decimals"], tx)
     vault = Vault.deploy(token, owner, tx)
     insurance_fund = InsuranceFund.deploy(vault, owner, tx)
-    if len(MarginMath) == 0:
-        MarginMath.deploy(tx)  # linked into the ClearingHouse and its risk module
+    deploy_libraries(tx)
     risk_module = ClearingHouseRiskModule.deploy(vault, insurance_fund, owner, tx)
     clearing_house = ClearingHouse.deploy(
         vault,
@@ -256,14 +282,23 @@ def deploy_protocol(
     vault.initialize(clearing_house, insurance_fund, tx)
     price_feed = ChainlinkPriceFeed.deploy(tx)
     deployment = Deployment(token, vault, insurance_fund, clearing_house, price_feed, owner=owner, risk_module=risk_module)
+    grace = int(cfg["sequencer_grace_period"])
+    if grace:
+        # "up" (0) since one second before the grace period: a fresh deployment trades at once
+        deployment.sequencer_feed = MockSequencerUptimeFeed.deploy(0, grace + 1, tx)
+        price_feed.setSequencerUptimeFeed(deployment.sequencer_feed, grace, tx)
 
     symbols = ["ETH", *[s for s in cfg.get("markets", {}) if s != "ETH"]]
     for symbol in symbols:
         m = market_config(cfg, symbol)
         aggregator = MockAggregator.deploy(AGGREGATOR_DECIMALS, to_aggregator_answer(m["index_price"]), tx)
         price_feed.addAggregator(feed_key(symbol), aggregator, m["max_oracle_staleness"], tx)
+        if m["max_oracle_staleness"]:
+            # reads the feed's latest round once, so that opening does not until it may have gone stale
+            price_feed.checkGuarded(feed_key(symbol), tx)
         amm = Amm.deploy(amm_struct(m), price_feed, feed_key(symbol), clearing_house, owner, tx)
-        for _ in range(OBSERVATION_CHUNKS):
+        chunks = OBSERVATION_CHUNKS_LIVE if CONFIG.network_type == "live" else OBSERVATION_CHUNKS_LOCAL
+        for _ in range(chunks):
             amm.growObservations(OBSERVATION_CHUNK, tx)
         clearing_house.addAmm(amm, tx)
         deployment.amms[symbol] = amm
@@ -282,6 +317,7 @@ def deploy_protocol(
     elif cfg["guardian"]:
         clearing_house.setGuardian(cfg["guardian"], tx)
         deployment.guardian = str(cfg["guardian"])
+    deployment.multicall = multicall_for(tx)  # last: the protocol's addresses are those of a deploy without it
     return deployment
 
 

@@ -31,6 +31,19 @@ MAINNET_CHAIN_IDS = frozenset(
     {1, 10, 42161, 42170, 8453, 137, 324, 59144, 534352, 81457, 5000, 100, 56, 43114}
 )
 LOCAL_CHAIN_IDS = frozenset({1337, 31337, 31338})
+# rollups whose sequencer can stop while L1 goes on: a deploy there needs Chainlink's L2 sequencer uptime feed
+# (Arbitrum One and Sepolia, OP and OP Sepolia, Base and Base Sepolia, Metis Andromeda, Scroll)
+SEQUENCER_CHAIN_IDS = frozenset({42161, 421614, 10, 11155420, 8453, 84532, 1088, 534352})
+# Chainlink's L2 sequencer uptime feed proxies, from docs.chain.link/data-feeds/l2-sequencer-feeds: a configuration
+# for one of these chains must name exactly this feed. (Chainlink's page lists no testnet uptime feeds.)
+KNOWN_UPTIME_FEEDS = {
+    42161: "0xFdB631F5EE196F0ed6FAa767959853A9F217697D",  # Arbitrum One
+    10: "0x371EAD81c9102C9BF4874A9075FFFf170F2Ee389",  # OP Mainnet
+    8453: "0xBCF85224fc0756B9Fa45aA7892530B47e10b6433",  # Base
+    1088: "0x58218ea7422255EBE94e56b504035a784b7AA204",  # Metis Andromeda
+    534352: "0x45c2b8C204568A03Dc7A2E32B71D67Fe97F908A9",  # Scroll
+}
+MAX_GRACE_PERIOD = 24 * 3600  # ChainlinkPriceFeed.MAX_GRACE_PERIOD
 
 
 class DeployConfigError(ValueError):
@@ -42,7 +55,7 @@ class DeployConfigError(ValueError):
 MARKET_SCHEMA: dict[str, Any] = {
     "feed": "address?",  # Chainlink <SYMBOL> / USD proxy; null: a mock aggregator (local chains only)
     "heartbeat": "int",  # the feed's heartbeat, seconds
-    "max_staleness": "int",  # older index: no opening, no liquidation (heartbeat plus a margin); 0 = unchecked
+    "max_staleness": "int",  # older index: no opening, no liquidation (heartbeat plus a margin); 0 = unchecked (local only)
     "base_asset_reserve": "amount",  # pool depth in base; the quote side is base x the feed's price
     "trade_limit_ratio": "ratio",
     "fluctuation_limit_ratio": "ratio",
@@ -69,6 +82,8 @@ SCHEMA: dict[str, Any] = {
         "partial_liquidation_ratio": "ratio",
     },
     "markets": "markets",
+    # Chainlink's L2 sequencer uptime feed and the seconds after an outage before opening and liquidating resume;
+    # required on a rollup (SEQUENCER_CHAIN_IDS); on a local chain, uptime_feed null with grace_period > 0 is a mock
     "sequencer": {"uptime_feed": "address?", "grace_period": "int"},
     "timelock": {"delay": "int", "proposers": "addresses?", "executors": "addresses?"},
     "guardian": "address?",
@@ -176,6 +191,29 @@ def check_timelock_delay(delay: int, chain_id: int) -> None:
         )
 
 
+def _check_sequencer(feed: str | None, grace: int, chain_id: int, local: bool) -> None:
+    """A rollup needs the uptime feed (Chainlink's own where its documentation names it) and a grace period; a
+    grace period is 1 s to a day; a feed without a grace period would never guard anything."""
+    if grace > MAX_GRACE_PERIOD:
+        raise DeployConfigError(f"sequencer.grace_period is {grace} s: at most {MAX_GRACE_PERIOD} s (a day)")
+    if feed is not None and grace == 0:
+        raise DeployConfigError("sequencer.grace_period is 0 with an uptime feed: give the seconds traders get after an outage")
+    if chain_id in SEQUENCER_CHAIN_IDS:
+        if feed is None or grace == 0:
+            raise DeployConfigError(
+                f"chain {chain_id} is a rollup: sequencer.uptime_feed (Chainlink's L2 sequencer uptime feed proxy, "
+                "docs.chain.link/data-feeds/l2-sequencer-feeds) and sequencer.grace_period (> 0 s) are required, "
+                "or positions could be opened and liquidated while its sequencer is down"
+            )
+        known = KNOWN_UPTIME_FEEDS.get(chain_id)
+        if known is not None and feed is not None and feed.lower() != known.lower():
+            raise DeployConfigError(
+                f"sequencer.uptime_feed is {feed} but Chainlink's uptime feed on chain {chain_id} is {known}"
+            )
+    elif feed is None and grace and not local:
+        raise DeployConfigError(f"sequencer.grace_period is {grace} s but no uptime_feed is named (a mock is for local chains only)")
+
+
 def wad(value: Any) -> int:
     return int(Decimal(str(value)) * WAD)
 
@@ -266,6 +304,11 @@ def parse(raw: Any, path: Path = Path("<config>")) -> DeployConfig:
             raise DeployConfigError(f"markets.{symbol}.index_price is needed with a mock feed (feed: null)")
         if m["feed"] is not None and "index_price" in m:
             raise DeployConfigError(f"markets.{symbol}.index_price is for mock feeds only: the pool starts at the feed's price")
+        if not m["max_staleness"] and not local:
+            raise DeployConfigError(
+                f"markets.{symbol}.max_staleness is 0 (unchecked) on chain {chain_id}: a live market needs one "
+                "(its feed's heartbeat plus a margin), or a frozen index would go on pricing trades"
+            )
         if m["max_staleness"] and m["max_staleness"] < m["heartbeat"]:
             raise DeployConfigError(
                 f"markets.{symbol}.max_staleness ({m['max_staleness']} s) is below its heartbeat ({m['heartbeat']} s): "
@@ -295,6 +338,7 @@ def parse(raw: Any, path: Path = Path("<config>")) -> DeployConfig:
             overrides,
         )
     sequencer = raw.get("sequencer") or {"uptime_feed": None, "grace_period": 0}
+    _check_sequencer(sequencer["uptime_feed"], int(sequencer["grace_period"]), chain_id, local)
     protocol: dict[str, Any] = {k: wad(v) for k, v in raw["margin"].items()}
     protocol.update(
         {

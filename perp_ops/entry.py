@@ -1,4 +1,4 @@
-"""What every brownie entry point (`scripts/*.py`, `python -m perp_ops.brownie_run`) does around its work.
+"""What every brownie entry point (`scripts/*.py`, `make` through tools/brownie.py) does around its work.
 
 - Installs the anvil race patch (perp_ops.anvil_race): without it about one transaction in a thousand is
   declared "dropped without known replacement" although anvil mined it.

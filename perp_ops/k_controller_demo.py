@@ -146,7 +146,7 @@ def run() -> tuple[list[MarketLog], dict[str, float]]:
     d.quote_token.mint(owner, seed_fund, {"from": owner})
     d.quote_token.approve(d.insurance_fund, seed_fund, {"from": owner})
     d.insurance_fund.deposit(seed_fund, {"from": owner})
-    controller = deploy_controller(d, {"ETH2": CONTROLLER}, owner)
+    controller = deploy_controller(d, {"ETH2": CONTROLLER}, owner, keeper=keeper)
     fund_start = d.insurance_fund.fundBalance()
 
     orders, index_path = draw_flow(random.Random(SEED))

@@ -1,7 +1,8 @@
 """Deploy and configure the automatic liquidity controller (contracts/LiquidityController.sol).
 
-`deploy_controller(d, {"ETH": ControllerParams(...)})` deploys it for the ClearingHouse of a `Deployment`,
-makes it the ClearingHouse's `liquidityController` and configures the given markets. Values are wad ints.
+`deploy_controller(d, {"ETH": ControllerParams(...)}, keeper=bot)` deploys it for the ClearingHouse of a
+`Deployment`, makes it the ClearingHouse's `liquidityController`, names the keeper that may call `update` and
+configures the given markets. Values are wad ints.
 """
 
 from __future__ import annotations
@@ -35,12 +36,15 @@ class ControllerParams:
         return astuple(self)
 
 
-def deploy_controller(d: Any, markets: dict[str, ControllerParams], owner: Any = None) -> Any:
-    """Deploy the controller, set it as the ClearingHouse's liquidity controller, configure `markets`."""
+def deploy_controller(d: Any, markets: dict[str, ControllerParams], owner: Any = None, keeper: Any = None) -> Any:
+    """Deploy the controller, set it as the ClearingHouse's liquidity controller, name `keeper` the account that
+    may call `update` (besides the owner; None: the owner only), configure `markets`."""
     owner = owner or d.owner
     tx = {"from": owner}
     controller = LiquidityController.deploy(d.clearing_house, owner, tx)
     d.clearing_house.setLiquidityController(controller, tx)
+    if keeper is not None:
+        controller.setKeeper(keeper, tx)
     for symbol, params in markets.items():
         controller.configure(d.amms[symbol], params.as_tuple(), tx)
     return controller

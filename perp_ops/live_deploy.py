@@ -132,6 +132,15 @@ def _check_feed(address: str, symbol: str) -> None:
         fail(f"the {symbol} feed {address} is '{description}', not '{symbol} / USD'")
 
 
+def _check_uptime_feed(address: str) -> None:
+    """The configured sequencer uptime feed answers like one: 0 (up) or 1 (down), with a `startedAt`."""
+    if not web3.eth.get_code(address):
+        fail(f"the sequencer uptime feed {address} has no code on {network.show_active()}")
+    _, answer, started_at, _, _ = _feed(address).latestRoundData()
+    if answer not in (0, 1) or not started_at:
+        fail(f"{address} answers {answer} (startedAt {started_at}): not a sequencer uptime feed (0 up, 1 down)")
+
+
 def live_config(conf: dc.DeployConfig) -> dict[str, Any]:
     """deploy_protocol's config for this network: the token's decimals, each pool at its feed's price."""
     cfg: dict[str, Any] = dict(conf.protocol)
@@ -140,10 +149,9 @@ def live_config(conf: dc.DeployConfig) -> dict[str, Any]:
         if not web3.eth.get_code(conf.quote_token):
             fail(f"the quote token {conf.quote_token} has no code on {network.show_active()}")
         cfg["quote_decimals"] = int(Contract.from_abi("QuoteToken", conf.quote_token, MockERC20.abi, persist=False).decimals())
-    if conf.sequencer_feed or conf.sequencer_grace_period:
-        if "sequencer_grace_period" not in DEFAULT_CONFIG:
-            fail(f"{conf.path}: sequencer: this build's deploy_protocol cannot set a sequencer uptime feed yet; nothing was sent")
-        cfg["sequencer_grace_period"] = conf.sequencer_grace_period
+    if conf.sequencer_feed:
+        _check_uptime_feed(conf.sequencer_feed)
+    cfg["sequencer_grace_period"] = conf.sequencer_grace_period
     markets: dict[str, dict[str, int]] = {}
     for symbol, m in conf.markets.items():
         unsupported = sorted(set(m.overrides) - set(MARKET_KEYS))
@@ -298,6 +306,7 @@ def wiring_problems(d: Deployment) -> list[str]:
             (f"amm_{symbol}.priceFeed()", amm.priceFeed(), d.price_feed),
             (f"priceFeed.getAggregator({symbol})", d.price_feed.getAggregator(feed_key(symbol))[0], d.aggregators[symbol]),
         ]
+    checks.append(("priceFeed.sequencerUptimeFeed()", d.price_feed.sequencerUptimeFeed(), d.sequencer_feed or ZERO))
     problems = [f"{what} is {got}, expected {getattr(want, 'address', want)}" for what, got, want in checks if not _same(got, want)]
     problems += [f"amm_{s} is not listed or not open" for s, a in d.amms.items() if not (ch.getMarket(a)[0] and a.open())]
     return problems
@@ -331,6 +340,7 @@ def roles_of(d: Deployment, record: rec.DeploymentRecord) -> dict[str, rec.Contr
         "clearing_house": d.clearing_house, "price_feed": d.price_feed,
         **{f"amm_{s}": a for s, a in d.amms.items()},
         **({"timelock": d.timelock} if d.timelock is not None else {}),
+        **({"sequencer_feed": d.sequencer_feed} if d.sequencer_feed is not None else {}),
     }
     for symbol, aggregator in d.aggregators.items():
         step = by_address.get(aggregator.address.lower())
@@ -397,6 +407,7 @@ def deploy_live() -> Deployment:
     substitutes: dict[str, list[str | None]] = {
         "MockERC20": [conf.quote_token],
         "MockAggregator": [conf.markets[s].feed if s in conf.markets else None for s in symbols_of(cfg)],
+        "MockSequencerUptimeFeed": [conf.sequencer_feed],
     }
     journal = Journal(record, substitutes, os.environ.get("DEPLOY_STOP_AFTER") or None)
     try:

@@ -37,6 +37,7 @@ from perp_ops.sim.market import (
     deploy_market,
     keeper_logs,
     latest_timestamp,
+    link_libraries,
     mine_at,
     next_block_at,
     one_second_blocks,
@@ -101,7 +102,7 @@ def solvency_gap(b: Books, free: dict[str, int], scale: int) -> int:
 
 def record(m: Market, step: int, seconds: int, tally: Tally, totals: Tally) -> StepRecord:
     b = m.books()
-    # after a shutdown the fund pays nothing more: settlement is capped by the market's collateral
+    # after a shutdown nothing is pending: the claims share what the market (and the fund) holds
     pending = 0 if b.shutdown else sum(max(-b.value(h), 0) for h in b.holdings.values() if h.size)
     return StepRecord(
         step=step, seconds=seconds, mark=b.mark, index=b.index,
@@ -163,6 +164,9 @@ def run(
     budget = budget or Budget()
     rng = random.Random(seed)
     with one_second_blocks():
+        # the linked libraries first: the deployment then takes as many blocks on a fresh chain as on one that
+        # has them, and the market opens, and its first funding window starts, at the same second on every run
+        link_libraries()
         start = (latest_timestamp() // HOUR + 1) * HOUR  # an hour boundary: the funding clock lines up alike
         next_block_at(start)
         m = deploy_market(traders, rng, budget)
@@ -234,16 +238,21 @@ def risk_rows(r: SimResult) -> list[tuple[str, str]]:
 
 
 def settlement_row(r: SimResult) -> list[tuple[str, str]]:
-    """After a halt: settlement against v1's values (capped by the collateral, in settling order)."""
+    """After a halt: every position registered its claim (funding included) in the claim window, then each was
+    paid the same share of it, whatever the order."""
     settled = [p for p in r.payouts if p.how == "settle"]
     if not settled:
         return []
-    short = [p for p in settled if p.unpaid]
-    left = max(r.final.collateral, 0)
-    return [("settlement", (f"{len(settled)} positions at {price(r.final.settlement_price)}; "
-                            f"{len(short)} settling after the collateral ran out ({', '.join(p.role for p in short) or 'none'}) "
-                            f"got {money(sum(p.unpaid for p in short))} "
-                            f"less than v1's value; {money(left)} of collateral left to no one"))]
+    claimed = [p for p in settled if p.claim]
+    total = sum(p.claim for p in claimed)
+    paid = total - sum(p.unpaid for p in claimed)
+    last = claimed[-1] if claimed else None
+    share = f"{paid / total:.4%}" if total else "-"
+    last_share = f"{(last.claim - last.unpaid) / last.claim:.4%}" if last else "-"
+    return [("settlement", (f"{len(settled)} positions at {price(r.final.settlement_price)}; {len(claimed)} claims of "
+                            f"{money(total)} (funding included) shared {money(paid)}: {share} of each, whatever the "
+                            f"order (the last paid, {last.role if last else '-'}, got {last_share} of its claim); "
+                            f"{money(max(r.final.collateral, 0))} of collateral left to no one"))]
 
 
 def exit_rows(r: SimResult) -> list[tuple[str, str]]:

@@ -17,6 +17,21 @@ def receipt_retry():
     anvil_race.uninstall()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def perp_data_dir(tmp_path_factory):
+    """Event indexes and keeper locks (perp_client's data directory) in a temporary folder, not ~/.perp."""
+    import os
+
+    folder = tmp_path_factory.mktemp("perp-data")
+    previous = os.environ.get("PERP_DATA_DIR")
+    os.environ["PERP_DATA_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("PERP_DATA_DIR", None)
+    else:
+        os.environ["PERP_DATA_DIR"] = previous
+
+
 @pytest.fixture(autouse=True)
 def isolation(fn_isolation):
     pass

@@ -269,8 +269,9 @@ def pool_of(amm: Any) -> Pool:
 
 def capture_state(d: Any, holders: list[Any]) -> dict[str, Any]:
     """Everything a rejected call must leave as it was: token and vault balances of `holders`, the insurance
-    fund and the fee pool, the vault's tokens, and per market the reserves, net size, booked collateral,
-    cumulative premium fraction, open interest, every holder's position, and the governance settings."""
+    fund and the fee pool, the vault's tokens, the unpaid bad debt, and per market the reserves, net size, booked
+    collateral, cumulative premium fraction, open interest, settlement book, every holder's position and
+    settlement claim, and the governance settings."""
     ch, vault, token = d.clearing_house, d.vault, d.quote_token
     fee_pool = ch.feePool()
     everyone = [*holders, d.insurance_fund]
@@ -282,6 +283,7 @@ def capture_state(d: Any, holders: list[Any]) -> dict[str, Any]:
         "fee_pool": fee_pool,
         "params": (ch.initMarginRatio(), ch.maintenanceMarginRatio(), ch.liquidationFeeRatio(), ch.partialLiquidationRatio()),
         "ch_owner": ch.owner(),
+        "unpaid bad debt": ch.unpaidBadDebt(),
     }
     for holder in everyone:
         state[f"vault {holder}"] = vault.balanceOfWad(holder)
@@ -294,8 +296,10 @@ def capture_state(d: Any, holders: list[Any]) -> dict[str, Any]:
         state[f"{symbol} open interest"] = ch.openInterestNotional(amm)
         state[f"{symbol} open"] = amm.open()
         state[f"{symbol} ratios"] = (amm.tradeLimitRatio(), amm.fluctuationLimitRatio(), amm.tollRatio(), amm.spreadRatio())
+        state[f"{symbol} settlement"] = tuple(ch.getSettlement(amm))
         for holder in holders:
             state[f"{symbol} position {holder}"] = tuple(ch.getPosition(amm, holder))
+            state[f"{symbol} settlement claim {holder}"] = tuple(ch.getSettlementClaim(amm, holder))
     return state
 
 

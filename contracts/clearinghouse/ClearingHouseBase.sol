@@ -11,6 +11,7 @@ import {PoolMath} from "../libraries/PoolMath.sol";
 import {PositionMath} from "../libraries/PositionMath.sol";
 import {KMath} from "../libraries/KMath.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
+import {ChainBlock} from "../libraries/ChainBlock.sol";
 
 /// @title ClearingHouse state and position logic
 /// @notice Storage, constructor and the internal position logic shared by the `ClearingHouse` (trading,
@@ -41,6 +42,9 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     }
 
     uint256 internal constant PARAM_UNIT = 100;
+    /// @dev The share of the maintenance margin ratio by which one block's curve changes may move the value of
+    ///      positions (price move plus base-reserve shrink, relative): half (docs/security.md, curve changes).
+    uint256 internal constant CURVE_MOVE_SHARE = 0.5e18;
 
     /// @dev Per market, one slot read on every action.
     struct Market {
@@ -57,6 +61,17 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         uint32 lastBlock; // block of the last open/close/liquidation (restriction mode); survives a close
         uint128 openNotional;
         int128 lastUpdatedCumulativePremiumFraction;
+    }
+
+    /// @dev A shut-down market's claim book (wad amounts): the claims registered in the window, and once the
+    ///      first payout after the window has finalized it, what they share and what has been paid. Registering
+    ///      writes the first slot only.
+    struct SettlementBook {
+        uint128 totalClaims;
+        uint64 unpaidClaims;
+        bool finalized;
+        uint128 available;
+        uint128 paid;
     }
 
     /// @dev What a position change did; built in memory and applied once.
@@ -82,6 +97,8 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     address public immutable insuranceFund;
     /// @dev Wad per token unit of the quote token: amounts below one token unit are rejected (v1).
     uint256 internal immutable _tokenScale;
+    /// @dev Deployed on an Arbitrum chain: "this block" is the L2 block (`ChainBlock`).
+    bool private immutable _onArbitrum;
     StoredParams internal _params;
     /// @notice Receives the toll; zero means the InsuranceFund.
     // slither: set by the ClearingHouse's owner setter on this storage (the risk module runs on it by DELEGATECALL); zero means none (docs/security.md)
@@ -107,6 +124,16 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     // slither: set by the ClearingHouse's owner setter on this storage (the risk module runs on it by DELEGATECALL); zero means none (docs/security.md)
     // slither-disable-next-line uninitialized-state
     address public guardian;
+    /// @dev Per shut-down market, its settlement's claim book.
+    // slither: written by settlement in the risk module, which runs on this storage by DELEGATECALL (docs/security.md)
+    // slither-disable-next-line uninitialized-state
+    mapping(IAmm amm => SettlementBook) internal _settlements;
+    /// @dev Per shut-down market and trader, the claim registered in the window and not paid yet (wad).
+    // slither: written by settlement in the risk module, which runs on this storage by DELEGATECALL (docs/security.md)
+    // slither-disable-next-line uninitialized-state
+    mapping(IAmm amm => mapping(address trader => uint256)) internal _settlementClaims;
+    /// @dev Per halted market, its part of `_unpaidBadDebt` (wad), released when its settlement is finalized.
+    mapping(IAmm amm => uint256) internal _haltShortfall;
 
     constructor(
         IVault vault_,
@@ -121,6 +148,7 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         vault = vault_;
         insuranceFund = insuranceFund_;
         _tokenScale = vault_.scale();
+        _onArbitrum = ChainBlock.onArbitrum();
         _setParams(initMarginRatio_, maintenanceMarginRatio_, liquidationFeeRatio_, partialLiquidationRatio_);
     }
 
@@ -136,6 +164,9 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         uint256 leverage,
         uint256 baseLimit
     ) internal returns (Result memory r, IAmm.SwapResult memory swap) {
+        // a new or larger position needs the index a liquidation would need: not stale or bad, the sequencer up
+        // and past its grace period
+        amm.checkGuardedIndex();
         bool isLong = side == Side.BUY;
         swap = amm.swapInput(isLong ? IAmm.Dir.ADD_TO_AMM : IAmm.Dir.REMOVE_FROM_AMM, notional, baseLimit, false);
         // dust that buys no base would lock its margin in a position of size zero
@@ -392,6 +423,7 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     /// @dev Shuts `amm` down because the InsuranceFund could not pay `shortfall` (wad), which stays owed.
     function _halt(IAmm amm, uint256 shortfall) internal {
         _unpaidBadDebt += shortfall;
+        _haltShortfall[amm] += shortfall;
         if (!amm.isShutdown()) amm.shutdown();
         emit MarketHalted(address(amm), shortfall);
     }
@@ -455,7 +487,7 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     function _writePosition(StoredPosition storage s, int128 size, uint96 margin, uint128 openNotional, int128 cumulative)
         internal
     {
-        uint256 word0 = uint256(uint128(size)) | (uint256(margin) << 128) | (uint256(uint32(block.number)) << 224);
+        uint256 word0 = uint256(uint128(size)) | (uint256(margin) << 128) | (uint256(_blockNumber()) << 224);
         uint256 word1 = uint256(openNotional) | (uint256(uint128(cumulative)) << 128);
         assembly ("memory-safe") {
             let slot := s.slot
@@ -535,17 +567,27 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         }
     }
 
+    /// @dev The most one block's curve changes may move positions' value (wad): see `CURVE_MOVE_SHARE`.
+    function _maxCurveMove() internal view returns (uint256) {
+        return uint256(_params.maintenanceMarginRatio) * PARAM_UNIT * CURVE_MOVE_SHARE / 1e18;
+    }
+
     function _listedMarket(IAmm amm) internal view returns (Market memory market) {
         market = _markets[amm];
         if (!market.listed) revert UnknownMarket(address(amm));
     }
 
     function _requireNotRestricted(Market memory market, StoredPosition memory pos) internal view {
+        // the block number is read only when the two stored blocks agree (a restriction is rare)
         // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
         // slither-disable-next-line incorrect-equality
-        if (market.lastRestrictionBlock == uint32(block.number) && pos.lastBlock == uint32(block.number)) {
-            revert RestrictionMode();
-        }
+        if (market.lastRestrictionBlock == pos.lastBlock && pos.lastBlock == _blockNumber()) revert RestrictionMode();
+    }
+
+    /// @dev The chain's own block number (the L2 block on Arbitrum, `ChainBlock`) truncated to 32 bits, as
+    ///      restriction mode stores it (compared for equality only).
+    function _blockNumber() internal view returns (uint32) {
+        return uint32(ChainBlock.number(_onArbitrum));
     }
 
     function _checkHolding(int256 size, uint256 cap) internal pure {

@@ -34,10 +34,12 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         Market memory market = _listedMarket(amm);
         StoredPosition memory old = _positions[amm][trader];
         if (old.size == 0) revert NoPosition();
+        // refused while the index is stale or bad, the sequencer down or in its grace period (as opening is)
+        uint256 indexPrice = amm.getGuardedUnderlyingPrice();
         IAmm.SwapResult memory state = amm.getTradingState();
         {
             int256 ratio = MarginRatio.liquidationMarginRatio(
-                amm, old.size, old.openNotional, _equity(market, old), state.quoteReserve, state.baseReserve
+                amm, old.size, old.openNotional, _equity(market, old), state.quoteReserve, state.baseReserve, indexPrice
             );
             if (ratio >= int256(uint256(p.maintenanceMarginRatio))) {
                 revert MarginRatioHealthy(ratio, p.maintenanceMarginRatio);
@@ -93,10 +95,10 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         if (market.collateral < 0) (toInsurance, toLiquidator) = _containPayout(amm, market, toInsurance, toLiquidator);
         // the liquidator's fee and the fund's share in one ledger call
         _vaultSettle(msg.sender, 0, toLiquidator, toInsurance);
-        market.lastRestrictionBlock = uint32(block.number);
+        market.lastRestrictionBlock = _blockNumber();
         _writeMarket(amm, market);
         _storeFor(amm, trader, r, market.cumulativePremiumFraction);
-        emit RestrictionModeEntered(address(amm), block.number);
+        emit RestrictionModeEntered(address(amm), market.lastRestrictionBlock);
         emit PositionLiquidated(
             trader, address(amm), r.exchangedQuote, WadMath.abs(r.exchangedSize), toLiquidator, msg.sender, liquidationBadDebt
         );
@@ -148,31 +150,149 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         return remain >= notional.mulWad(p.liquidationFeeRatio).toInt();
     }
 
+    // ================================================================================== settlement
+
     /// @notice See IClearingHouse.
     function settlePosition(IAmm amm) external {
+        _settle(amm, msg.sender, true);
+    }
+
+    /// @notice See IClearingHouse.
+    function claimSettlement(IAmm amm, address trader) external {
+        _settle(amm, trader, false);
+    }
+
+    /// @dev Settlement is a claim book, so that no payout depends on the order of the claims: in the window each
+    ///      position becomes a claim (its value, funding included); after it, the registered claims share what
+    ///      the market holds (plus what the fund can pay in) pro rata, rounded down, the last one sweeping the
+    ///      dust to the fund. `byTrader`: the trader's own call, which alone may settle a late position.
+    // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault); none calls back or moves tokens (docs/security.md)
+    // slither-disable-next-line reentrancy-no-eth,reentrancy-events
+    function _settle(IAmm amm, address trader, bool byTrader) internal {
         Market memory market = _listedMarket(amm);
         if (!amm.isShutdown()) revert MarketNotShutdown();
-        StoredPosition memory pos = _positions[amm][msg.sender];
+        uint256 windowEnd = amm.settlementWindowEnd();
+        uint256 claim = _settlementClaims[amm][trader];
+        SettlementBook storage book = _settlements[amm];
+        if (block.timestamp < windowEnd) {
+            if (claim != 0) revert SettlementWindowOpen(windowEnd);
+            uint256 value = _takePositionValue(amm, market, trader);
+            // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
+            // slither-disable-next-line incorrect-equality
+            if (value == 0) {
+                emit PositionSettled(address(amm), trader, 0);
+                return;
+            }
+            _settlementClaims[amm][trader] = value;
+            book.totalClaims = (uint256(book.totalClaims) + value).toUint128();
+            book.unpaidClaims += 1;
+            emit SettlementClaimed(address(amm), trader, value, windowEnd);
+            return;
+        }
+        if (!book.finalized) _finalizeSettlement(amm, market, book);
+        uint256 paid;
+        if (claim != 0) {
+            paid = _payClaim(amm, market, book, trader, claim);
+        } else {
+            if (!byTrader) revert NothingToSettle();
+            paid = _payLateClaim(market, book, _takePositionValue(amm, market, trader));
+        }
+        _writeMarket(amm, market);
+        if (paid != 0) vault.credit(trader, paid);
+        emit PositionSettled(address(amm), trader, paid);
+    }
+
+    /// @dev Deletes `trader`'s position and returns its value at the settlement price: margin + PnL − funding
+    ///      owed, floored at 0 (v1's formula and rounding for the PnL; margin − funding at a price of 0).
+    function _takePositionValue(IAmm amm, Market memory market, address trader) internal returns (uint256) {
+        StoredPosition memory pos = _positions[amm][trader];
         // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
         // slither-disable-next-line incorrect-equality
         if (pos.size == 0) revert NoPosition();
+        delete _positions[amm][trader];
         uint256 price = amm.getSettlementPrice();
-        int256 value;
-        if (price == 0) {
-            value = int256(uint256(pos.margin));
-        } else {
+        int256 value = int256(uint256(pos.margin)) - _fundingPayment(market, pos);
+        if (price != 0) {
             uint256 openPrice = uint256(pos.openNotional).divWad(WadMath.abs(pos.size));
-            value = int256(pos.size).mulWad(price.toInt() - openPrice.toInt()) + int256(uint256(pos.margin));
+            value += int256(pos.size).mulWad(price.toInt() - openPrice.toInt());
         }
-        // fail safe: a market pays out at most the collateral it still holds
-        uint256 paid = value > 0 ? uint256(value) : 0;
-        uint256 held = market.collateral > 0 ? uint256(int256(market.collateral)) : 0;
-        if (paid > held) paid = held;
-        market.collateral = (int256(market.collateral) - paid.toInt()).toInt96();
-        _writeMarket(amm, market);
-        delete _positions[amm][msg.sender];
-        if (paid != 0) vault.credit(msg.sender, paid);
-        emit PositionSettled(address(amm), msg.sender, paid);
+        return value > 0 ? uint256(value) : 0;
+    }
+
+    /// @dev The window has closed: the registered claims' share is fixed. When the market's collateral is short of
+    ///      them, the InsuranceFund pays in what it can of the difference (the bad debt the settlement realises).
+    ///      The market's part of the unpaid bad debt is released: paid now, or borne by the claims.
+    // slither: external calls go only to the protocol's own contracts (the immutable Vault); none calls back or moves tokens (docs/security.md)
+    // slither-disable-next-line reentrancy-no-eth
+    function _finalizeSettlement(IAmm amm, Market memory market, SettlementBook storage book) internal {
+        uint256 total = book.totalClaims;
+        uint256 held = int256(market.collateral).toUint256();
+        // slither: Solidity zero-initialises locals; zero is the intended start value (docs/security.md)
+        // slither-disable-next-line uninitialized-local
+        uint256 fromFund;
+        if (total > held) {
+            fromFund = vault.debitUpTo(insuranceFund, total - held);
+            held += fromFund;
+            market.collateral = held.toInt().toInt96();
+        }
+        uint256 available = held < total ? held : total;
+        book.available = uint128(available); // <= totalClaims, a uint128
+        book.finalized = true;
+        uint256 shortfall = _haltShortfall[amm];
+        if (shortfall != 0) {
+            _haltShortfall[amm] = 0;
+            _unpaidBadDebt -= shortfall;
+        }
+        emit SettlementFinalized(address(amm), total, available, fromFund);
+    }
+
+    /// @dev Pays a registered claim its share, rounded down; the last one sends the rounding dust to the fund, so
+    ///      that the payouts plus the dust are exactly `available`.
+    function _payClaim(IAmm amm, Market memory market, SettlementBook storage book, address trader, uint256 claim)
+        internal
+        returns (uint256 paid)
+    {
+        uint256 total = book.totalClaims;
+        uint256 available = book.available;
+        // slither: exact comparison of two amounts (the claims covered in full), not of a balance anyone can move (docs/security.md)
+        // slither-disable-next-line incorrect-equality
+        paid = available == total ? claim : claim * available / total;
+        _settlementClaims[amm][trader] = 0;
+        uint256 paidSoFar = uint256(book.paid) + paid;
+        book.paid = uint128(paidSoFar); // <= available, a uint128
+        uint64 unpaid = book.unpaidClaims - 1;
+        book.unpaidClaims = unpaid;
+        uint256 out = paid;
+        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
+        // slither-disable-next-line incorrect-equality
+        if (unpaid == 0 && available > paidSoFar) {
+            uint256 dust = available - paidSoFar;
+            out += dust;
+            _vaultSettle(address(0), 0, 0, dust);
+            emit SettlementDustSwept(address(amm), dust);
+        }
+        market.collateral = (int256(market.collateral) - out.toInt()).toInt96();
+    }
+
+    /// @dev A position first settled after the window: at most the registered claims' share of its value, out of
+    ///      what they leave in the market, and beyond that what the fund can pay in (never out of their share).
+    function _payLateClaim(Market memory market, SettlementBook storage book, uint256 value)
+        internal
+        returns (uint256 due)
+    {
+        uint256 total = book.totalClaims;
+        uint256 available = book.available;
+        // slither: exact comparison of two amounts (the claims covered in full), not of a balance anyone can move (docs/security.md)
+        // slither-disable-next-line incorrect-equality
+        due = available == total ? value : value * available / total;
+        uint256 reserved = book.unpaidClaims != 0 ? available - book.paid : 0;
+        uint256 free = int256(market.collateral).toUint256() - reserved;
+        if (due > free) {
+            uint256 fromFund = vault.debitUpTo(insuranceFund, due - free);
+            due = free + fromFund;
+            market.collateral = (int256(market.collateral) + fromFund.toInt()).toInt96();
+        }
+        market.collateral = (int256(market.collateral) - due.toInt()).toInt96();
     }
 
     // ============================================================================== curve changes
@@ -180,33 +300,60 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
     /// @notice Scales both reserves of `amm` by `factor` (wad; 1.2e18 deepens the pool by 20 %) at
     ///         an unchanged price. The change in what closing the traders' net position would exchange is
     ///         booked against the InsuranceFund; reverts with `InsuranceFundInsufficient` when it cannot pay.
-    function adjustK(IAmm amm, uint256 factor) external returns (int256 cost) {
+    ///         No bound on the cost besides the fund's surplus: see the overload with `maxCost`.
+    function adjustK(IAmm amm, uint256 factor) external returns (int256) {
+        return _adjustK(amm, factor, type(int256).max);
+    }
+
+    /// @notice `adjustK`, refused (`CurveChangeCostExceeded`) when its cost would exceed `maxCost` (wad, signed:
+    ///         a negative bound demands a gain for the fund of at least `-maxCost`).
+    function adjustK(IAmm amm, uint256 factor, int256 maxCost) external returns (int256) {
+        return _adjustK(amm, factor, maxCost);
+    }
+
+    /// @notice Moves the mark of `amm` to `newPrice` (wad) at a constant base reserve, with the same
+    ///         cost accounting and refusal rules as `adjustK`.
+    function repeg(IAmm amm, uint256 newPrice) external returns (int256) {
+        return _repeg(amm, newPrice, type(int256).max);
+    }
+
+    /// @notice `repeg`, refused (`CurveChangeCostExceeded`) when its cost would exceed `maxCost`.
+    function repeg(IAmm amm, uint256 newPrice, int256 maxCost) external returns (int256) {
+        return _repeg(amm, newPrice, maxCost);
+    }
+
+    function _adjustK(IAmm amm, uint256 factor, int256 maxCost) internal returns (int256 cost) {
         _onlyOwnerOrController();
         if (factor == 0) revert InvalidParameter();
         _listedMarket(amm);
         (uint256 q0, uint256 b0) = amm.getReserve();
         (uint256 q1, uint256 b1) = KMath.scaled(q0, b0, factor);
-        cost = _moveCurve(amm, q0, b0, q1, b1);
+        cost = _moveCurve(amm, q0, b0, q1, b1, maxCost);
         emit KAdjusted(address(amm), q0, b0, q1, b1, cost);
     }
 
-    /// @notice Moves the mark of `amm` to `newPrice` (wad) at a constant base reserve, with the same
-    ///         cost accounting and refusal rule as `adjustK`.
-    function repeg(IAmm amm, uint256 newPrice) external returns (int256 cost) {
+    function _repeg(IAmm amm, uint256 newPrice, int256 maxCost) internal returns (int256 cost) {
         _onlyOwnerOrController();
         if (newPrice == 0) revert InvalidParameter();
         _listedMarket(amm);
         (uint256 q0, uint256 b0) = amm.getReserve();
         (uint256 q1, uint256 b1) = KMath.repegged(b0, newPrice);
-        cost = _moveCurve(amm, q0, b0, q1, b1);
+        cost = _moveCurve(amm, q0, b0, q1, b1, maxCost);
         emit Repegged(address(amm), PoolMath.spotPrice(q0, b0), PoolMath.spotPrice(q1, b1), cost);
     }
 
-    /// @dev Books the cost of a curve change against the InsuranceFund (all or nothing), then moves it.
+    /// @dev Moves the curve (the Amm refuses it after a trade in this block, or beyond the mark bound), bounds
+    ///      the block's whole move, then books the cost against the InsuranceFund (all or nothing).
     // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault and InsuranceFund); none calls back or moves tokens (docs/security.md); the fund's surplus was checked to cover `cost`, so the whole amount is debited (docs/security.md)
     // slither-disable-next-line reentrancy-no-eth,unused-return
-    function _moveCurve(IAmm amm, uint256 q0, uint256 b0, uint256 q1, uint256 b1) internal returns (int256 cost) {
+    function _moveCurve(IAmm amm, uint256 q0, uint256 b0, uint256 q1, uint256 b1, int256 maxCost)
+        internal
+        returns (int256 cost)
+    {
         cost = KMath.curveChangeCost(amm.totalPositionSize(), q0, b0, q1, b1);
+        (uint256 qStart, uint256 bStart) = amm.resetReserves(q1, b1);
+        _checkCurveMove(qStart, bStart, q1, b1);
+        if (cost > maxCost) revert CurveChangeCostExceeded(cost, maxCost);
         Market memory market = _markets[amm];
         if (cost > 0) {
             // the fund's reserve floor is not for curve changes, as it is not for the owner's withdrawals
@@ -220,7 +367,19 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         // a gain for the fund larger than what the market holds comes back as a prepayment
         if (market.collateral < 0) _requirePrepaid(amm, market);
         _writeMarket(amm, market);
-        amm.resetReserves(q1, b1);
+    }
+
+    /// @dev The block's curve changes together, from the pool at the block's start (qs, bs) to (q1, b1), may move
+    ///      the price by |Δp| / p and shrink the base reserve by |Δb| / b (deepening helps every position) by at
+    ///      most `maintenanceMarginRatio × CURVE_MOVE_SHARE` in sum: a position that met the maintenance ratio
+    ///      keeps at least about half of it, so the change alone cannot make it bankrupt (docs/security.md).
+    function _checkCurveMove(uint256 qs, uint256 bs, uint256 q1, uint256 b1) internal view {
+        uint256 limit = _maxCurveMove();
+        uint256 ps = PoolMath.spotPrice(qs, bs);
+        uint256 p1 = PoolMath.spotPrice(q1, b1);
+        uint256 move = ps == 0 ? type(uint128).max : (p1 > ps ? p1 - ps : ps - p1).divWad(ps);
+        if (b1 < bs) move += (bs - b1).divWad(bs);
+        if (move > limit) revert CurveMoveTooLarge(move, limit);
     }
 
     function _onlyOwnerOrController() internal view {

@@ -17,14 +17,15 @@ library MarginMath {
         return MarginRatio.maxPnlMarginRatio(amm, size, openNotional, equity, q, b);
     }
 
-    /// @notice See MarginRatio.liquidationMarginRatio, at the current reserves.
+    /// @notice See MarginRatio.liquidationMarginRatio, at the current reserves and index (`getUnderlyingPrice`:
+    ///         a view answers during a sequencer outage; `liquidate` itself reads the guarded index).
     function liquidationMarginRatio(IAmm amm, int256 size, uint256 openNotional, int256 equity)
         external
         view
         returns (int256)
     {
         (uint256 q, uint256 b) = amm.getReserve();
-        return MarginRatio.liquidationMarginRatio(amm, size, openNotional, equity, q, b);
+        return MarginRatio.liquidationMarginRatio(amm, size, openNotional, equity, q, b, amm.getUnderlyingPrice());
     }
 
     /// @notice See MarginRatio.freeCollateral, at the current reserves.

@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {IAmm} from "../../interfaces/IAmm.sol";
 import {WadMath} from "./WadMath.sol";
 import {PositionMath} from "./PositionMath.sol";
+import {PoolMath} from "./PoolMath.sol";
 
 /// @title Margin ratio and free collateral with the TWAP and the oracle (internal functions)
 /// @notice Inlined where gas matters (the risk module's liquidation); `MarginMath` wraps the same code in
@@ -14,6 +15,8 @@ library MarginRatio {
     using WadMath for int256;
 
     uint256 internal constant TWAP_INTERVAL = 15 minutes;
+    /// @dev v1's oracle spread limit: from this far between spot and index, the index-based ratio counts too.
+    uint256 internal constant ORACLE_SPREAD_LIMIT = 0.1e18;
     uint8 internal constant SPOT_PRICE = 0;
     uint8 internal constant TWAP = 1;
 
@@ -30,16 +33,22 @@ library MarginRatio {
         return spotPnl > twapPnl ? _ratio(equity, spotNotional, spotPnl) : _ratio(equity, twapNotional, twapPnl);
     }
 
-    /// @notice The margin ratio that decides liquidation: MAX_PNL, and the oracle-based ratio if higher
-    ///         when the spot is >= 10 % from the oracle (v1).
-    function liquidationMarginRatio(IAmm amm, int256 size, uint256 openNotional, int256 equity, uint256 q, uint256 b)
-        internal
-        view
-        returns (int256 ratio)
-    {
+    /// @notice The margin ratio that decides liquidation: MAX_PNL, and the oracle-based ratio at `indexPrice` if
+    ///         higher when the spot at (q, b) is >= 10 % from it (v1's oracle spread rule, as Amm.isOverSpreadLimit).
+    function liquidationMarginRatio(
+        IAmm amm,
+        int256 size,
+        uint256 openNotional,
+        int256 equity,
+        uint256 q,
+        uint256 b,
+        uint256 indexPrice
+    ) internal view returns (int256 ratio) {
         ratio = maxPnlMarginRatio(amm, size, openNotional, equity, q, b);
-        if (amm.isOverSpreadLimit()) {
-            (uint256 notional, int256 pnl) = PositionMath.notionalAndPnlAtPrice(size, openNotional, amm.getUnderlyingPrice());
+        uint256 spot = PoolMath.spotPrice(q, b);
+        uint256 diff = spot > indexPrice ? spot - indexPrice : indexPrice - spot;
+        if (diff.divWad(indexPrice) >= ORACLE_SPREAD_LIMIT) {
+            (uint256 notional, int256 pnl) = PositionMath.notionalAndPnlAtPrice(size, openNotional, indexPrice);
             int256 oracleRatio = _ratio(equity, notional, pnl);
             if (oracleRatio > ratio) ratio = oracleRatio;
         }

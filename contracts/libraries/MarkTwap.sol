@@ -1,70 +1,86 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+/// @dev Observations in the mark-TWAP ring (a file-level constant: array lengths elsewhere need one).
+uint256 constant OBSERVATION_CAPACITY = 4096;
+
 /// @title Mark-price TWAP: a price×time accumulator read at two points
-/// @notice One observation per block that moved the pool, in a ring buffer of 1,024 one-slot entries
-///         (Uniswap v3's layout). An observation holds the block's timestamp, the price in force before
-///         the block (the fluctuation limit's reference) and the price×seconds accumulated up to it.
-///         Between two observations the price is constant, so the accumulator at any past second is
-///         exact, and a TWAP equals Perp v1's walk over reserve snapshots to the wei, at a cost that does
-///         not depend on the number of trades — as long as the window holds fewer than 1,024 trading
-///         blocks (one per 3.5 s over an hour). Beyond that the oldest observations are overwritten and the
-///         price before the oldest one kept is taken as constant back to the window's start.
-///         Several blocks may share a timestamp (fast L2s): their observations then share it too (timestamps
-///         are non-decreasing, not increasing), add nothing to the accumulator, and the searches below
-///         still find the last observation at or before a target second.
-/// @dev The search takes 10 reads (binary, funding) or fewer (galloping back from the newest, margin checks);
-///      the oldest slot is only read when the search ends on it, and a ring that has not wrapped yet (a flag
-///      in the head) is searched from its first observation on.
-///      The accumulator wraps modulo 2^144 (Uniswap v2's trick): only differences are used, and a
-///      difference over any window stays far below 2^144 (a price of 1e30 wad for 1e12 seconds).
-///      A slot never written holds zeros; `grow` pre-writes placeholders (timestamp 0, non-zero) so that
-///      the first real write to a slot costs 5k gas, not 22k.
+/// @notice One observation per second in which the pool moved, in a ring buffer of 4,096 one-slot entries
+///         (Uniswap v3's layout). An observation holds its second, the price × seconds accumulated up to it,
+///         and the price at the start of the newest block that moved the pool in that second (the fluctuation
+///         limit's reference). Between two observations the price is constant, so the accumulator at any past
+///         second the ring still holds is exact: the price over a gap is (cumulative₂ − cumulative₁) / (t₂ − t₁),
+///         an exact division. Blocks that share a second (fast L2s: Arbitrum makes four a second) share its
+///         observation: they add nothing to the accumulator, so a price that stood for one block weighs the
+///         seconds it stood, and the ring always spans at least 4,095 seconds of trading, whatever the pace.
+///         A TWAP is exact or refuses (`TwapUnavailable`): history the ring no longer holds is never filled in.
+///         Funding does not search the ring at all: the Amm keeps the accumulator at the start of the funding
+///         window (`cumulativeAt` once, when the market opens; `cumulativeNow` at each settlement).
+/// @dev Margin checks gallop back from the newest observation (cheap when few seconds traded inside the window),
+///      then search between the last two probes; the oldest observation is only read when the search ends on it,
+///      and a ring that has not wrapped yet (a flag in the head) is searched from its first observation on.
+///      The accumulator wraps modulo 2^144 (Uniswap v2's trick): only differences are used, and a difference
+///      over any window stays below 2^112 (a price below 2^80 wad for less than 2^32 seconds).
+///      A slot never written holds zeros; `grow` pre-writes placeholders (timestamp 0, non-zero) so that the
+///      first real write to a slot costs 5k gas, not 22k.
 library MarkTwap {
     struct Observation {
         uint32 timestamp;
-        uint80 startPrice; // the price in force since the previous observation (wad)
-        uint144 cumulative; // Σ price(wad) × seconds, modulo 2^144
+        uint80 blockStartPrice; // the price at the start of the newest block that moved the pool in this second (wad)
+        uint144 cumulative; // Σ price(wad) × seconds up to `timestamp`, modulo 2^144
     }
 
-    uint256 internal constant CAPACITY = 1024;
+    /// @notice The ring no longer holds the start of the window: `windowStart` is before its oldest observation.
+    error TwapUnavailable(uint256 windowStart, uint256 oldestObservation);
+
+    uint256 internal constant CAPACITY = OBSERVATION_CAPACITY;
     uint256 private constant INDEX_MASK = CAPACITY - 1;
     /// @dev Ring-head flag: the ring has wrapped.
     uint256 private constant WRAPPED = CAPACITY;
 
     /// @dev Writes the first observation.
-    function initialize(Observation[1024] storage self, uint32 timestamp, uint256 price) internal {
+    function initialize(Observation[OBSERVATION_CAPACITY] storage self, uint32 timestamp, uint256 price) internal {
         self[0] = Observation(timestamp, uint80(price), 0);
     }
 
     /// @dev Pre-writes placeholder observations in slots [from, to) that were never written.
-    function grow(Observation[1024] storage self, uint256 from, uint256 to) internal {
+    function grow(Observation[OBSERVATION_CAPACITY] storage self, uint256 from, uint256 to) internal {
         for (uint256 i = from; i < to; ++i) {
             if (self[i].timestamp == 0 && self[i].cumulative == 0) self[i].cumulative = 1;
         }
     }
 
-    /// @dev Records the start of a new block at `timestamp`; `lastPrice` (< 2^80) has been in force since
-    ///      the newest observation. `head` and the returned value are ring heads: the newest observation's
-    ///      slot in the low 10 bits, and bit 10 (`WRAPPED`) set once the ring has been filled and slot 0 is
-    ///      written a second time (from then on the slot after the newest holds the oldest observation).
-    function write(Observation[1024] storage self, uint16 head, uint32 timestamp, uint256 lastPrice)
+    /// @dev Records the start of a new block at `timestamp`; `blockStartPrice` (< 2^80), the price the block
+    ///      starts at, has been in force since the newest observation. In the newest observation's second only
+    ///      the block-start price changes; a later second gets the next slot. `head` and the returned value are
+    ///      ring heads: the newest observation's slot in the low 12 bits, and bit 12 (`WRAPPED`) set once the
+    ///      ring has been filled and slot 0 is written a second time (from then on the slot after the newest
+    ///      holds the oldest observation).
+    function write(Observation[OBSERVATION_CAPACITY] storage self, uint16 head, uint32 timestamp, uint256 blockStartPrice)
         internal
         returns (uint16 next)
     {
         unchecked {
+            // word-level read and write, laid out as `Observation`: timestamp (bits 0-31), blockStartPrice
+            // (32-111), cumulative (112-255); blockStartPrice < 2^80 and the cumulative wraps modulo 2^144
             uint256 index = uint256(head) & INDEX_MASK;
-            uint256 slot = index + 1;
-            // slot <= CAPACITY, head <= 2047: both fit 16 bits
-            next = slot == CAPACITY ? uint16(WRAPPED) : uint16(slot | (uint256(head) & WRAPPED));
-            // word-level read and write, laid out as `Observation`: timestamp (bits 0-31), startPrice
-            // (32-111), cumulative (112-255); lastPrice < 2^80 and the cumulative wraps modulo 2^144
             uint256 last;
             assembly ("memory-safe") {
                 last := sload(add(self.slot, index))
             }
-            uint256 cumulative = (last >> 112) + lastPrice * (timestamp - (last & type(uint32).max));
-            uint256 word = uint256(timestamp) | (lastPrice << 32) | (cumulative << 112);
+            uint256 lastTimestamp = last & type(uint32).max;
+            if (timestamp == lastTimestamp) {
+                uint256 same = (last & ~(uint256(type(uint80).max) << 32)) | (blockStartPrice << 32);
+                assembly ("memory-safe") {
+                    sstore(add(self.slot, index), same)
+                }
+                return head;
+            }
+            uint256 slot = index + 1;
+            // slot <= CAPACITY, head < 2 * CAPACITY: both fit 16 bits
+            next = slot == CAPACITY ? uint16(WRAPPED) : uint16(slot | (uint256(head) & WRAPPED));
+            uint256 cumulative = (last >> 112) + blockStartPrice * (timestamp - lastTimestamp);
+            uint256 word = uint256(timestamp) | (blockStartPrice << 32) | (cumulative << 112);
             uint256 at = slot & INDEX_MASK;
             assembly ("memory-safe") {
                 sstore(add(self.slot, at), word)
@@ -72,95 +88,120 @@ library MarkTwap {
         }
     }
 
-    /// @notice Time-weighted average price over [now - interval, now].
+    /// @dev The accumulator at `nowTs`: `spot` has been in force since the newest observation.
+    function cumulativeNow(Observation[OBSERVATION_CAPACITY] storage self, uint16 head, uint32 nowTs, uint256 spot)
+        internal
+        view
+        returns (uint144)
+    {
+        Observation memory newest = self[uint256(head) & INDEX_MASK];
+        unchecked {
+            return uint144(newest.cumulative + spot * (nowTs - newest.timestamp));
+        }
+    }
+
+    /// @notice Time-weighted average price over [nowTs - interval, nowTs], exact.
     /// @param head the ring head (see `write`)
     /// @param spot the price in force since the newest observation (the current pool price)
-    /// @dev When the recorded history starts after `now - interval`, the average covers the history
-    ///      (Perp v1's rule). With `interval == 0`, or no price change inside the window, returns `spot`.
-    /// @param fixedCost true: a binary search over the whole ring, the same 10 reads whatever the number
-    ///        of trades (funding); false: a galloping search back from the newest observation, cheaper when
-    ///        few blocks traded inside the window (the 15-minute TWAP of margin checks)
-    function twap(
-        Observation[1024] storage self,
-        uint16 head,
-        uint32 nowTs,
-        uint256 spot,
-        uint256 interval,
-        bool fixedCost
-    ) internal view returns (uint256) {
-        uint256 index = uint256(head) & INDEX_MASK;
-        Observation memory newest = self[index];
+    /// @dev When the recorded history starts after `nowTs - interval` and the ring has never wrapped, the average
+    ///      covers the whole history (Perp v1's rule). When it has wrapped and no longer reaches back to the
+    ///      window's start: `TwapUnavailable`. With `interval == 0`, or no price change inside the window, `spot`.
+    function twap(Observation[OBSERVATION_CAPACITY] storage self, uint16 head, uint32 nowTs, uint256 spot, uint256 interval)
+        internal
+        view
+        returns (uint256)
+    {
+        Observation memory newest = self[uint256(head) & INDEX_MASK];
         if (interval == 0 || newest.timestamp + interval <= nowTs) return spot;
-        uint256 target = nowTs - interval;
         unchecked {
-            uint144 cumulativeNow = uint144(newest.cumulative + spot * (nowTs - newest.timestamp));
-            bool wrapped = uint256(head) & WRAPPED != 0;
+            uint256 target = nowTs - interval;
+            uint144 current = uint144(newest.cumulative + spot * (nowTs - newest.timestamp));
+            (uint144 atStart, uint32 start) = _cumulativeAt(self, head, target);
+            if (start != target) {
+                // the recorded history starts after the window's start
+                if (uint256(head) & WRAPPED != 0) revert TwapUnavailable(target, start);
+                uint256 covered = nowTs - start;
+                return covered == 0 ? spot : uint256(uint144(current - atStart)) / covered;
+            }
+            return uint256(uint144(current - atStart)) / interval;
+        }
+    }
 
-            // Search over logical positions p = 0..1023, physical slot (index + 1 + p) % 1024, p = 1023 the
-            // newest. Placeholders (timestamp 0) precede the real observations until the ring wraps. Invariant:
-            // ts(lo) <= target < ts(hi), where ts(0) is only assumed and checked after the search (one read
-            // saved in the common case).
-            uint256 lo = 0;
+    /// @dev The accumulator at second `target` (not after now: `spot` is in force from the newest observation
+    ///      to now), and the second it is taken at: `target`, or the oldest observation's when the ring does not
+    ///      reach back to `target`.
+    function cumulativeAt(Observation[OBSERVATION_CAPACITY] storage self, uint16 head, uint256 spot, uint256 target)
+        internal
+        view
+        returns (uint144 cumulative, uint32 at)
+    {
+        Observation memory newest = self[uint256(head) & INDEX_MASK];
+        if (target >= newest.timestamp) {
+            unchecked {
+                return (uint144(newest.cumulative + spot * (target - newest.timestamp)), uint32(target));
+            }
+        }
+        return _cumulativeAt(self, head, target);
+    }
+
+    /// @dev As `cumulativeAt`, for `target` before the newest observation.
+    function _cumulativeAt(Observation[OBSERVATION_CAPACITY] storage self, uint16 head, uint256 target)
+        private
+        view
+        returns (uint144, uint32)
+    {
+        unchecked {
+            uint256 index = uint256(head) & INDEX_MASK;
+            bool wrapped = uint256(head) & WRAPPED != 0;
+            // Logical positions p = 0..CAPACITY-1, physical slot (index + 1 + p) % CAPACITY, p = CAPACITY - 1 the
+            // newest. `oldest`: the oldest observation's position (slot 0 until the ring wraps).
+            uint256 oldest = wrapped ? 0 : CAPACITY - 1 - index;
+            // Invariant: ts(hi) > target, and ts(lo) <= target once `found`.
             uint256 hi = CAPACITY - 1;
-            if (!fixedCost) {
-                if (!wrapped) {
-                    // the oldest observation is slot 0, logical position 1023 - index
-                    Observation memory first = self[0];
-                    if (first.timestamp >= target) return _historyAverage(first, cumulativeNow, nowTs, spot);
-                    lo = CAPACITY - 1 - index;
+            uint256 lo = oldest;
+            // slither: Solidity zero-initialises locals; zero is the intended start value (docs/security.md)
+            // slither-disable-next-line uninitialized-local
+            bool found;
+            if (!wrapped) {
+                // a young ring: one read of its first observation answers when the history starts after `target`
+                Observation memory first = self[0];
+                if (first.timestamp >= target) return (first.cumulative, first.timestamp);
+                found = true;
+            }
+            // gallop back from the newest until an observation at or before `target`, or the oldest
+            for (uint256 step = 1; step < CAPACITY - 1 - oldest; step <<= 1) {
+                uint256 p = CAPACITY - 1 - step;
+                if (self[_at(index, p)].timestamp <= target) {
+                    lo = p;
+                    found = true;
+                    break;
                 }
-                // gallop back from the newest until an observation at or before `target` (or `lo`)
-                for (uint256 step = 1; step < CAPACITY - 1 - lo; step <<= 1) {
-                    uint256 p = CAPACITY - 1 - step;
-                    if (self[_at(index, p)].timestamp <= target) {
-                        lo = p;
-                        break;
-                    }
-                    hi = p;
-                }
+                hi = p;
+            }
+            if (!found) {
+                Observation memory first = self[_at(index, oldest)];
+                if (first.timestamp >= target) return (first.cumulative, first.timestamp);
             }
             while (hi - lo > 1) {
                 uint256 mid = (lo + hi) >> 1;
                 if (self[_at(index, mid)].timestamp <= target) lo = mid;
                 else hi = mid;
             }
-            // lo: the last observation at or before `target` (or the oldest slot); hi = lo + 1 comes after
-            // it and records the price that was in force from lo until hi
+            // lo: the last observation at or before `target`; hi = lo + 1, the first after it. The price between
+            // them is constant, (hi.cumulative − lo.cumulative) / (hi.timestamp − lo.timestamp), so the accumulator
+            // at `target` is an exact interpolation.
             Observation memory before = self[_at(index, lo)];
             Observation memory afterIt = self[_at(index, hi)];
-            if (before.timestamp == 0) {
-                // a placeholder: the ring has not wrapped and the history starts at `afterIt`, after `target`
-                return _historyAverage(afterIt, cumulativeNow, nowTs, spot);
-            }
-            if (before.timestamp > target) {
-                // only when lo is the oldest slot
-                if (!wrapped) return _historyAverage(before, cumulativeNow, nowTs, spot);
-                // history overwritten: the price in force before the oldest kept observation is taken as
-                // constant back to `target`
-                uint144 extrapolated = uint144(before.cumulative - uint256(before.startPrice) * (before.timestamp - target));
-                return uint256(uint144(cumulativeNow - extrapolated)) / interval;
-            }
-            uint144 cumulativeAtTarget = uint144(before.cumulative + uint256(afterIt.startPrice) * (target - before.timestamp));
-            return uint256(uint144(cumulativeNow - cumulativeAtTarget)) / interval;
+            uint256 gap = uint144(afterIt.cumulative - before.cumulative);
+            uint256 elapsed = target - before.timestamp;
+            return (uint144(before.cumulative + gap * elapsed / (afterIt.timestamp - before.timestamp)), uint32(target));
         }
     }
 
-    /// @dev History shorter than the interval: the average over what there is, from `oldest` (v1).
-    function _historyAverage(Observation memory oldest, uint144 cumulativeNow, uint32 nowTs, uint256 spot)
-        private
-        pure
-        returns (uint256)
-    {
-        unchecked {
-            uint256 covered = nowTs - oldest.timestamp;
-            return covered == 0 ? spot : uint256(uint144(cumulativeNow - oldest.cumulative)) / covered;
-        }
-    }
-
-    /// @dev The price in force before the newest observation's block: the fluctuation limit's reference
+    /// @dev The price at the start of the newest observation's latest block: the fluctuation limit's reference
     ///      while that block is the current one.
-    function startPrice(Observation[1024] storage self, uint16 head) internal view returns (uint256) {
-        return self[uint256(head) & INDEX_MASK].startPrice;
+    function blockStartPrice(Observation[OBSERVATION_CAPACITY] storage self, uint16 head) internal view returns (uint256) {
+        return self[uint256(head) & INDEX_MASK].blockStartPrice;
     }
 
     /// @dev Physical slot of logical position `p` (0 = oldest slot, CAPACITY − 1 = `index`, the newest).

@@ -9,9 +9,12 @@ import {IChainlinkPriceFeed} from "../../interfaces/IChainlinkPriceFeed.sol";
 
 /// @title Index price feed reading Chainlink aggregators
 /// @notice Serves the markets' index price (spot and time-weighted) from one Chainlink feed per market key,
-///         as wads. The owner registers and removes feeds.
-/// @dev Per key, one storage slot holds the aggregator address, its decimals and the staleness limit, so a
-///      read costs one SLOAD plus the aggregator calls (one per round read).
+///         as wads. The owner registers and removes feeds, and on an L2 names Chainlink's sequencer uptime feed:
+///         `getGuardedPrice`, which the protocol reads before a position is opened, increased or liquidated,
+///         refuses while the sequencer is down and for a grace period after it is back.
+/// @dev Per key, one storage slot holds the aggregator address, its decimals and the staleness limit; one more
+///      slot holds the uptime feed and its grace period. A read costs those SLOADs plus the aggregator calls
+///      (one per round read).
 contract ChainlinkPriceFeed is IChainlinkPriceFeed, Ownable {
     using SafeCast for uint256;
 
@@ -23,10 +26,21 @@ contract ChainlinkPriceFeed is IChainlinkPriceFeed, Ownable {
     struct Feed {
         address aggregator; // 160 bits
         uint8 decimals; // 8 bits
-        uint64 maxStaleness; // 64 bits, seconds, 0 = unchecked
+        uint32 maxStaleness; // seconds, 0 = unchecked
+        uint32 freshUntil; // `checkGuarded`'s cache: the latest round read stays fresh up to this second
     }
 
+    /// @dev Chainlink's L2 sequencer uptime feed (answer 0 = up, 1 = down; `startedAt` = the last change).
+    struct Sequencer {
+        address feed; // 160 bits; zero: no sequencer check (an L1, a local chain)
+        uint32 gracePeriod; // seconds
+    }
+
+    /// @inheritdoc IChainlinkPriceFeed
+    uint256 public constant MAX_GRACE_PERIOD = 1 days;
+
     mapping(bytes32 key => Feed feed) private _feeds;
+    Sequencer private _sequencer;
 
     constructor() Ownable(msg.sender) {}
 
@@ -38,9 +52,9 @@ contract ChainlinkPriceFeed is IChainlinkPriceFeed, Ownable {
     function addAggregator(bytes32 key, address aggregator, uint256 maxStaleness) external onlyOwner {
         if (aggregator == address(0)) revert ZeroAddress();
         if (_feeds[key].aggregator != address(0)) revert FeedAlreadyRegistered(key);
-        uint64 staleness = maxStaleness.toUint64();
+        uint32 staleness = maxStaleness.toUint32();
         uint8 decimals = AggregatorV3Interface(aggregator).decimals();
-        _feeds[key] = Feed({aggregator: aggregator, decimals: decimals, maxStaleness: staleness});
+        _feeds[key] = Feed({aggregator: aggregator, decimals: decimals, maxStaleness: staleness, freshUntil: 0});
         emit AggregatorAdded(key, aggregator, maxStaleness);
     }
 
@@ -49,6 +63,19 @@ contract ChainlinkPriceFeed is IChainlinkPriceFeed, Ownable {
         if (_feeds[key].aggregator == address(0)) revert UnknownFeed(key);
         delete _feeds[key];
         emit AggregatorRemoved(key);
+    }
+
+    /// @inheritdoc IChainlinkPriceFeed
+    function setSequencerUptimeFeed(address feed, uint256 gracePeriod) external onlyOwner {
+        if (feed == address(0)) revert ZeroAddress();
+        if (gracePeriod == 0 || gracePeriod > MAX_GRACE_PERIOD) revert InvalidGracePeriod(gracePeriod, MAX_GRACE_PERIOD);
+        // an uptime feed answers 0 or 1 with the time of the last change: a price feed's address is refused
+        // slither: the unused returns are deliberately ignored tuple members (docs/security.md)
+        // slither-disable-next-line unused-return
+        (, int256 answer, uint256 startedAt,,) = AggregatorV3Interface(feed).latestRoundData();
+        if ((answer != 0 && answer != 1) || startedAt == 0) revert NotAnUptimeFeed(feed);
+        _sequencer = Sequencer({feed: feed, gracePeriod: uint32(gracePeriod)});
+        emit SequencerUptimeFeedSet(feed, gracePeriod);
     }
 
     // -------------------------------------------------------------------------------------------------------------
@@ -65,9 +92,53 @@ contract ChainlinkPriceFeed is IChainlinkPriceFeed, Ownable {
         return (feed.aggregator, feed.decimals, feed.maxStaleness);
     }
 
+    /// @inheritdoc IChainlinkPriceFeed
+    function sequencerUptimeFeed() external view returns (address) {
+        return _sequencer.feed;
+    }
+
+    /// @inheritdoc IChainlinkPriceFeed
+    function sequencerGracePeriod() external view returns (uint256) {
+        return _sequencer.gracePeriod;
+    }
+
     /// @inheritdoc IPriceFeed
     /// @dev Reverts with `UnknownFeed`, `IncompleteRound`, `NonPositivePrice` or `StalePrice`.
     function getPrice(bytes32 key) external view returns (uint256 price) {
+        return _latestPrice(key);
+    }
+
+    /// @inheritdoc IPriceFeed
+    /// @dev The sequencer first (`SequencerDown`, `SequencerGracePeriod`, or `IncompleteRound` for an uptime
+    ///      round without `startedAt`), then `getPrice`'s checks.
+    function getGuardedPrice(bytes32 key) external view returns (uint256 price) {
+        _checkSequencer();
+        return _latestPrice(key);
+    }
+
+    /// @inheritdoc IPriceFeed
+    /// @dev The sequencer every time; the feed's latest round only when the round read last is no longer sure to
+    ///      be fresh: a round with `updatedAt` u keeps the feed fresh until u + maxStaleness whatever rounds follow
+    ///      (a newer round is fresher), so that second is stored and rounds are not read again before it (one
+    ///      SLOAD on the hot path). With maxStaleness 0 (unchecked) every call reads the round.
+    function checkGuarded(bytes32 key) external {
+        _checkSequencer();
+        Feed memory feed = _feedOf(key);
+        if (block.timestamp <= feed.freshUntil) return;
+        // slither: the unused returns are deliberately ignored tuple members (docs/security.md)
+        // slither-disable-next-line unused-return
+        (uint80 roundId, int256 answer,, uint256 updatedAt, uint80 answeredInRound) =
+            AggregatorV3Interface(feed.aggregator).latestRoundData();
+        _checkRound(roundId, answer, updatedAt, answeredInRound);
+        _checkFresh(updatedAt, feed.maxStaleness);
+        if (feed.maxStaleness != 0) {
+            uint256 freshUntil = updatedAt + feed.maxStaleness;
+            _feeds[key].freshUntil = freshUntil > type(uint32).max ? type(uint32).max : uint32(freshUntil);
+        }
+    }
+
+    /// @dev The latest round of `key`'s feed, checked complete, positive and fresh, as a wad.
+    function _latestPrice(bytes32 key) private view returns (uint256) {
         Feed memory feed = _feedOf(key);
         // slither: the unused returns are deliberately ignored tuple members (docs/security.md)
         // slither-disable-next-line unused-return
@@ -148,6 +219,20 @@ contract ChainlinkPriceFeed is IChainlinkPriceFeed, Ownable {
     function _feedOf(bytes32 key) private view returns (Feed memory feed) {
         feed = _feeds[key];
         if (feed.aggregator == address(0)) revert UnknownFeed(key);
+    }
+
+    /// @dev Reverts while the sequencer is down (any answer but 0) and until `gracePeriod` seconds after it came
+    ///      back up (`startedAt`); nothing when no uptime feed is set.
+    function _checkSequencer() private view {
+        Sequencer memory s = _sequencer;
+        if (s.feed == address(0)) return;
+        // slither: the unused returns are deliberately ignored tuple members (docs/security.md)
+        // slither-disable-next-line unused-return
+        (uint80 roundId, int256 answer, uint256 startedAt,,) = AggregatorV3Interface(s.feed).latestRoundData();
+        if (answer != 0) revert SequencerDown(startedAt);
+        if (startedAt == 0) revert IncompleteRound(roundId);
+        uint256 gracePeriodEnd = startedAt + s.gracePeriod;
+        if (block.timestamp < gracePeriodEnd) revert SequencerGracePeriod(startedAt, gracePeriodEnd);
     }
 
     function _checkRound(uint80 roundId, int256 answer, uint256 updatedAt, uint80 answeredInRound) private pure {

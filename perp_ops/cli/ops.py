@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from perp_client import PerpError
-from perp_client.operator import Operator
+from perp_client.operator import Operator, PlannedCall, parse_arg
 from perp_client.paths import is_project, project_root
 from perp_ops.cli import output as out
 from perp_ops.cli.session import Session, json_option, with_session
@@ -42,7 +42,7 @@ def deploy(network: str, project: Path | None) -> None:
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(root / ANVIL_BIN), str(Path(sys.executable).parent), env.get("PATH", "")])
     env.setdefault("SOLCX_BINARY_PATH", str(root / ".solcx"))
-    command = [sys.executable, "-m", "perp_ops.brownie_run", "scripts/deploy.py", "--network", network]
+    command = [sys.executable, str(root / "tools" / "brownie.py"), "run", "scripts/deploy.py", "--network", network]
     status = subprocess.run(command, cwd=root, env=env, check=False).returncode
     if status:
         raise click.exceptions.Exit(status)
@@ -104,23 +104,28 @@ def status(s: Session, as_json: bool) -> None:
     st = _operator(s, sign=False).status()
     if as_json:
         out.emit_json({
-            "block": st.block, "timestamp": st.timestamp, "paused": st.paused, "insurance_fund": out.exact(st.fund_balance),
-            "insurance_fund_surplus": out.exact(st.fund_surplus), "problems": st.problems,
+            "block": st.block, "timestamp": st.timestamp, "paused": st.paused, "sequencer": st.sequencer,
+            "insurance_fund": out.exact(st.fund_balance), "insurance_fund_surplus": out.exact(st.fund_surplus),
+            "bad_debt_owed": out.exact(st.bad_debt_owed), "problems": st.problems,
             "markets": [{
                 "symbol": m.symbol, "address": m.address, "state": m.state, "mark": out.exact(m.mark_price),
                 "index": out.exact(m.index_price), "index_age_seconds": m.index_age, "max_staleness_seconds": m.max_staleness,
                 "funding_rate": out.exact(m.funding_rate), "next_funding_time": m.next_funding_time,
                 "open_interest_notional": out.exact(m.open_interest_notional), "collateral": out.exact(m.collateral),
+                "owed_to_positions": out.exact(m.owed), "open_positions": m.positions, "bad_debt": out.exact(m.bad_debt),
             } for m in st.markets],
         })
     else:
         con = out.console()
         con.print(f"block {st.block} ({_when(st.timestamp)}): trading {'PAUSED' if st.paused else 'on'}; insurance fund "
-                  f"{out.money(st.fund_balance)} (surplus {out.money(st.fund_surplus)})")
-        columns = ["market", "state", "mark", "index", "index age", "funding (last)", "next funding", "open interest", "collateral"]
+                  f"{out.money(st.fund_balance)} (surplus {out.money(st.fund_surplus)}, bad debt still to pay "
+                  f"{out.money(st.bad_debt_owed)}); sequencer: {st.sequencer}")
+        columns = ["market", "state", "mark", "index", "index age", "funding (last)", "next funding", "open interest",
+                   "collateral booked", "owed to positions", "bad debt"]
         rows = [[m.symbol, m.state, out.price(m.mark_price), out.price(m.index_price) if m.index_price is not None else "refused",
                  f"{m.index_age} s" if m.index_age is not None else "?", out.pct(m.funding_rate, 4),
-                 f"in {max(m.next_funding_time - st.timestamp, 0)} s", out.money(m.open_interest_notional), out.money(m.collateral)]
+                 f"in {max(m.next_funding_time - st.timestamp, 0)} s", out.money(m.open_interest_notional),
+                 out.money(m.collateral), out.money(m.owed) if m.owed is not None else "settling", out.money(m.bad_debt)]
                 for m in st.markets]
         con.print(out.table(None, columns, rows, right=columns[2:]))
         for problem in st.problems:
@@ -172,6 +177,45 @@ def pause(s: Session) -> None:
     """Pause trading (the guardian's or the owner's key): opening, closing and removing margin stop; money does not."""
     _operator(s, sign=True).pause()
     click.echo("paused: trading is stopped; unpausing is the owner's (the timelock's) call")
+
+
+def _schedule(op: Operator, call: PlannedCall) -> None:
+    con = out.console()
+    con.print(call.describe())
+    con.print(call.table())
+    op.schedule(call)
+    con.print(f"scheduled {call.operation_id}: `perp operator pending` shows when it is due, then "
+              f"`perp operator execute {call.operation_id}`")
+
+
+@operator.command()
+@with_session
+def unpause(s: Session) -> None:
+    """Schedule unpause() through the timelock (a proposer's key): prints the call and its before / after."""
+    op = _operator(s, sign=True)
+    _schedule(op, op.plan_unpause())
+
+
+@operator.command(context_settings={"ignore_unknown_options": True})
+@click.argument("role")
+@click.argument("function")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@with_session
+def schedule(s: Session, role: str, function: str, args: tuple[str, ...]) -> None:
+    """Schedule an owner call through the timelock: ROLE (clearing_house, insurance_fund, price_feed, amm_ETH, ...),
+    FUNCTION and its ARGS (integers as 1e17 or 10**18, addresses 0x...). Prints the exact call and a before / after
+    table, then schedules it (a proposer's key)."""
+    op = _operator(s, sign=True)
+    _schedule(op, op.plan(role, function, *map(parse_arg, args)))
+
+
+@operator.command(name="top-up")
+@click.argument("amount")
+@with_session
+def top_up(s: Session, amount: str) -> None:
+    """Move AMOUNT quote tokens (human units, e.g. 10000) from the key's wallet into the InsuranceFund."""
+    balance = _operator(s, sign=True).top_up(amount)
+    click.echo(f"InsuranceFund topped up by {amount}: it holds {out.money(balance)}")
 
 
 # --------------------------------------------------------------------------------------------- dashboard

@@ -2,8 +2,10 @@
 
 Before each participant acts, what they are owed is computed from on-chain views:
 - open market: free vault balance + margin + PnL (closing at the pool) − funding − the closing fee;
-- shut-down market: free balance + v1's settlement value, floored at 0 and capped by the collateral the
-  market still holds (what `settlePosition` pays);
+- shut-down market: every position first registers its settlement claim in the claim window (margin + PnL at
+  the settlement price − funding, floored at 0), in the seeded order; once the window has closed, free balance +
+  the claim's share (`getSettlementClaim`: in full when the market and the fund cover every claim, else pro
+  rata, whatever the order);
 - a position that cannot close without bad debt is left to the liquidator keeper (its 15-minute TWAP given
   time to follow the spot), after which the trader is owed their free balance.
 Then they withdraw everything (token units, rounded down: the dust below one unit stays in the vault). A
@@ -42,7 +44,8 @@ class Payout:
     credited: int  # wad, the free balance once the position is gone
     received: int  # token units withdrawn
     scale: int
-    unpaid: int = 0  # wad: the settlement value the market's collateral could not cover (first come, first served)
+    unpaid: int = 0  # wad: the part of the settlement claim the market (and the fund) could not cover, pro rata
+    claim: int = 0  # wad: the settlement claim registered in the window
 
     @property
     def exact(self) -> bool:
@@ -64,12 +67,29 @@ def owed_on_close(m: Market, who: Any) -> int | None:
     return free + remain - fee
 
 
-def owed_on_settle(m: Market, who: Any) -> tuple[int, int]:
-    """(free + min(max(settlement value, 0), the market's collateral), the part of the value not covered)."""
+def register_claims(m: Market, order: list[Any]) -> dict[str, int]:
+    """In the claim window, every position in `order` becomes a settlement claim (checked against its value
+    computed from the views); then the window closes. Returns the claims by address."""
     ch, amm = m.d.clearing_house, m.amm
-    value = max(settlement_value(Holding(*ch.getPosition(amm, who)), amm.getSettlementPrice()), 0)
-    paid = min(value, max(ch.getMarket(amm)[1], 0))
-    return m.d.vault.balanceOfWad(who) + paid, value - paid
+    claims: dict[str, int] = {}
+    for who in order:
+        if not has_position(m, who):
+            continue
+        value = max(settlement_value(Holding(*ch.getPosition(amm, who)), amm.getSettlementPrice(),
+                                     ch.getLatestCumulativePremiumFraction(amm)), 0)
+        ch.settlePosition(amm, {"from": who})
+        claim = int(ch.getSettlementClaim(amm, who)[0])
+        if claim != value:
+            raise RuntimeError(f"{who.address}: claim {claim} registered, {value} expected")
+        claims[who.address] = claim
+    mine_at(int(amm.settlementWindowEnd()))
+    return claims
+
+
+def owed_on_settle(m: Market, who: Any) -> tuple[int, int]:
+    """(free + the registered claim's payout, the part of the claim not covered)."""
+    claim, payout = m.d.clearing_house.getSettlementClaim(m.amm, who)
+    return m.d.vault.balanceOfWad(who) + int(payout), int(claim) - int(payout)
 
 
 def has_position(m: Market, who: Any) -> bool:
@@ -89,19 +109,24 @@ def liquidate_out(m: Market, who: Any) -> None:
     raise RuntimeError(f"{who.address} could neither close nor be liquidated")
 
 
-def leave(m: Market, who: Any) -> tuple[str, int, int]:
+def leave(m: Market, who: Any, claims: dict[str, int]) -> tuple[str, int, int]:
     """Close or settle `who`'s position (if any): how, the owed wad predicted from the views, the unpaid."""
     ch, amm = m.d.clearing_house, m.amm
+    if claims.get(who.address):
+        owed, unpaid = owed_on_settle(m, who)
+        ch.settlePosition(amm, {"from": who})
+        return "settle", owed, unpaid
+    if who.address in claims:
+        return "settle", m.d.vault.balanceOfWad(who), 0  # worth nothing: settled when registered
     if not has_position(m, who):
         return "balance", m.d.vault.balanceOfWad(who), 0
     if not amm.isShutdown() and owed_on_close(m, who) is None:
         liquidate_out(m, who)  # may halt the market, if the fund cannot pay the bad debt
         if not has_position(m, who):
             return "liquidated", m.d.vault.balanceOfWad(who), 0
-    if amm.isShutdown():
-        owed, unpaid = owed_on_settle(m, who)
-        ch.settlePosition(amm, {"from": who})
-        return "settle", owed, unpaid
+    if amm.isShutdown():  # halted by this liquidation: everyone still holding a position registers now
+        claims.update(register_claims(m, [*m.traders, m.arbitrageur, m.liquidator]))
+        return leave(m, who, claims)
     owed = owed_on_close(m, who)
     if owed is None:
         raise RuntimeError(f"{who.address} can still not close")
@@ -112,22 +137,25 @@ def leave(m: Market, who: Any) -> tuple[str, int, int]:
     return "close", owed, 0
 
 
-def withdraw_all(m: Market, who: Any, role: str) -> Payout:
-    how, owed, unpaid = leave(m, who)
+def withdraw_all(m: Market, who: Any, role: str, claims: dict[str, int]) -> Payout:
+    how, owed, unpaid = leave(m, who, claims)
     credited = m.d.vault.balanceOfWad(who)
     amount = m.d.vault.balanceOf(who)
     before = m.d.quote_token.balanceOf(who)
     if amount:
         m.d.vault.withdraw(amount, {"from": who})
     received = m.d.quote_token.balanceOf(who) - before
-    return Payout(who.address, role, how, owed, credited, received, m.scale, unpaid)
+    return Payout(who.address, role, how, owed, credited, received, m.scale, unpaid, claims.get(who.address, 0))
 
 
 def close_out(m: Market, rng: random.Random) -> list[Payout]:
-    """Every trader in a seeded order, then the arbitrageur, then the liquidator keeper."""
+    """Every trader in a seeded order, then the arbitrageur, then the liquidator keeper (a shut-down market: all
+    register their claims in that order first, then are paid in it)."""
     order = list(m.traders)
     rng.shuffle(order)
-    payouts = [withdraw_all(m, t, "trader") for t in order]
-    payouts.append(withdraw_all(m, m.arbitrageur, "arbitrageur"))
-    payouts.append(withdraw_all(m, m.liquidator, "liquidator"))
+    everyone = [*order, m.arbitrageur, m.liquidator]
+    claims = register_claims(m, everyone) if m.amm.isShutdown() else {}
+    payouts = [withdraw_all(m, t, "trader", claims) for t in order]
+    payouts.append(withdraw_all(m, m.arbitrageur, "arbitrageur", claims))
+    payouts.append(withdraw_all(m, m.liquidator, "liquidator", claims))
     return payouts

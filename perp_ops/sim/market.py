@@ -24,7 +24,12 @@ from perp_client import PerpClient
 from perp_client import pool_math as pm
 from perp_client.units import mul_wad
 from perp_ops.console import anvil_key, client_for
-from perp_ops.deploy import Deployment, deploy_protocol, to_aggregator_answer
+from perp_ops.deploy import (
+    Deployment,
+    deploy_libraries,
+    deploy_protocol,
+    to_aggregator_answer,
+)
 from perp_ops.keepers import arbitrageur, funding, liquidator
 from perp_ops.keepers.arbitrageur import ArbParams
 from perp_ops.keepers.common import Action
@@ -184,21 +189,23 @@ class Books:
 
     def value(self, h: Holding) -> int:
         """What the position is worth to its holder now: margin + PnL − funding (closing it alone at the
-        pool), or v1's settlement value after a shutdown."""
+        pool), or its settlement value after a shutdown."""
         if h.size == 0:
             return 0
         if self.shutdown:
-            return settlement_value(h, self.settlement_price)
+            return settlement_value(h, self.settlement_price, self.cumulative)
         _, pnl = pm.spot_notional_and_pnl(h.size, h.open_notional, self.quote_reserve, self.base_reserve)
         return h.margin + pnl - mul_wad(self.cumulative - h.last_cumulative, h.size)
 
 
-def settlement_value(h: Holding, price: int) -> int:
-    """ClearingHouse.settlePosition's value before the floor and the cap (v1's formula, its rounding)."""
+def settlement_value(h: Holding, price: int, cumulative: int) -> int:
+    """ClearingHouse.settlePosition's value before the floor: margin + PnL at the settlement price (v1's formula,
+    its rounding) − the funding owed."""
+    value = h.margin - mul_wad(cumulative - h.last_cumulative, h.size)
     if price == 0:
-        return h.margin
+        return value
     open_price = h.open_notional * WAD // abs(h.size)
-    return mul_wad(h.size, price - open_price) + h.margin
+    return mul_wad(h.size, price - open_price) + value
 
 
 # ------------------------------------------------------------------------------------------------ the market
@@ -375,6 +382,11 @@ class Market:
                 tally.fund_funding += args["insuranceFundPnl"]
             else:
                 tally.halted_shortfall = args["shortfall"]
+
+
+def link_libraries() -> None:
+    """The libraries a deployment links to, deployed now if this chain has none yet."""
+    deploy_libraries({"from": accounts[OWNER]})
 
 
 def deploy_market(traders: int, rng: random.Random, budget: Budget) -> Market:

@@ -1,4 +1,4 @@
-"""The record of a run: per-step CSV, the 4-panel plot and the summary table (markdown)."""
+"""The record of a run: per-step CSV, the 5-panel plot and the summary table (markdown)."""
 
 from __future__ import annotations
 
@@ -88,48 +88,72 @@ def q(x: int) -> float:
 
 
 def plot(records: Sequence[StepRecord], title: str, path: Path) -> None:
+    """Five panels over the scenario's hours, every amount in quote units: mark and index; the mark - index gap;
+    open interest (notional at the mark); the InsuranceFund, its funding payments and the bad debt; liquidations.
+    Each legend sits outside its panel, so it hides no line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     hours = [r.hours for r in records]
-    fig, (ax1, ax2, ax3, ax4) = plt.subplots(4, 1, figsize=(11, 12), sharex=True)
+    fig, axes = plt.subplots(5, 1, figsize=(13, 15), sharex=True)
+    ax1, gap_ax, ax2, ax3, ax4 = axes
     ax1.plot(hours, [q(r.index) for r in records], color="black", lw=1.2, label="index (oracle)")
     ax1.plot(hours, [q(r.mark) for r in records], color="tab:blue", lw=1.2, label="mark (pool)")
-    ax1.set(title=f"Mark vs index — {title}", ylabel="price")
-    ax2.plot(hours, [q(r.oi_long) for r in records], color="tab:green", label="long")
-    ax2.plot(hours, [q(r.oi_short) for r in records], color="tab:red", label="short")
-    ax2.plot(hours, [q(abs(r.arbitrageur_size)) for r in records], color="tab:gray", ls="--", lw=1,
+    ax1.set(title=f"Mark vs index — {title}", ylabel="price (quote per ETH)")
+    gap = [q(r.mark - r.index) for r in records]
+    gap_ax.plot(hours, gap, color="tab:purple", lw=1.2, label="mark − index")
+    gap_ax.fill_between(hours, gap, 0, color="tab:purple", alpha=0.15)
+    gap_ax.axhline(0, color="black", lw=0.5)
+    gap_ax.set(title="Mark − index gap (what funding pays for)", ylabel="quote per ETH")
+    pct = gap_ax.twinx()
+    pct.plot(hours, [100 * (r.mark - r.index) / r.index if r.index else 0.0 for r in records], color="tab:purple",
+             ls="--", lw=1, label="mark − index, % of the index (right axis)")
+    pct.set_ylabel("% of the index")
+    ax2.plot(hours, [q(r.oi_long) * q(r.mark) for r in records], color="tab:green", label="long")
+    ax2.plot(hours, [q(r.oi_short) * q(r.mark) for r in records], color="tab:red", label="short")
+    ax2.plot(hours, [q(abs(r.arbitrageur_size)) * q(r.mark) for r in records], color="tab:gray", ls="--", lw=1,
              label="of which the arbitrageur")
-    ax2.set(title="Open interest", ylabel="ETH")
+    ax2.set(title="Open interest (notional at the mark)", ylabel="quote")
     ax3.plot(hours, [q(r.fund) for r in records], color="tab:blue", label="InsuranceFund balance")
+    ax3.plot(hours, [q(r.fund_funding) for r in records], color="tab:olive", lw=1.2,
+             label="fund's funding (cumulative: + received, − paid)")
     ax3.plot(hours, [q(r.bad_debt) for r in records], color="tab:red", label="cumulative bad debt")
     ax3.plot(hours, [q(r.headroom) for r in records], color="tab:gray", ls="--", lw=1,
              label="fund − pending bad debt of under-water positions")
     ax3.axhline(0, color="black", lw=0.5)
-    ax3.set(title="InsuranceFund and bad debt", ylabel="quote")
+    ax3.set(title="InsuranceFund: balance, funding payments, bad debt", ylabel="quote")
     width = (hours[1] - hours[0]) * 0.8 if len(hours) > 1 else 0.01
     ax4.bar(hours, [r.liquidations - r.partial_liquidations for r in records], width=width, color="tab:red", label="full")
     ax4.bar(hours, [r.partial_liquidations for r in records], width=width, color="tab:orange",
             bottom=[r.liquidations - r.partial_liquidations for r in records], label="partial")
-    ax4.set(title="Liquidations per step", ylabel="count", xlabel="hour")
-    ax4.yaxis.get_major_locator().set_params(integer=True)
+    ax4.set(title="Liquidations per step", ylabel="count", xlabel="hours since the scenario started")
+    ax4.yaxis.set_major_locator(MaxNLocator(integer=True))
     cumulative = ax4.twinx()
     total, running = 0.0, []
     for r in records:
         total += q(r.liquidated_notional)
         running.append(total)
-    cumulative.plot(hours, running, color="black", lw=1, label="liquidated notional (cumulative)")
+    cumulative.plot(hours, running, color="black", lw=1, label="liquidated notional (cumulative, quote)")
     cumulative.set_ylabel("quote")
+    amounts = FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}")
+    for ax in (ax1, gap_ax, ax2, ax3, cumulative):
+        ax.yaxis.set_major_formatter(amounts)
+    pct.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.2f} %"))
     halted = next((r.hours for r in records if r.shutdown), None)
-    for ax in (ax1, ax2, ax3, ax4):
+    for ax in axes:
         if halted is not None:
-            ax.axvline(halted, color="purple", ls=":", lw=1.5, label="market halted" if ax is ax1 else None)
-        ax.legend(loc="upper left", fontsize=8)
-    cumulative.legend(loc="upper right", fontsize=8)
+            ax.axvline(halted, color="purple", ls=":", lw=1.5, label="market halted")
+        handles, labels = ax.get_legend_handles_labels()
+        twin = {ax4: cumulative, gap_ax: pct}.get(ax)
+        if twin is not None:
+            more = twin.get_legend_handles_labels()
+            handles, labels = handles + more[0], labels + more[1]
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.1, 1.0), fontsize=8, borderaxespad=0)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -33,7 +33,8 @@ def free_port() -> int:
 def write_deployment(path: Path, chain_id: int, d: Any) -> Path:
     """A deployments/<chainId>.json for a brownie Deployment (what perp_client reads)."""
     roles = {"quote_token": d.quote_token, "vault": d.vault, "insurance_fund": d.insurance_fund,
-             "clearing_house": d.clearing_house, "price_feed": d.price_feed, **{f"amm_{s}": a for s, a in d.amms.items()}}
+             "clearing_house": d.clearing_house, "price_feed": d.price_feed, **{f"amm_{s}": a for s, a in d.amms.items()},
+             **({"multicall": d.multicall} if getattr(d, "multicall", None) is not None else {})}
     contracts = {role: {"contract": c._name, "address": c.address, "block": 0} for role, c in roles.items()}
     path.write_text(json.dumps({"chain_id": chain_id, "complete": True, "contracts": contracts}))
     return path

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from brownie import Amm, chain
+from brownie import ZERO_ADDRESS, Amm, chain
 from brownie.exceptions import VirtualMachineError
 
 from perp_ops.deploy import (
@@ -40,8 +40,8 @@ def protocol(owner) -> Deployment:
 
 
 @pytest.fixture(scope="module")
-def controller(protocol, owner) -> Any:
-    return deploy_controller(protocol, {}, owner)
+def controller(protocol, owner, keeper) -> Any:
+    return deploy_controller(protocol, {}, owner, keeper=keeper)
 
 
 @pytest.fixture
@@ -391,35 +391,52 @@ def test_fund_surplus_caps_the_allowance(controller, configure, ch, amm, fund, o
 
 def test_update_once_per_funding_period(controller, configure, protocol, ch, amm, owner, rando, keeper):
     with reverts_with("ControllerDisabled", amm.address.lower()):
-        controller.update(amm, {"from": rando})
+        controller.update(amm, {"from": keeper})
     configure(NO_REPEG)
     with reverts_with("UpdateTooEarly", amm.address.lower(), amm.nextFundingTime()):
-        controller.update(amm, {"from": rando})
+        controller.update(amm, {"from": keeper})
     next_period(ch, amm, keeper)
-    controller.update(amm, {"from": rando})  # anyone
+    with reverts_with("NotKeeper", rando.address.lower()):
+        controller.update(amm, {"from": rando})  # not anyone: nobody else times a curve change
+    controller.update(amm, {"from": keeper})
     assert controller.lastUpdate(amm)[0] == amm.nextFundingTime()
     with reverts_with("UpdateTooEarly", amm.address.lower(), amm.nextFundingTime()):
-        controller.update(amm, {"from": rando})
+        controller.update(amm, {"from": keeper})
     # a funding period that passed but was not paid does not count
     chain.sleep(7_200)
     chain.mine()
     with reverts_with("UpdateTooEarly"):
-        controller.update(amm, {"from": rando})
+        controller.update(amm, {"from": keeper})
     next_period(ch, amm, keeper)
-    controller.update(amm, {"from": rando})
+    controller.update(amm, {"from": keeper})
 
     tx = controller.setEnabled(amm, False, {"from": owner})
     assert tx.events["EnabledChanged"][0]["enabled"] is False
     next_period(ch, amm, keeper)
     with reverts_with("ControllerDisabled"):
-        controller.update(amm, {"from": rando})
+        controller.update(amm, {"from": keeper})
     controller.setEnabled(amm, True, {"from": owner})  # re-enabled: waits for the next period
     with reverts_with("UpdateTooEarly"):
-        controller.update(amm, {"from": rando})
+        controller.update(amm, {"from": keeper})
     next_period(ch, amm, keeper)
     amm.setOpen(False, {"from": owner})
     with reverts_with("MarketNotOpen", amm.address.lower()):
-        controller.update(amm, {"from": rando})
+        controller.update(amm, {"from": keeper})
+
+
+def test_the_keeper_is_the_owners_choice(controller, configure, ch, amm, owner, rando, keeper):
+    configure(NO_REPEG)
+    next_period(ch, amm, keeper)
+    with reverts_with("OwnableUnauthorizedAccount", rando.address.lower()):
+        controller.setKeeper(rando, {"from": rando})
+    tx = controller.setKeeper(ZERO_ADDRESS, {"from": owner})
+    assert tx.events["KeeperChanged"][0]["keeper"] == ZERO_ADDRESS and controller.keeper() == ZERO_ADDRESS
+    with reverts_with("NotKeeper", keeper.address.lower()):
+        controller.update(amm, {"from": keeper})
+    controller.update(amm, {"from": owner})  # no keeper: the owner only
+    controller.setKeeper(rando, {"from": owner})
+    next_period(ch, amm, keeper)
+    controller.update(amm, {"from": rando})
 
 
 def test_configure_checks(controller, configure, protocol, owner, rando, amm):
@@ -484,7 +501,7 @@ RUN_PARAMS = ControllerParams(
 def test_random_run_stays_within_budget_and_bounds(owner, alice, bob, carol, rando, keeper):
     d = deploy_protocol(RUN_CONFIG, deployer=owner)
     ch, amm, fund, vault = d.clearing_house, d.amm, d.insurance_fund, d.vault
-    controller = deploy_controller(d, {"ETH": RUN_PARAMS}, owner)
+    controller = deploy_controller(d, {"ETH": RUN_PARAMS}, owner, keeper=keeper)
     p = RUN_PARAMS
     traders = [alice, bob, carol, rando]
     for t in traders:

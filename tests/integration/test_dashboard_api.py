@@ -107,6 +107,34 @@ def test_prepared_transactions_do_what_they_say(server, protocol, alice):
     assert [h["kind"] for h in history] == ["close", "reduce", "remove margin", "add margin", "open", "withdrawn", "deposited"]
 
 
+def test_settling_registers_a_claim_then_collects_it_after_the_window(server, protocol, owner, alice, fund_trader):
+    """In a halted market, Settle registers the position's claim (the position becomes a claim row with its
+    payout); before the window closes collecting is refused in words; after it, Settle pays the claim."""
+    client = client_for(protocol)
+    ch, amm = protocol.clearing_house, protocol.amm
+    fund_trader(alice, wad(100))
+    ch.openPosition(amm, 1, wad(10), wad(2), 0, {"from": alice})
+    amm.shutdown({"from": owner})
+    account = f"{server}/api/account/{alice.address}"
+    send(post(server, "/api/prepare", {"action": "settle", "symbol": "ETH", "trader": alice.address}).json(), alice)
+    claim, payout = ch.getSettlementClaim(amm, alice)
+    assert claim > 0 and payout == claim and client.holding("ETH", alice.address).size == 0
+    row = requests.get(account, timeout=30).json()["positions"][0]
+    assert (row["side"], row["settle_only"], row["margin_wad"], row["pnl_wad"]) == ("claim", True, str(claim), str(payout))
+    early = post(server, "/api/prepare", {"action": "settle", "symbol": "ETH", "trader": alice.address})
+    assert early.status_code == 400 and "is registered; it is paid once the claim window closes" in early.json()["error"]
+    chain.sleep(amm.settlementWindowEnd() - chain.time() + 1)
+    chain.mine()
+    before = client.vault_balance(alice.address)
+    prepared = post(server, "/api/prepare", {"action": "settle", "symbol": "ETH", "trader": alice.address}).json()
+    assert [s["label"] for s in prepared["steps"]] == ["collect the ETH settlement"]
+    send(prepared, alice)
+    assert client.vault_balance(alice.address) == before + payout
+    data = requests.get(account, timeout=30).json()
+    assert data["positions"] == []
+    assert [h["kind"] for h in data["history"]][:3] == ["settle", "settle", "open"]
+
+
 def test_a_refused_trade_says_why_in_words(server, protocol, owner, alice, fund_trader):
     fund_trader(alice, wad(100))
     protocol.amm.setCap(wad(1), 0, {"from": owner})  # at most 1 base per trader

@@ -3,10 +3,13 @@ settled on their next action, the InsuranceFund's side of the imbalance, the opt
 `payFunding` whatever the number of trades in the period.
 
 Expected numbers follow Perpetual Protocol v1's final release: `Amm.settleFunding` (premium = mark TWAP − index
-TWAP over the funding period, premiumFraction = premium × period / 1 day truncated toward zero, rate =
+TWAP, premiumFraction = premium × period / 1 day truncated toward zero, rate =
 premiumFraction / index TWAP), the mark TWAP by v1's walk over per-block reserve snapshots, the index TWAP by
 v1's walk over the Chainlink rounds, and `ClearingHouse.payFunding` (the pool's side premiumFraction ×
-totalPositionSize to or from the InsuranceFund).
+totalPositionSize to or from the InsuranceFund). The windows: the index TWAP spans the funding period; the mark
+TWAP the funding window, from the last settlement (or, after the opening, nextFundingTime − period) to now, which
+is v1's last period whenever funding is settled on time (README "Funding window"). Hours of 2-second blocks, a
+one-block spike and a wrapped observation ring: tests/security/test_mark_twap.py.
 """
 
 from __future__ import annotations
@@ -118,6 +121,7 @@ def test_funding_both_directions_to_the_wei(protocol, traders, owner, rando, ali
     reopen_at(amm, owner, hour + 120)
     first = amm.nextFundingTime()
     assert first == next_funding_on_open(hour + 120, PERIOD) == hour + PERIOD
+    assert amm.fundingWindowStart() == first - PERIOD  # v1's window for an on-time settlement
 
     # ---- period 1: the mark above the index, longs pay shorts
     trade(hist, ch, amm, hour + 300, alice, BUY, wad(60), wad(2))
@@ -203,12 +207,15 @@ def test_funding_both_directions_to_the_wei(protocol, traders, owner, rando, ali
     at(first + 1_400)
     set_index(agg, wad(19), owner)
 
-    # ---- period 2, settled late: next = max(hour start after next + period, now + period / 2)
+    # ---- period 2, settled late: next = max(hour start after next + period, now + period / 2); the mark TWAP
+    # spans the whole window since the last settlement, [first, late] (v1: the last hour), the index TWAP the period
     late = second + 2_500
     fund_before = fund.fundBalance()
+    assert amm.fundingWindowStart() == first
     at(late)
     tx = ch.payFunding(amm, {"from": carol})
-    f2 = expected_funding(hist.twap(late, PERIOD), index_twap(aggregator_rounds(agg), late, PERIOD), PERIOD)
+    f2 = expected_funding(hist.twap(late, late - first), index_twap(aggregator_rounds(agg), late, PERIOD), PERIOD)
+    assert f2.mark_twap != hist.twap(late, PERIOD)  # the late seconds count, and so do the first ones
     assert f2.mark_twap < f2.index_twap and f2.premium_fraction < 0
     assert event(tx, "FundingRateUpdated") == {"rate": f2.rate, "underlyingPrice": f2.index_twap}
     cumulative = f1.premium_fraction + f2.premium_fraction
@@ -322,7 +329,7 @@ def test_pay_funding_gas_does_not_grow_with_trades(protocol, traders, owner, ali
 
 def test_funding_rate_after_more_trading_blocks_than_the_ring_holds(protocol, traders, owner, alice, bob):
     """v1 walks every reserve snapshot of the period; 300 trading blocks in one hour is ordinary on a 5-second
-    chain (720 blocks an hour): the 1,024-observation ring keeps them all, so the rate is v1's to the wei."""
+    chain (720 blocks an hour): the rate is v1's to the wei (1,800 blocks: tests/security/test_mark_twap.py)."""
     d = protocol
     amm, ch, agg = d.amm, d.clearing_house, d.aggregators["ETH"]
     fund_insurance(d, owner, wad(100))

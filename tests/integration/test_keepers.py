@@ -61,7 +61,7 @@ def test_liquidator_leaves_healthy_positions(protocol, bot, alice, fund_trader):
     protocol.clearing_house.openPosition(protocol.amm, BUY, wad(25), wad(10), 0, {"from": alice})
     state = liquidator.LiquidatorState()
     assert liquidator.run_once(bot, state) == []
-    assert state.traders == {"ETH": {alice.address}}
+    assert state.index is not None and set(state.index.open_positions("ETH")) == {alice.address}
     assert protocol.clearing_house.getPosition(protocol.amm, alice)[0] > 0
 
 
@@ -85,6 +85,53 @@ def test_liquidator_liquidates_under_water_longs(protocol, bot, keeper, alice, b
     fees = [e.liquidation_fee for e in bot.liquidations()]
     assert sum(fees) == state.profit
     assert liquidator.run_once(bot, state) == []  # nothing left, and bob is healthy
+
+
+def under_water(protocol, traders, bob, fund_trader, fund_insurance) -> None:
+    """`traders` long at 10x, then bob's big short and 15 minutes: every one of them is below maintenance."""
+    ch, amm = protocol.clearing_house, protocol.amm
+    fund_insurance(wad(1000))
+    for trader in traders:
+        fund_trader(trader, wad(100))
+        ch.openPosition(amm, BUY, wad(25), wad(10), 0, {"from": trader})
+    fund_trader(bob, wad(1000))
+    ch.openPosition(amm, SELL, wad(100), wad(5), 0, {"from": bob})
+    chain.sleep(15 * 60)
+    chain.mine()
+    assert all(ch.getMarginRatio(amm, t) < wad("0.05") for t in traders)
+
+
+def test_a_rival_liquidation_between_the_scan_and_the_send_does_not_abort_the_pass(
+    protocol, bot, alice, bob, carol, rando, fund_trader, fund_insurance
+):
+    under_water(protocol, (alice, carol), bob, fund_trader, fund_insurance)
+    ch, amm = protocol.clearing_house, protocol.amm
+    real = bot.liquidate
+
+    def rival_first(symbol, trader):
+        if trader == alice.address:  # another liquidator takes alice after our scan read her ratio
+            ch.liquidate(amm, alice, {"from": rando})
+        return real(symbol, trader)
+
+    bot.liquidate = rival_first
+    actions = liquidator.run_once(bot)
+    assert [a.detail.split()[0] for a in actions] == [carol.address]
+    assert ch.getPosition(amm, carol)[0] == 0
+
+
+def test_a_position_reorged_into_a_scanned_block_is_found(protocol, bot, alice, bob, fund_trader, fund_insurance):
+    ch, amm = protocol.clearing_house, protocol.amm
+    snap = web3.provider.make_request("evm_snapshot", [])["result"]  # brownie's chain.snapshot() is the isolation's
+    for _ in range(12):
+        chain.mine()
+    state = liquidator.LiquidatorState()
+    assert liquidator.run_once(bot, state) == []  # the index has read up to here
+    scanned = web3.eth.block_number
+    assert web3.provider.make_request("evm_revert", [snap])["result"]
+    under_water(protocol, (alice,), bob, fund_trader, fund_insurance)  # in blocks the last pass already read
+    assert web3.eth.block_number <= scanned
+    (action,) = liquidator.run_once(bot, state)
+    assert action.detail.startswith(alice.address) and ch.getPosition(amm, alice)[0] == 0
 
 
 # ------------------------------------------------------------------------------------------- arbitrageur

@@ -1,5 +1,7 @@
-"""perp_client.operator on a timelocked deployment: status and what needs a person, a change scheduled,
-listed pending, refused before its delay, executed after; a cancel; the guardian's pause; bad input sends nothing."""
+"""perp_client.operator on a timelocked deployment: status and what needs a person (collateral against what the
+positions are worth, bad debt), a change scheduled with its before / after table, listed pending, refused before
+its delay, executed after; a cancel; the guardian's pause and the owner's unpause; the fund topped up; bad input
+sends nothing."""
 
 from __future__ import annotations
 
@@ -8,8 +10,10 @@ from brownie import accounts, chain
 
 from perp_client import PerpError
 from perp_client.operator import Operator
+from perp_dashboard import views
+from perp_dashboard.events import EventLog
 from perp_ops.deploy import DEFAULT_CONFIG, deploy_protocol
-from tests.helpers import wad
+from tests.helpers import SELL, wad
 from tests.integration.perp_clients import client_as
 
 DELAY = 600
@@ -58,6 +62,11 @@ def test_a_change_through_the_timelock(governed):
     proposer = operator_as(d, accounts[7])
     new = (wad("0.1"), wad("0.06"), wad("0.02"), wad("0.5"))
     call = proposer.plan("clearing_house", "setParams", *new)
+    assert call.changes == (
+        ("initMarginRatio", "5.0000 %", "10.0000 %"), ("maintenanceMarginRatio", "5.0000 %", "6.0000 %"),
+        ("liquidationFeeRatio", "5.0000 %", "2.0000 %"), ("partialLiquidationRatio", "0.0000 %", "50.0000 %"),
+    ), call.changes
+    assert call.table().splitlines()[1].split() == ["initMarginRatio", "5.0000", "%", "10.0000", "%"]
     assert call.describe().startswith(f"clearing_house ({d.clearing_house.address}).setParams(") and call.data in call.describe()
     op_id = proposer.schedule(call)
     (pending,) = proposer.pending()
@@ -82,6 +91,77 @@ def test_a_change_through_the_timelock(governed):
     assert d.amm.open()
 
 
+def test_unpause_is_the_timelocks_and_shows_its_change(governed):
+    d = governed
+    guardian, proposer = operator_as(d, accounts[6]), operator_as(d, accounts[7])
+    if not d.clearing_house.paused():
+        guardian.pause()
+    call = proposer.plan_unpause()
+    assert call.changes == (("paused", "yes", "no"),) and "paused" in call.table()
+    with pytest.raises(PerpError, match="OwnableUnauthorizedAccount"):  # the guardian cannot unpause
+        guardian.client.send(d_clearing_house(guardian).functions.unpause(), "unpause")
+    op_id = proposer.schedule(call)
+    chain.sleep(DELAY)
+    chain.mine()
+    proposer.execute(op_id)
+    assert not d.clearing_house.paused()
+
+
+def d_clearing_house(op: Operator):
+    return op.client.clearing_house
+
+
+def test_status_weighs_the_collateral_against_what_positions_are_worth(owner, alice, bob, carol):
+    """Alice and bob short with an empty fund (the solvency suite's case): the market holds 40, alice's
+    position alone is worth 114.12; status sums what every position is worth, says the fund cannot cover the
+    difference (closing would be refused), and stops saying so once the fund is topped up; a liquidation's bad
+    debt is counted."""
+    d = deploy_protocol(deployer=owner)
+    for t in (alice, bob):
+        d.quote_token.mint(t, wad(20), {"from": t})
+        d.quote_token.approve(d.vault, wad(20), {"from": t})
+        d.vault.deposit(wad(20), {"from": t})
+        d.clearing_house.openPosition(d.amm, SELL, wad(20), wad(10), 0, {"from": t})
+    op = Operator(client_as(d, carol), contracts_of(d))
+    status = op.status()
+    (eth,) = status.markets
+    worth = 0
+    for t in (alice, bob):
+        p = op.client.position("ETH", t.address)
+        worth += max(p.margin + p.unrealized_pnl - p.funding_payment, 0)
+    assert (eth.owed, eth.positions, eth.collateral, eth.bad_debt) == (worth, 2, wad(40), 0)
+    assert eth.shortfall == worth - wad(40) > wad(70)
+    log = EventLog(op.client)  # the dashboard's operator view reads the same number
+    dashboard = views.operator_view(op.client, log.refresh(), False)["markets"][0]
+    assert (dashboard["owed_wad"], dashboard["covered"]) == (str(worth), False)
+    assert any("ETH: its open positions are worth" in p and "closing them will be refused" in p for p in status.problems)
+    assert "owed" in status.table()
+
+    d.quote_token.mint(carol, wad(500), {"from": carol})
+    nonce = carol.nonce
+    with pytest.raises(PerpError, match="top-up amount must be positive"):
+        op.top_up("0")
+    with pytest.raises(PerpError, match="holds 500.* less than 501"):
+        op.top_up("501")
+    assert carol.nonce == nonce  # nothing sent
+    assert op.top_up("500") == wad(500)
+    status = op.status()
+    assert status.fund_balance == wad(500) and not any("worth" in p for p in status.problems), status.problems
+
+    d.clearing_house.closePosition(d.amm, 0, {"from": alice})  # the fund prepays alice's profit
+    d.aggregators["ETH"].updateAnswer(40 * 10**8, {"from": owner})  # bob, short, is far under water
+    tx = d.clearing_house.liquidate(d.amm, bob, {"from": carol})
+    bad_debt = sum(e["badDebt"] for e in tx.events["PositionChanged"])
+    (eth,) = op.status().markets
+    assert eth.bad_debt == bad_debt > 0 and (eth.owed, eth.positions) == (0, 0)
+
+
+def contracts_of(d) -> dict[str, str]:
+    return {"clearing_house": d.clearing_house.address, "vault": d.vault.address,
+            "insurance_fund": d.insurance_fund.address, "price_feed": d.price_feed.address,
+            **{f"amm_{s}": a.address for s, a in d.amms.items()}}
+
+
 def test_bad_input_sends_nothing(governed):
     d = governed
     proposer = operator_as(d, accounts[7])
@@ -93,3 +173,20 @@ def test_bad_input_sends_nothing(governed):
     with pytest.raises(PerpError, match="is not pending"):
         proposer.cancel("0x" + "ab" * 32)
     assert accounts[7].nonce == nonce
+
+
+def test_status_reports_the_sequencer(owner):
+    d = deploy_protocol({"sequencer_grace_period": 600}, deployer=owner)
+    contracts = {"clearing_house": d.clearing_house.address, "vault": d.vault.address,
+                 "insurance_fund": d.insurance_fund.address, "price_feed": d.price_feed.address,
+                 **{f"amm_{s}": a.address for s, a in d.amms.items()}}
+    op = Operator(client_as(d, accounts[6]), contracts)
+    status = op.status()
+    assert "sequencer: up for" in status.table() and "grace period 600 s over" in status.sequencer
+    assert not any("sequencer" in p for p in status.problems)
+    now = chain[-1].timestamp
+    d.sequencer_feed.updateRoundData(2, 1, now, now - 30, {"from": owner})
+    status = op.status()
+    assert status.sequencer.startswith("DOWN for") and any("sequencer is down" in p for p in status.problems)
+    d.sequencer_feed.updateRoundData(3, 0, now, now, {"from": owner})
+    assert "opening and liquidation resume in" in op.status().sequencer

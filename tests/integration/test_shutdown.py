@@ -5,7 +5,9 @@ reconcile to the wei.
 Expected numbers follow Perpetual Protocol v1's final release: `Amm.implShutdown` (settlement price =
 |initialQuoteReserve − quoteReserve| / |totalPositionSize|, 0 when |totalPositionSize| <= 100 wei) and
 `ClearingHouse.settlePosition` (margin + size × (settlementPrice − openNotional / |size|), floored at 0; margin
-alone when the price is 0), capped here by the collateral the market still holds (SPEC §5: fail safe).
+alone when the price is 0), minus the funding owed; the claims registered in the window share what the market
+holds (plus what the InsuranceFund can pay in) pro rata when it is short (tests/settlement.py; the order of the
+claims changes nothing: tests/security/test_settlement.py).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from tests.integration.risk_helpers import (
     unrealized_pnl,
     vault_assets,
 )
-from tests.trading import div, mul, output_price
+from tests.settlement import settle_all, value_of
+from tests.trading import mul, output_price
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -50,32 +53,11 @@ def settlement_price(d: Any) -> int:
     return abs(amm.initialQuoteAssetReserve() - amm.quoteAssetReserve()) * WAD // abs(total)
 
 
-def settled_value(size: int, margin: int, open_notional: int, price: int) -> int:
-    """v1's settlePosition value, floored at 0."""
-    if price == 0:
-        return margin
-    open_price = div(open_notional, abs(size))
-    return max(mul(size, price - open_price) + margin, 0)
-
-
 def settle_everyone(d: Any, traders: list[Any], price: int) -> dict[Any, int]:
-    """Each trader settles; each gets v1's value capped by what the market still holds; settling twice fails."""
-    ch, amm, vault = d.clearing_house, d.amm, d.vault
-    paid: dict[Any, int] = {}
-    for trader in traders:
-        size, margin, open_notional, _ = ch.getPosition(amm, trader)
-        held = max(ch.getMarket(amm)[1], 0)
-        expected = min(settled_value(size, margin, open_notional, price), held)
-        free_before = vault.balanceOfWad(trader)
-        tx = ch.settlePosition(amm, {"from": trader})
-        assert event(tx, "PositionSettled") == {"amm": amm.address, "trader": trader.address, "valueTransferred": expected}
-        assert vault.balanceOfWad(trader) - free_before == expected
-        assert tuple(ch.getPosition(amm, trader)) == (0, 0, 0, 0)
-        assert ch.getMarket(amm)[1] == held - expected or held == 0
-        with reverts_with("NoPosition"):
-            ch.settlePosition(amm, {"from": trader})
-        paid[trader] = expected
-    return paid
+    """Each trader registers its claim in the window and is paid its share after it (tests/settlement.py);
+    settling twice fails."""
+    assert d.amm.getSettlementPrice() == price
+    return settle_all(d, d.amm, traders)
 
 
 def withdraw_everything(d: Any, people: list[Any]) -> None:
@@ -212,7 +194,7 @@ def test_uncovered_bad_debt_halts_the_market(protocol, alice, bob, carol, keeper
     with reverts_with("MarketClosed"):
         ch.payFunding(amm, {"from": rando})
 
-    # everyone settles at v1's price (carol's long is worth nothing there), capped by the market's collateral
+    # everyone settles at v1's price (carol's long is worth nothing there), within the market's collateral
     paid = settle_everyone(d, [carol, bob], price)
     assert paid[carol] == 0 < paid[bob]
     with reverts_with("NoPosition"):
@@ -230,8 +212,7 @@ def test_halted_market_reconciles_and_everyone_can_withdraw(protocol, alice, bob
     assert_reconciles(d, people, exact=True)
 
     price = settlement_price(d)
-    size, margin, open_notional, _ = ch.getPosition(amm, bob)
-    assert settled_value(size, margin, open_notional, price) > real  # bob is owed more than the market holds
+    assert value_of(d, amm, bob) > real  # bob is owed more than the market holds
     settle_everyone(d, [carol, bob], price)
     assert ch.getMarket(amm)[1] == 0
     assert_reconciles(d, people, exact=True)

@@ -15,8 +15,12 @@ Departures from v1 that the contracts make and this model follows (see SPEC.md a
   (b) `margin_ratio` (the view, and liquidation) also takes the oracle-based ratio when the spot price is at
       least 10 % from the oracle and that ratio is higher; the maintenance check after a trade does not.
   (c) the trade limit is checked on both reserves (v1 checked only the amount the caller names).
-  (d) funding TWAPs span `funding_twap_interval`, by default the funding period (SPEC). v1 used
-      `spotPriceTwapInterval` (1 hour) whatever the funding period; pass 3600 to get v1's behaviour.
+  (d) funding's mark TWAP spans the funding window, from its start to now: the last settlement, or, after the
+      market opens, nextFundingTime − fundingPeriod (v1's window for an on-time first settlement; the history's
+      start if later). The index TWAP spans the funding period (SPEC). Settled on time, both are v1's window
+      [now − fundingPeriod, now]; settled late, the mark's window also covers the late seconds. v1 used
+      `spotPriceTwapInterval` (1 hour) for both, whatever the funding period and the settlement time: pass
+      `funding_twap_interval=3600` to get v1's behaviour.
   (e) `is_over_fluctuation_limit` is False when the limit is 0 (off), and the partial close/liquidation needs
       0 < partialLiquidationRatio < 1.
   (f) with `margin_needs_position` (the contracts): addMargin and removeMargin need an open position
@@ -41,7 +45,9 @@ ONE_DAY = 86_400
 MARK_TWAP_INTERVAL = 15 * 60  # seconds; the TWAP used for position notional (margin ratio, free collateral)
 MAX_ORACLE_SPREAD_RATIO = WAD // 10  # 10 %: v1's isOverSpreadLimit threshold
 IGNORABLE_SIZE_FOR_SHUTDOWN = 100  # wei; v1 treats |totalPositionSize| <= 100 as no open interest
+CURVE_MOVE_SHARE = WAD // 2  # of the maintenance margin ratio: one block's curve changes move positions at most that
 MAX_MARK = 2**80 - 1  # wad; the most a price observation can record (beyond v1: `MarkOutOfRange`)
+SETTLEMENT_WINDOW = 3 * ONE_DAY  # seconds; the claim window a shutdown opens (Amm's default)
 
 
 class ModelError(Exception):
@@ -262,12 +268,15 @@ class Pool:
     max_holding_base_asset: int = 0
     open_interest_notional_cap: int = 0
     max_funding_rate: int = 0
-    funding_twap_interval: int | None = None  # None: the funding period (SPEC); 3600 is v1's
+    funding_twap_interval: int | None = None  # None: the funding window (mark) and period (index); 3600 is v1's
+    funding_window_start: int = 0  # timestamp; see (d)
     total_position_size: int = 0
     snapshots: list[Snapshot] = field(default_factory=list)
     next_funding_time: int = 0
     open: bool = False
     settlement_price: int = 0
+    settlement_window: int = SETTLEMENT_WINDOW
+    settlement_window_end: int = 0  # fixed at the shutdown
     initial_quote_reserve: int = 0
     initial_base_reserve: int = 0
     funding_rate: int = 0
@@ -453,18 +462,25 @@ class Pool:
         self.open = is_open
         if is_open:
             self.next_funding_time = (now + self.funding_period) // ONE_HOUR * ONE_HOUR
+            self.funding_window_start = max(self.next_funding_time - self.funding_period, self.snapshots[0].timestamp)
 
     def funding_interval(self) -> int:
+        """The index TWAP's span (and the mark's, in v1 mode)."""
         return self.funding_twap_interval if self.funding_twap_interval else self.funding_period
+
+    def funding_mark_twap(self, now: int) -> int:
+        """Mark TWAP over the funding window, [its start, now] (v1 mode: the last `funding_twap_interval`)."""
+        if self.funding_twap_interval:
+            return self.twap_price(self.funding_twap_interval, now)
+        return self.twap_price(now - self.funding_window_start, now)
 
     def settle_funding(self, index: IndexFeed, now: int) -> tuple[int, int, int]:
         """Returns (premium fraction, funding rate, index TWAP) and moves nextFundingTime."""
         self._require_open()
         if now < self.next_funding_time:
             raise ModelError("FundingTooEarly")
-        interval = self.funding_interval()
-        index_twap = index.twap(interval, now)
-        premium = self.twap_price(interval, now) - index_twap
+        index_twap = index.twap(self.funding_interval(), now)
+        premium = self.funding_mark_twap(now) - index_twap
         premium_fraction = div_toward_zero(premium * self.funding_period, ONE_DAY)
         funding_rate = div(premium_fraction, index_twap)
         if self.max_funding_rate:
@@ -476,18 +492,20 @@ class Pool:
         earliest_next = now + self.funding_period // 2
         next_on_the_hour = (self.next_funding_time + self.funding_period) // ONE_HOUR * ONE_HOUR
         self.next_funding_time = max(next_on_the_hour, earliest_next)
+        self.funding_window_start = now
         return premium_fraction, funding_rate, index_twap
 
     # ---- shutdown ----
 
-    def shutdown(self) -> int:
-        """Closes the market for good at v1's settlement price (k never changed)."""
+    def shutdown(self, now: int) -> int:
+        """Closes the market for good at v1's settlement price (k never changed); opens the claim window."""
         previous_k = mul(self.initial_base_reserve, self.initial_quote_reserve)
         initial_quote_on_curve = div(previous_k, self.initial_base_reserve)
         notional_value = initial_quote_on_curve - self.quote_reserve
         if abs(self.total_position_size) > IGNORABLE_SIZE_FOR_SHUTDOWN:
             self.settlement_price = div(abs(notional_value), abs(self.total_position_size))
         self.open = False
+        self.settlement_window_end = now + self.settlement_window
         return self.settlement_price
 
     def calc_fee(self, notional: int) -> tuple[int, int]:
@@ -611,6 +629,25 @@ def accrue(state: FundingState, now: int, long_size: int, short_size: int) -> tu
 
 
 @dataclass
+class Settlement:
+    """A shut-down market's claim book (beyond v1, SPEC §4): claims registered in the window; once the first payout
+    after it has finalized the book, what they share (`available`) and what has been paid."""
+
+    claims: dict[str, int] = field(default_factory=dict)  # registered and unpaid, wad
+    total_claims: int = 0
+    unpaid_claims: int = 0
+    finalized: bool = False
+    available: int = 0
+    paid: int = 0
+    from_fund: int = 0
+    dust: int = 0
+
+    def share(self, claim: int) -> int:
+        """A claim's payout: in full when `available` covers every claim, else pro rata, rounded down."""
+        return claim if self.available == self.total_claims else claim * self.available // self.total_claims
+
+
+@dataclass
 class Market:
     pool: Pool
     index: IndexFeed
@@ -630,6 +667,7 @@ class Market:
     # what the insurance fund paid in ahead of the bad debt behind it (a payout beyond the collateral, v1's
     # prepaid bad debt), netted against the market's later bad debt
     prepaid_bad_debt: int = 0
+    settlement: Settlement = field(default_factory=Settlement)
 
     def latest_cumulative_premium_fraction(self, now: int | None = None) -> int:
         """The longs' cumulative premium fraction (the shorts' too unless receivers were paid less), at `now` in
@@ -938,15 +976,18 @@ class Protocol:
         old = market.position(trader)
         exchanged_size = self._swap_input(market, side, notional, base_limit, False, tx)
         new_size = old.size + exchanged_size
-        self._update_open_interest(market, notional)
-        cap = market.pool.max_holding_base_asset
-        if cap > 0 and abs(new_size) > cap:
-            raise ModelError("PositionHoldingCapExceeded")
         added_margin = div(notional, leverage)
         remain, bad_debt, funding_payment, _ = self._remain_margin_with_funding(
             market, old, added_margin)
         if self.v1_increase_drops_bad_debt:
             bad_debt = 0
+        elif bad_debt > 0:
+            # the contracts refuse at once, before the caps and the maintenance check (the order of the errors)
+            raise ModelError("BadDebt")
+        cap = market.pool.max_holding_base_asset
+        if cap > 0 and abs(new_size) > cap:
+            raise ModelError("PositionHoldingCapExceeded")
+        self._update_open_interest(market, notional)
         # v1 reports the stored (old) position's spot PnL at the new reserves here
         _, unrealized_pnl = self.position_notional_and_pnl(name, old, PnlCalcOption.SPOT_PRICE, tx.now)
         position = Position(new_size, remain, old.open_notional + notional, self._cum_for(market, new_size),
@@ -1366,45 +1407,109 @@ class Protocol:
         }
 
     @atomic
-    def shutdown(self, name: str) -> int:
-        return self._require_open_market(name).pool.shutdown()
+    def shutdown(self, name: str, now: int) -> int:
+        return self._require_open_market(name).pool.shutdown(now)
+
+    # ---- settlement (beyond v1: a claim window, then pro-rata payouts; SPEC §4, README "Settlement") ----
+
+    def settlement_value(self, name: str, trader: str) -> int:
+        """margin + PnL at the settlement price − funding owed, floored at 0 (v1's PnL formula; margin − funding
+        at a settlement price of 0)."""
+        market = self.market(name)
+        position = market.position(trader)
+        value = position.margin - mul(market.latest_cumulative_premium_fraction()
+                                      - position.last_cumulative_premium_fraction, position.size)
+        price = market.pool.settlement_price
+        if price != 0:
+            value += mul(position.size, price - div(position.open_notional, abs(position.size)))
+        return max(value, 0)
+
+    def _take_position_value(self, name: str, trader: str, block: int) -> int:
+        market = self.market(name)
+        if market.position(trader).size == 0:
+            raise ModelError("NoPosition")
+        value = self.settlement_value(name, trader)
+        market.positions[trader] = Position(block=block)
+        return value
 
     @atomic
-    def settle_position(self, name: str, trader: str, block: int) -> int:
+    def settle_position(self, name: str, trader: str, now: int, block: int, by_trader: bool = True) -> int:
+        """`settlePosition` (by_trader) or `claimSettlement`. In the window: registers the position's value as a
+        claim and returns it (a value of 0 is settled at once); after it: pays the registered claim its share (or
+        a late position at most that share, out of what the claims left and the fund) and returns what is
+        credited."""
         market = self.market(name)
-        if market.pool.open:
+        pool = market.pool
+        if pool.open or pool.settlement_window_end == 0:
             raise ModelError("MarketOpen")
-        position = market.position(trader)
-        if position.size == 0:
-            raise ModelError("NoPosition")
-        market.positions[trader] = Position(block=block)
-        price = market.pool.settlement_price
-        if price == 0:
-            settled = position.margin
+        book = market.settlement
+        claim = book.claims.get(trader, 0)
+        if now < pool.settlement_window_end:
+            if claim:
+                raise ModelError("SettlementWindowOpen")
+            value = self._take_position_value(name, trader, block)
+            if value:
+                book.claims[trader] = value
+                book.total_claims += value
+                book.unpaid_claims += 1
+            return value
+        if not book.finalized:
+            self._finalize_settlement(market)
+        if claim:
+            del book.claims[trader]
+            paid = book.share(claim)
+            book.paid += paid
+            book.unpaid_claims -= 1
+            market.collateral -= paid
+            if book.unpaid_claims == 0:
+                book.dust = book.available - book.paid
+                market.collateral -= book.dust
+                self.insurance_fund += book.dust
         else:
-            open_price = div(position.open_notional, abs(position.size))
-            settled = max(mul(position.size, price - open_price) + position.margin, 0)
-        market.collateral -= settled
-        self._credit(trader, settled)
-        return settled
+            if not by_trader:
+                raise ModelError("NothingToSettle")
+            paid = book.share(self._take_position_value(name, trader, block))
+            reserved = book.available - book.paid if book.unpaid_claims else 0
+            free = market.collateral - reserved
+            if paid > free:
+                from_fund = max(min(paid - free, self.insurance_fund + self.toll_pool), 0)
+                self.insurance_fund -= from_fund
+                paid = free + from_fund
+            market.collateral -= paid
+        self._credit(trader, paid)
+        return paid
+
+    def _finalize_settlement(self, market: Market) -> None:
+        """The window has closed: the fund pays in what it can of the claims beyond the collateral; the claims
+        share the rest."""
+        book = market.settlement
+        held = max(market.collateral, 0)
+        if book.total_claims > held:
+            book.from_fund = max(min(book.total_claims - held, self.insurance_fund + self.toll_pool), 0)
+            self.insurance_fund -= book.from_fund
+            market.collateral += book.from_fund
+            held += book.from_fund
+        book.available = min(held, book.total_claims)
+        book.finalized = True
 
     # ---- curve changes (k adjustment, repeg): beyond v1, SPEC §3 and README "Dynamic k, repeg" ----
 
     @atomic
-    def adjust_k(self, name: str, factor: int, now: int, block: int) -> int:
+    def adjust_k(self, name: str, factor: int, now: int, block: int, max_cost: int | None = None) -> int:
         """Scales both reserves by `factor` (wad, truncated); returns the cost booked against the fund."""
         if factor == 0:
             raise ModelError("InvalidParameter")
         pool = self.market(name).pool
-        return self._move_curve(name, mul(pool.quote_reserve, factor), mul(pool.base_reserve, factor), Tx(now, block))
+        return self._move_curve(name, mul(pool.quote_reserve, factor), mul(pool.base_reserve, factor), Tx(now, block),
+                                max_cost)
 
     @atomic
-    def repeg(self, name: str, price: int, now: int, block: int) -> int:
+    def repeg(self, name: str, price: int, now: int, block: int, max_cost: int | None = None) -> int:
         """Moves the price to `price` at a constant base reserve (quote = base × price, truncated)."""
         if price == 0:
             raise ModelError("InvalidParameter")
         pool = self.market(name).pool
-        return self._move_curve(name, mul(pool.base_reserve, price), pool.base_reserve, Tx(now, block))
+        return self._move_curve(name, mul(pool.base_reserve, price), pool.base_reserve, Tx(now, block), max_cost)
 
     def curve_change_cost(self, name: str, quote_after: int, base_after: int) -> int:
         """What closing the traders' net position would exchange on the new curve minus the old one, from the
@@ -1418,23 +1523,40 @@ class Protocol:
         after = output_price_with_reserves(closing, abs(net), quote_after, base_after)
         return after - before if net > 0 else before - after
 
-    def _move_curve(self, name: str, quote_after: int, base_after: int, tx: Tx) -> int:
+    def max_curve_move(self) -> int:
+        """The most one block's curve changes may move positions' value: half the maintenance margin ratio."""
+        return self.maintenance_margin_ratio * CURVE_MOVE_SHARE // WAD
+
+    def _move_curve(self, name: str, quote_after: int, base_after: int, tx: Tx, max_cost: int | None) -> int:
+        """One curve change per block, before any trade of it (the model has no multi-call transactions), moving
+        positions' value by at most `max_curve_move()`, costing at most `max_cost` and the fund's surplus."""
         market = self.market(name)
-        if not market.pool.open:
+        pool = market.pool
+        if not pool.open:
             raise ModelError("MarketClosed")
         if quote_after == 0 or base_after == 0:
             raise ModelError("InvalidParameter")
         cost = self.curve_change_cost(name, quote_after, base_after)
+        if pool.snapshots[-1].block == tx.block:
+            raise ModelError("CurveChangeAfterTrade")
+        if div(quote_after, base_after) > MAX_MARK:
+            raise ModelError("MarkOutOfRange")
+        price_before, price_after = pool.spot_price(), div(quote_after, base_after)
+        move = div(abs(price_after - price_before), price_before)
+        if base_after < pool.base_reserve:
+            move += div(pool.base_reserve - base_after, pool.base_reserve)
+        if move > self.max_curve_move():
+            raise ModelError("CurveMoveTooLarge")
+        if max_cost is not None and cost > max_cost:
+            raise ModelError("CurveChangeCostExceeded")
         surplus = max(self.insurance_fund - self.insurance_fund_floor, 0)
         if cost > surplus:
             raise ModelError("InsuranceFundInsufficient")
-        if div(quote_after, base_after) > MAX_MARK:
-            raise ModelError("MarkOutOfRange")
         self.insurance_fund -= cost
         market.collateral += cost
         self._require_prepaid(market)
-        market.pool.quote_reserve, market.pool.base_reserve = quote_after, base_after
-        market.pool._add_snapshot(tx)  # the new price is the mark from this block on
+        pool.quote_reserve, pool.base_reserve = quote_after, base_after
+        pool._add_snapshot(tx)  # the new price is the mark from this block on
         return cost
 
     # ---- owner setters ----

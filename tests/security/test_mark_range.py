@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from brownie import chain
 
-from scripts.deploy import deploy_protocol
+from perp_ops.deploy import deploy_protocol
 from tests.helpers import BUY, SELL, reverts_with, wad
 from tests.integration.risk_helpers import set_index
 from tests.trading import (

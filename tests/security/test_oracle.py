@@ -3,8 +3,9 @@
 The price feed's own rejections (stale, zero, negative, incomplete rounds, in `getPrice` and in every round of
 `getTwapPrice`) are unit-tested in tests/unit/test_price_feed.py. Here the whole protocol runs on a market whose
 aggregator starts answering badly, with a 1-hour staleness limit (as on the live networks): every action that
-reads the index (funding, liquidation, the margin-ratio view) reverts with the error that names the bad answer
-and changes nothing; trading, which reads only the pool, goes on; once the oracle answers well again,
+reads the index (funding, liquidation, opening and increasing, the margin-ratio view) reverts with the error that
+names the bad answer and changes nothing; reducing, which reads only the pool, goes on; once the oracle answers
+well again,
 everything resumes (funding only once no bad round is left in its one-period TWAP window).
 
 Fail-closed liquidations are v1's behaviour and a known limitation (docs/security.md): during an oracle outage
@@ -137,8 +138,11 @@ def test_a_bad_answer_is_refused_everywhere_it_is_read(ctx, case):
             ch.getMarginRatio(amm, c.alice)
     assert_unchanged(before, capture_state(c.d, holders))
 
-    # trading reads only the pool: it goes on
-    ch.openPosition(amm, SELL, wad(1), wad(2), 0, {"from": c.bob})
+    # opening and increasing need the index liquidation needs: refused alike; reducing reads only the pool
+    if case.latest_round_bad:
+        with reverts_with(case.error, *args):
+            ch.openPosition(amm, SELL, wad(1), wad(2), 0, {"from": c.bob})
+    ch.openPosition(amm, BUY, wad(1), wad(2), 0, {"from": c.bob})
 
     # a good answer again: liquidation resumes at once; funding once no bad round is left in its TWAP window
     c.aggregator.updateAnswer(c.price(), {"from": c.owner})

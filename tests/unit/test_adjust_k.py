@@ -31,6 +31,8 @@ from tests.helpers import (
     wad,
 )
 from tests.ledger import close_and_withdraw_all, vault_assets_wad, vault_liabilities_wad
+from tests.security.blocks import call as in_block
+from tests.security.blocks import send_in_one_block
 
 FUND_DEPOSIT = wad(500)
 ODD_FACTOR = 1_013_579_246_813_579_246  # exercises the ±1 wei rounding
@@ -66,13 +68,14 @@ def pool_close_value(amm: Any, net: int) -> int:
     return amm.getOutputPrice(ADD_TO_AMM if net > 0 else REMOVE_FROM_AMM, abs(net))
 
 
+# within the move bound (half the 5 % maintenance ratio): a shrink or a price move of at most 2.5 % per block
 CASES = [
     ("adjustK", wad("1.25"), "deepen"),
-    ("adjustK", wad("0.8"), "shallow"),
+    ("adjustK", wad("0.98"), "shallow"),
     ("adjustK", ODD_FACTOR, "deepen"),
     ("adjustK", 2 * WAD - ODD_FACTOR, "shallow"),
-    ("repeg", 1_100_000_000_000_000_001, "up"),  # × spot / 1e18
-    ("repeg", 899_999_999_999_999_999, "down"),
+    ("repeg", 1_020_000_000_000_000_001, "up"),  # × spot / 1e18
+    ("repeg", 979_999_999_999_999_999, "down"),
 ]
 
 
@@ -134,7 +137,7 @@ def test_cost_is_the_change_in_closing_the_net_position(
     assert vault_assets_wad(protocol) == vault_liabilities_wad(protocol, traders)
 
 
-@pytest.mark.parametrize(("op", "arg"), [("adjustK", wad("1.5")), ("adjustK", wad("0.5")), ("repeg", wad(13))])
+@pytest.mark.parametrize(("op", "arg"), [("adjustK", wad("1.5")), ("adjustK", wad("0.98")), ("repeg", wad("10.2"))])
 def test_no_open_position_costs_nothing(ch, amm, fund, owner, alice, fund_trader, op, arg):
     # a round trip leaves no net position
     fund_trader(alice, wad(100))
@@ -171,9 +174,11 @@ def test_refused_when_the_fund_cannot_pay(ch, amm, fund, owner, traders, fund_tr
 
     with reverts_with("InsuranceFundInsufficient", cost, cost - 1):
         ch.adjustK(amm, wad("1.1"), {"from": owner})
-    repeg_cost = curve_change_cost(net, q0, b0, *repegged(b0, wad(40)))
+    up = spot_price(q0, b0) * 102 // 100
+    repeg_cost = curve_change_cost(net, q0, b0, *repegged(b0, up))
+    assert repeg_cost > cost
     with reverts_with("InsuranceFundInsufficient", repeg_cost, cost - 1):
-        ch.repeg(amm, wad(40), {"from": owner})
+        ch.repeg(amm, up, {"from": owner})
 
     assert tuple(amm.getReserve()) == (q0, b0)
     assert fund.fundBalance() == cost - 1
@@ -189,9 +194,9 @@ def test_a_gain_needs_no_fund(ch, amm, fund, owner, traders, fund_trader):
     open_book(ch, amm, traders, fund_trader, "net_long")
     assert fund.fundBalance() == 0
     q0, b0 = amm.getReserve()
-    cost = curve_change_cost(amm.totalPositionSize(), q0, b0, *scaled(q0, b0, wad("0.9")))
+    cost = curve_change_cost(amm.totalPositionSize(), q0, b0, *scaled(q0, b0, wad("0.98")))
     assert cost < 0
-    ch.adjustK(amm, wad("0.9"), {"from": owner})
+    ch.adjustK(amm, wad("0.98"), {"from": owner})
     assert fund.fundBalance() == -cost
 
 
@@ -203,7 +208,12 @@ def test_invalid_arguments(ch, amm, owner):
 
 
 def test_only_owner_or_controller(ch, amm, owner, rando, keeper):
-    for call in (lambda s: ch.adjustK(amm, wad("1.1"), {"from": s}), lambda s: ch.repeg(amm, wad(11), {"from": s})):
+    for call in (
+        lambda s: ch.adjustK(amm, wad("1.1"), {"from": s}),
+        lambda s: ch.repeg(amm, wad("10.2"), {"from": s}),
+        lambda s: ch.adjustK(amm, wad("1.1"), wad(1), {"from": s}),
+        lambda s: ch.repeg(amm, wad("10.2"), wad(1), {"from": s}),
+    ):
         with reverts_with("OwnableUnauthorizedAccount", rando.address.lower()):
             call(rando)
     with reverts_with("OwnableUnauthorizedAccount", rando.address.lower()):
@@ -213,10 +223,109 @@ def test_only_owner_or_controller(ch, amm, owner, rando, keeper):
     assert tx.events["LiquidityControllerChanged"][0]["controller"] == keeper
     assert ch.liquidityController() == keeper
     ch.adjustK(amm, wad("1.1"), {"from": keeper})
-    ch.repeg(amm, wad(11), {"from": keeper})
+    ch.repeg(amm, wad("10.2"), {"from": keeper})
     with reverts_with("OwnableUnauthorizedAccount", rando.address.lower()):
         ch.adjustK(amm, wad("1.1"), {"from": rando})
 
     ch.setLiquidityController(ZERO_ADDRESS, {"from": owner})
     with reverts_with("OwnableUnauthorizedAccount", keeper.address.lower()):
         ch.adjustK(amm, wad("1.1"), {"from": keeper})
+
+
+# ========================================================== bounds: the cost, the move, the block (issue: curve changes)
+
+
+def test_max_cost_bounds_what_the_fund_pays(ch, amm, fund, owner, traders, fund_trader, fund_deposit):
+    fund_deposit(FUND_DEPOSIT)
+    open_book(ch, amm, traders, fund_trader, "net_long")
+    q0, b0 = amm.getReserve()
+    net = amm.totalPositionSize()
+    deepen = curve_change_cost(net, q0, b0, *scaled(q0, b0, wad("1.1")))
+    gain = -curve_change_cost(net, q0, b0, *scaled(q0, b0, wad("0.98")))
+    down = spot_price(q0, b0) * 98 // 100
+    repeg_gain = -curve_change_cost(net, q0, b0, *repegged(b0, down))
+    assert deepen > 0 and gain > 0 and repeg_gain > 0
+    collateral, fund_before = ch.getMarket(amm)[1], fund.fundBalance()
+
+    with reverts_with("CurveChangeCostExceeded", deepen, deepen - 1):
+        ch.adjustK(amm, wad("1.1"), deepen - 1, {"from": owner})
+    # a negative bound demands a gain for the fund: one wei more than the change earns is refused
+    with reverts_with("CurveChangeCostExceeded", -gain, -gain - 1):
+        ch.adjustK(amm, wad("0.98"), -gain - 1, {"from": owner})
+    with reverts_with("CurveChangeCostExceeded", -repeg_gain, -repeg_gain - 1):
+        ch.repeg(amm, down, -repeg_gain - 1, {"from": owner})
+    assert tuple(amm.getReserve()) == (q0, b0)
+    assert (fund.fundBalance(), ch.getMarket(amm)[1]) == (fund_before, collateral)
+
+    # at the bound it goes through, booked as the two-argument form books it
+    tx = ch.adjustK(amm, wad("1.1"), deepen, {"from": owner})
+    assert tx.return_value == deepen
+    assert list(tx.events["KAdjusted"][0].values()) == [amm.address, q0, b0, *scaled(q0, b0, wad("1.1")), deepen]
+    assert fund.fundBalance() == fund_before - deepen
+
+
+def curve_move(q0: int, b0: int, q1: int, b1: int) -> int:
+    """The ClearingHouse's measure of a block's curve change: relative price move plus relative base shrink."""
+    p0, p1 = spot_price(q0, b0), spot_price(q1, b1)
+    return abs(p1 - p0) * WAD // p0 + (max(b0 - b1, 0) * WAD // b0)
+
+
+def test_a_change_moves_positions_by_at_most_half_the_maintenance_ratio(ch, amm, owner, traders, fund_trader, fund_deposit):
+    fund_deposit(FUND_DEPOSIT)
+    open_book(ch, amm, traders, fund_trader, "net_short")
+    limit = ch.maxCurveMove()
+    assert limit == ch.maintenanceMarginRatio() // 2 == wad("0.025")
+    q0, b0 = amm.getReserve()
+    spot = spot_price(q0, b0)
+    up, down = spot * 1026 // 1000, spot * 974 // 1000
+    collateral = ch.getMarket(amm)[1]
+    for call, reserves in (
+        (lambda: ch.repeg(amm, up, {"from": owner}), repegged(b0, up)),
+        (lambda: ch.repeg(amm, down, {"from": owner}), repegged(b0, down)),
+        (lambda: ch.adjustK(amm, wad("0.974"), {"from": owner}), scaled(q0, b0, wad("0.974"))),
+    ):
+        move = curve_move(q0, b0, *reserves)
+        assert move > limit
+        with reverts_with("CurveMoveTooLarge", move, limit):
+            call()
+    assert tuple(amm.getReserve()) == (q0, b0) and ch.getMarket(amm)[1] == collateral
+
+    # deepening helps every position: no bound; within it a shrink or a move goes through
+    ch.adjustK(amm, wad(3), {"from": owner})
+    q1, b1 = amm.getReserve()
+    ch.adjustK(amm, wad("0.976"), {"from": owner})
+    assert curve_move(q1, b1, *amm.getReserve()) <= limit
+    ch.repeg(amm, amm.getSpotPrice() * 1024 // 1000, {"from": owner})
+    # the bound follows the maintenance ratio
+    ch.setParams(wad("0.1"), wad("0.1"), wad("0.05"), 0, {"from": owner})
+    assert ch.maxCurveMove() == wad("0.05")
+    ch.repeg(amm, amm.getSpotPrice() * 1045 // 1000, {"from": owner})
+
+
+def test_no_curve_change_after_a_trade_in_the_same_block(ch, amm, owner, alice, bob, fund_trader, fund_deposit):
+    fund_deposit(FUND_DEPOSIT)
+    fund_trader(alice, wad(1_000))
+    fund_trader(bob, wad(1_000))
+    ch.openPosition(amm, BUY, wad(20), wad(2), 0, {"from": alice})
+    spot = amm.getSpotPrice()
+    # a trade, then a change: refused
+    txs = send_in_one_block([
+        in_block(ch.openPosition, amm, SELL, wad(5), wad(2), 0, sender=bob),
+        in_block(ch.adjustK, amm, wad("1.01"), sender=owner),
+        in_block(ch.repeg, amm, spot * 99 // 100, sender=owner),
+    ])
+    assert [tx.status for tx in txs] == [1, 0, 0]
+    assert [tx.revert_msg.split(":")[0] for tx in txs[1:]] == ["CurveChangeAfterTrade", "CurveChangeAfterTrade"]
+    # a change, then trades: fine (they trade on the new curve); a second change in another transaction of the
+    # block is refused too (only one transaction's changes per block, before any trade)
+    reserves = amm.getReserve()
+    txs = send_in_one_block([
+        in_block(ch.adjustK, amm, wad("1.01"), sender=owner),
+        in_block(ch.repeg, amm, spot * 99 // 100, sender=owner),
+        in_block(ch.closePosition, amm, 0, sender=bob),
+    ])
+    assert [tx.status for tx in txs] == [1, 0, 1]
+    assert txs[1].revert_msg.split(":")[0] == "CurveChangeAfterTrade"
+    assert tuple(amm.getReserve()) != tuple(reserves)
+    # the next block starts afresh
+    ch.repeg(amm, amm.getSpotPrice() * 99 // 100, {"from": owner})

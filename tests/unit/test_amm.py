@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from brownie import Amm, accounts, chain, web3
+from brownie import Amm, accounts, chain
 
 from perp_ops.deploy import (
     DEFAULT_CONFIG,
@@ -20,6 +20,7 @@ from perp_ops.deploy import (
     feed_key,
     market_config,
 )
+from tests.busy_blocks import one_per_block
 from tests.helpers import ADD_TO_AMM, BUY, REMOVE_FROM_AMM, SELL, WAD, reverts_with, wad
 from tests.trading import (
     Pool,
@@ -449,6 +450,7 @@ def test_owner_only_setters_reject_others(amm, rando):
         lambda: amm.setRatios(wad("0.5"), 0, 0, 0, {"from": rando}),
         lambda: amm.setCap(wad(1), wad(1), {"from": rando}),
         lambda: amm.setMaxFundingRate(wad("0.01"), {"from": rando}),
+        lambda: amm.setSettlementWindow(86_400, {"from": rando}),
         lambda: amm.shutdown({"from": rando}),
         lambda: amm.transferOwnership(rando, {"from": rando}),
     ]
@@ -499,6 +501,23 @@ def test_set_max_funding_rate_rejects_above_one(amm, owner):
         amm.setMaxFundingRate(WAD + 1, {"from": owner})
     amm.setMaxFundingRate(WAD, {"from": owner})
     assert amm.maxFundingRate() == WAD
+
+
+def test_settlement_window_is_bounded_and_fixed_at_shutdown(amm, owner):
+    """3 days by default, settable from 1 hour to 30 days; the shutdown fixes when it closes, and no setting
+    moves it afterwards (MarketClosed)."""
+    assert amm.settlementWindow() == 3 * 86_400 and amm.settlementWindowEnd() == 0
+    for bad in (0, 3_599, 30 * 86_400 + 1):
+        with reverts_with("InvalidParameter"):
+            amm.setSettlementWindow(bad, {"from": owner})
+    for good in (3_600, 30 * 86_400, 7 * 86_400):
+        tx = amm.setSettlementWindow(good, {"from": owner})
+        assert dict(tx.events["SettlementWindowChanged"][0]) == {"window": good}
+    tx = amm.shutdown({"from": owner})
+    assert amm.settlementWindowEnd() == tx.timestamp + 7 * 86_400
+    with reverts_with("MarketClosed"):
+        amm.setSettlementWindow(3_600, {"from": owner})
+    assert amm.settlementWindow() == 7 * 86_400 and amm.settlementWindowEnd() == tx.timestamp + 7 * 86_400
 
 
 # --------------------------------------------------------------------------------------------------- TWAP
@@ -590,35 +609,29 @@ def test_twap_counts_a_block_once_with_its_last_price(bare_amm, swapper):
 
 def _trade_every(amm: Any, swapper: Any, count: int, step: int) -> Snapshots:
     """`count` swaps, one per block, `step` seconds apart; returns v1's snapshots (from an independent mirror of
-    the pool, checked against the chain at the end). Raw transactions, each mined by `evm_mine` at its
-    timestamp: brownie's receipts would take minutes."""
+    the pool, checked against the chain at the end). Raw JSON-RPC (tests/busy_blocks.py): brownie's
+    receipts would take minutes."""
     mirror = Pool(wad(1000), wad(100))
     snapshots: Snapshots = [(amm.tx.timestamp, mirror.quote, mirror.base)]
     t = chain[-1].timestamp
-    start_block = chain.height
-    web3.provider.make_request("evm_setAutomine", [False])
-    try:
-        for i in range(count):
-            t += step
-            direction = ADD_TO_AMM if i % 3 else REMOVE_FROM_AMM
-            amount = wad(1) + (i % 500) * 10**15
-            data = amm.swapInput.encode_input(direction, amount, 0, False)
-            web3.eth.send_transaction({"from": swapper.address, "to": amm.address, "data": data, "gas": 500_000})
-            web3.provider.make_request("evm_mine", [t])
-            mirror.swap_input(direction == ADD_TO_AMM, amount)
-            snapshots.append((t, mirror.quote, mirror.base))
-    finally:
-        web3.provider.make_request("evm_setAutomine", [True])
-    assert chain.height == start_block + count
+    schedule = []
+    for i in range(count):
+        t += step
+        direction = ADD_TO_AMM if i % 3 else REMOVE_FROM_AMM
+        amount = wad(1) + (i % 500) * 10**15
+        data = amm.swapInput.encode_input(direction, amount, 0, False)
+        schedule.append((t, {"from": swapper.address, "to": amm.address, "data": data}))
+        mirror.swap_input(direction == ADD_TO_AMM, amount)
+        snapshots.append((t, mirror.quote, mirror.base))
+    one_per_block(schedule)
     assert tuple(amm.getReserve()) == (mirror.quote, mirror.base)  # every swap landed, in its own block
-    assert chain[-1].timestamp == t
     chain.sleep(5)
     chain.mine()
     return snapshots
 
 
-# The ring of observations had 256 entries when this was written; 1100 blocks, 3 s apart, wrap any ring of up to
-# 1024 entries, and put more blocks inside a 1-hour window than such a ring holds.
+# 1100 blocks, 3 s apart: more trading blocks inside a 1-hour window than the first ring (1,024 entries, one per
+# block) held; the ring of one entry per trading second (4,096) keeps them all.
 BUSY_BLOCKS = 1100
 BUSY_STEP = 3
 
@@ -630,18 +643,8 @@ def busy_amm(protocol, owner, swapper) -> tuple[Any, Snapshots]:
     return amm, _trade_every(amm, swapper, BUSY_BLOCKS, BUSY_STEP)
 
 
-def test_twap_after_the_ring_wraps(busy_amm):
-    """10 minutes cover the last 200 blocks, inside the ring: the binary search over a wrapped ring."""
+def test_twap_over_more_blocks_than_the_first_ring_held(busy_amm):
+    """From a minute to the hour (the funding period), over up to 1,100 trading blocks: v1's walk, to the wei.
+    (A ring that has wrapped: tests/security/test_mark_twap.py.)"""
     amm, snapshots = busy_amm
-    _check_twap(amm, snapshots, (0, 60, 600))
-
-
-@pytest.mark.xfail(
-    reason="BUG/v1 deviation: the mark TWAP keeps a bounded ring of observations (1,024); when more blocks traded "
-    "inside the window than it holds (a 1 h funding TWAP with a trade in every block of a chain with blocks under 3.5 s) the "
-    "oldest are overwritten and the TWAP averages only what is left, where v1 walks every snapshot",
-    strict=True,
-)
-def test_twap_over_more_blocks_than_the_ring_holds(busy_amm):
-    amm, snapshots = busy_amm
-    _check_twap(amm, snapshots, (3600,))
+    _check_twap(amm, snapshots, (0, 60, 600, 3600))

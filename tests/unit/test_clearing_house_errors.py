@@ -22,6 +22,7 @@ from perp_ops.deploy import (
     market_config,
 )
 from tests.helpers import BUY, SELL, WAD, reverts_with, wad
+from tests.settlement import close_window
 from tests.trading import (
     addr,
     assert_unchanged,
@@ -118,6 +119,26 @@ def _pause(c: Ctx) -> None:
 
 def _close_market(c: Ctx) -> None:
     c.amm.setOpen(False, {"from": c.owner})
+
+
+def _shutdown(c: Ctx) -> None:
+    c.amm.shutdown({"from": c.owner})
+
+
+def _alice_claims(c: Ctx) -> None:
+    """Shut down; alice registers her claim in the window."""
+    _shutdown(c)
+    c.ch.settlePosition(c.amm, {"from": c.alice})
+
+
+def _window_closed(c: Ctx) -> None:
+    """Shut down; alice registers her claim; the window closes (bob never registered)."""
+    _alice_claims(c)
+    close_window(c.amm)
+
+
+def _window_end(c: Ctx) -> tuple[int]:
+    return (c.amm.settlementWindowEnd(),)
 
 
 MAX_LEVERAGE = WAD * WAD // DEFAULT_CONFIG["init_margin_ratio"]  # 20x
@@ -250,6 +271,7 @@ CASES: list[Case] = [
             ("liquidate", lambda c: c.ch.liquidate(c.unlisted, c.alice, {"from": c.rando})),
             ("pay funding", lambda c: c.ch.payFunding(c.unlisted, {"from": c.rando})),
             ("settle", lambda c: c.ch.settlePosition(c.unlisted, {"from": c.alice})),
+            ("claim settlement", lambda c: c.ch.claimSettlement(c.unlisted, c.alice, {"from": c.rando})),
         ]
     ],
     # ---- paused (OpenZeppelin's Pausable)
@@ -301,6 +323,57 @@ CASES: list[Case] = [
             ("ratio not a multiple of 100 wei", lambda c: c.ch.setParams(wad("0.1") + 1, wad("0.05"), 0, 0, {"from": c.owner})),
         ]
     ],
+    # ---- settlement
+    Case("settle before shutdown", lambda c: c.ch.settlePosition(c.amm, {"from": c.alice}), "MarketNotShutdown", ()),
+    Case(
+        "claim before shutdown",
+        lambda c: c.ch.claimSettlement(c.amm, c.alice, {"from": c.rando}),
+        "MarketNotShutdown",
+        (),
+    ),
+    Case("settle no position", lambda c: c.ch.settlePosition(c.amm, {"from": c.carol}), "NoPosition", (), _shutdown),
+    Case(
+        "claim for no position",
+        lambda c: c.ch.claimSettlement(c.amm, c.carol, {"from": c.rando}),
+        "NoPosition",
+        (),
+        _shutdown,
+    ),
+    Case(
+        "settle twice in the window",
+        lambda c: c.ch.settlePosition(c.amm, {"from": c.alice}),
+        "SettlementWindowOpen",
+        _window_end,
+        _alice_claims,
+    ),
+    Case(
+        "payout in the window",
+        lambda c: c.ch.claimSettlement(c.amm, c.alice, {"from": c.rando}),
+        "SettlementWindowOpen",
+        _window_end,
+        _alice_claims,
+    ),
+    Case(
+        "payout of a late position by another",
+        lambda c: c.ch.claimSettlement(c.amm, c.bob, {"from": c.rando}),
+        "NothingToSettle",
+        (),
+        _window_closed,
+    ),
+    Case(
+        "payout with nothing registered",
+        lambda c: c.ch.claimSettlement(c.amm, c.carol, {"from": c.rando}),
+        "NothingToSettle",
+        (),
+        _window_closed,
+    ),
+    Case(
+        "settle after the window with nothing",
+        lambda c: c.ch.settlePosition(c.amm, {"from": c.carol}),
+        "NoPosition",
+        (),
+        _window_closed,
+    ),
     Case(
         "addAmm twice",
         lambda c: c.ch.addAmm(c.amm, {"from": c.owner}),

@@ -16,7 +16,7 @@ from brownie.exceptions import ContractNotFound
 from web3.eth import Eth
 
 from perp_client import PerpError
-from perp_ops import abis, anvil_race, brownie_run, entry
+from perp_ops import abis, anvil_race, entry
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = sorted(p.stem for p in (ROOT / "scripts").glob("*.py") if p.stem != "__init__")
@@ -134,29 +134,3 @@ def test_a_bug_keeps_its_traceback():
 
     with pytest.raises(KeyError):
         entry.brownie_entry(bug)
-
-
-# ------------------------------------------------------------------------------------ scripts from any path
-
-
-def test_scripts_import_from_a_path_with_a_dot(tmp_path, monkeypatch):
-    """brownie imports /home/jane.doe/p/scripts/x.py as `home.jane.doe.p.scripts.x`: ModuleNotFoundError. The runner
-    imports it as `scripts.x` from its project."""
-    from brownie.project import scripts as brownie_scripts
-
-    project = tmp_path / "jane.doe" / "proj"
-    (project / "scripts").mkdir(parents=True)
-    (project / "scripts" / "__init__.py").write_text("")
-    (project / "scripts" / "dotted_probe.py").write_text("def main():\n    return 'ran'\n")
-    script = project / "scripts" / "dotted_probe.py"
-    monkeypatch.setattr(sys, "path", ["/", *sys.path])  # what brownie's run() puts first
-    saved = sys.modules.pop("scripts")  # this repository's scripts package: the probe lives in another project
-    try:
-        with pytest.raises(ModuleNotFoundError):
-            brownie_scripts._import_from_path(script)
-        module = brownie_run.import_script(script, project)
-        assert module.__name__ == "scripts.dotted_probe" and module.main() == "ran"
-    finally:
-        sys.modules.pop("scripts.dotted_probe", None)
-        sys.modules["scripts"] = saved
-    assert brownie_run.module_name(script, project) == "scripts.dotted_probe"

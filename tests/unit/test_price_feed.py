@@ -122,10 +122,10 @@ def test_add_aggregator_rejects_zero_address_duplicate_and_wide_staleness(
         feed.addAggregator(BTC, brownie.ZERO_ADDRESS, 0, {"from": owner})
     with reverts_with("FeedAlreadyRegistered"):
         feed.addAggregator(ETH, agg, 0, {"from": owner})
-    with reverts_with("SafeCastOverflowedUintDowncast", 64, 2**64):
-        feed.addAggregator(BTC, agg, 2**64, {"from": owner})
-    feed.addAggregator(BTC, agg, 2**64 - 1, {"from": owner})
-    assert tuple(feed.getAggregator(BTC)) == (agg, 8, 2**64 - 1)
+    with reverts_with("SafeCastOverflowedUintDowncast", 32, 2**32):
+        feed.addAggregator(BTC, agg, 2**32, {"from": owner})
+    feed.addAggregator(BTC, agg, 2**32 - 1, {"from": owner})
+    assert tuple(feed.getAggregator(BTC)) == (agg, 8, 2**32 - 1)
 
 
 def test_remove_unknown_feed_reverts(ChainlinkPriceFeed, MockAggregator, accounts, chain):

@@ -18,7 +18,8 @@ Actions (all amounts wad unless said): open_position(trader, side 0 BUY/1 SELL, 
 leverage, base_limit), close_position(trader, quote_limit), add_margin(trader, amount),
 remove_margin(trader, amount), liquidate(liquidator, trader), pay_funding(), set_index_price(price: the
 aggregator's new answer, as wad), set_param(key, value: an owner setter; keys as in config),
-shutdown(), settle_position(trader), deposit/withdraw(trader, amount in token units).
+shutdown(), settle_position(trader), claim_settlement(trader: by another account), deposit/withdraw(trader, amount
+in token units).
 
 Expectations: "error": the custom error name the transaction reverts with; "expect": numbers v1's test
 asserts (the contracts must match them to the wei); "model_expect": further numbers the model computes
@@ -27,7 +28,7 @@ exchanged_notional (the event's positionNotional), realized_pnl, unrealized_pnl_
 bad_debt (the position's), fee, size/margin/open_notional (position after), liquidation_penalty,
 fee_to_liquidator, liquidation_bad_debt (PositionLiquidated.badDebt), premium_fraction,
 cumulative_premium_fraction, is_partial; "result" is the whole return value (shutdown: the settlement price;
-settle_position: the wad credited). Check keys: position {trader: {size, margin, open_notional}},
+settle_position: in the claim window the claim registered, after it the wad credited). Check keys: position {trader: {size, margin, open_notional}},
 margin_ratio, free_collateral, margin_with_funding (margin after pending funding, floored at 0), vault_wad /
 balance_of (free vault balance, wad / token units rounded down), unrealized_pnl / position_notional
 {trader: {"spot"|"twap"|"oracle": value}}, insurance_fund_wad/_tokens, toll_pool_wad/_tokens, reserves
@@ -927,20 +928,26 @@ VECTORS += [
 # ClearingHouse: funding, open interest, margin, liquidation, limits (ClearingHouseTest.ts and friends)
 # ------------------------------------------------------------------------------------------------------------
 
-# v1 set the index TWAP with a mock and paid funding at nextFundingTime, one mocked block after the trades.
-# Here the index is an aggregator round and funding is paid more than a day after the last trade and the last
-# round, so both TWAPs are flat whether they span the funding period (SPEC) or v1's one hour.
-F1 = 90_100  # first funding: > 3615 + 86400 (bob's trade) and > the index round at 3630 + 86400
+# v1 set the index TWAP with a mock and paid funding at nextFundingTime, one mocked block after the trades, with
+# mark and index TWAPs over its last hour. Here the index is an aggregator round, the index TWAP spans the funding
+# period, and the mark TWAP the funding window: from the market's opening at T0 (the day's start: v1's window for
+# an on-time first settlement) or the last settlement, to now (README "Funding window"). The trades are mined at
+# T0, in the blocks after the opening, and funding is paid over a day after the last index round, so both TWAPs
+# are flat over their windows and v1's asserted numbers hold.
+FUNDING_START = 0  # the funding vectors' first transaction, at T0
+F1 = 90_100  # first funding: > the last index round (at most 45 + 86400) and past nextFundingTime (86400)
 F2 = F1 + 86_400
 F3 = F2 + 86_400 + 100
 _FUNDING_NOTE = ("v1 mocked the index TWAP and paid at nextFundingTime in the trades' block; here the index is an "
-                 "aggregator round and funding is paid over a day after the last trade and round, so the mark and "
-                 "index TWAPs are flat over either window (funding period or v1's 1 hour)")
+                 "aggregator round, the trades are at T0 (the funding window's start) and funding is paid over a day "
+                 "after the last round, so the mark TWAP over the funding window and the index TWAP over the period "
+                 "are flat")
 
 
 def _funding_setup() -> list[dict[str, Any]]:
-    """alice 2x long 37.5 with 300 margin, bob 1x short -187.5 with 1200 margin: reserves 400:250 (price 1.6)."""
-    return [open_("alice", BUY, "300", "2", "37.5"), open_("bob", SELL, "1200", "1", "187.5")]
+    """alice 2x long 37.5 with 300 margin, bob 1x short -187.5 with 1200 margin: reserves 400:250 (price 1.6).
+    Both in the same second (the vectors' FUNDING_START)."""
+    return [open_("alice", BUY, "300", "2", "37.5"), open_("bob", SELL, "1200", "1", "187.5", wait=0)]
 
 
 _PAY_FUNDING = "payFunding: when alice.size = 37.5 & bob.size = -187.5: "
@@ -952,7 +959,7 @@ VECTORS += [
                set_index("2.1"),
                pay_funding(t=F1, expect={"cumulative_premium_fraction": -wad("0.5")}),
                check(expect={"position": {"alice": {"size": -wad(150)}}, "margin_with_funding": {"alice": 0}}),
-           ], notes=_FUNDING_NOTE),
+           ], start=FUNDING_START, notes=_FUNDING_NOTE),
     vector("funding_long_pays", CH_TEST, _PAY_FUNDING +
            "will generate loss for amm when funding rate is positive and amm hold more long position", [
                *_funding_setup(),
@@ -962,7 +969,7 @@ VECTORS += [
                check(expect={"position": {"alice": {"size": wad("37.5")}, "bob": {"size": -wad("187.5")}},
                              "margin_with_funding": {"alice": wad("299.625"), "bob": wad("1201.875")},
                              "insurance_fund_tokens": 4998500000}),
-           ], notes=_FUNDING_NOTE),
+           ], start=FUNDING_START, notes=_FUNDING_NOTE),
     vector("funding_long_pays_twice", CH_TEST, _PAY_FUNDING +
            "will keep generating the same loss for amm when funding rate is positive and amm hold more long position", [
                *_funding_setup(),
@@ -970,7 +977,7 @@ VECTORS += [
                pay_funding(t=F1),
                pay_funding(t=F2),
                check(expect={"insurance_fund_tokens": 4997 * USDC}),
-           ], notes=_FUNDING_NOTE),
+           ], start=FUNDING_START, notes=_FUNDING_NOTE),
     vector("funding_1_1_minus1", CH_TEST, _PAY_FUNDING + "funding rate is 1%, 1% then -1%", [
         *_funding_setup(),
         set_index("1.59"),
@@ -981,7 +988,7 @@ VECTORS += [
         set_index("1.61", t=F2 + 15),
         pay_funding(t=F3, expect={"cumulative_premium_fraction": wad("0.01")}),
         check(expect={"margin_with_funding": {"alice": wad("299.625")}}),
-    ], notes=_FUNDING_NOTE),
+    ], start=FUNDING_START, notes=_FUNDING_NOTE),
     vector("funding_1_minus1_minus1", CH_TEST, _PAY_FUNDING + "funding rate is 1%, -1% then -1%", [
         *_funding_setup(),
         set_index("1.59"),
@@ -992,7 +999,7 @@ VECTORS += [
         check(expect={"margin_with_funding": {"alice": wad(300)}}),
         pay_funding(t=F3 + 100, expect={"cumulative_premium_fraction": -wad("0.01")}),
         check(expect={"margin_with_funding": {"alice": wad("300.375")}}),
-    ], notes=_FUNDING_NOTE),
+    ], start=FUNDING_START, notes=_FUNDING_NOTE),
     vector("funding_huge_profit_remove_margin", CH_TEST, _PAY_FUNDING +
            "has huge funding payment profit that doesn't need margin anymore", [
                *_funding_setup(),
@@ -1000,7 +1007,7 @@ VECTORS += [
                pay_funding(t=F1),
                remove_margin("alice", "400", model_expect={"funding_payment": -wad(750)}),
                check(expect={"margin_with_funding": {"alice": wad(650)}}),
-           ], notes=_FUNDING_NOTE),
+           ], start=FUNDING_START, notes=_FUNDING_NOTE),
     vector("funding_huge_loss_close_reverts", CH_TEST, _PAY_FUNDING +
            "has huge funding payment loss that the margin become 0 with bad debt of long position", [
                *_funding_setup(),
@@ -1009,7 +1016,7 @@ VECTORS += [
                check(expect={"margin_with_funding": {"bob": 0}},
                      model_expect={"position": {"bob": {"margin": wad(1200)}}}),
                close("bob", error="BadDebt"),
-           ], notes=_FUNDING_NOTE + "; ClearingHouseTest@03518c4 closes with badDebt 2550 and fundingPayment 3750, "
+           ], start=FUNDING_START, notes=_FUNDING_NOTE + "; ClearingHouseTest@03518c4 closes with badDebt 2550 and fundingPayment 3750, "
                                     "the final closePosition reverts on bad debt"),
     vector("funding_huge_loss_add_margin", CH_TEST, _PAY_FUNDING +
            "has huge funding payment loss that the margin become 0, can add margin", [
@@ -1018,14 +1025,14 @@ VECTORS += [
                pay_funding(t=F1),
                add_margin("bob", "1"),
                check(expect={"margin_with_funding": {"bob": 0}}),
-           ], notes=_FUNDING_NOTE),
+           ], start=FUNDING_START, notes=_FUNDING_NOTE),
     vector("funding_huge_loss_remove_margin_fails", CH_TEST, _PAY_FUNDING +
            "has huge funding payment loss that the margin become 0, can not remove margin", [
                *_funding_setup(),
                set_index("21.6"),
                pay_funding(t=F1),
                remove_margin("bob", "1", error="NotEnoughFreeCollateral"),
-           ], notes=_FUNDING_NOTE),
+           ], start=FUNDING_START, notes=_FUNDING_NOTE),
     vector("funding_huge_loss_add_then_close_reverts", CH_TEST, _PAY_FUNDING +
            "reduce bad debt after adding margin to a underwater position", [
                *_funding_setup(),
@@ -1033,7 +1040,7 @@ VECTORS += [
                pay_funding(t=F1),
                add_margin("bob", "10"),
                close("bob", error="BadDebt"),
-           ], notes=_FUNDING_NOTE + "; v1@03518c4 closes with badDebt 2540, the final release reverts"),
+           ], start=FUNDING_START, notes=_FUNDING_NOTE + "; v1@03518c4 closes with badDebt 2540, the final release reverts"),
     vector("funding_rate_zero", CH_TEST, _PAY_FUNDING + "will change nothing if the funding rate is 0", [
         *_funding_setup(),
         set_index("1.6"),
@@ -1041,7 +1048,7 @@ VECTORS += [
         check(expect={"position": {"alice": {"size": wad("37.5")}, "bob": {"size": -wad("187.5")}},
                       "margin_with_funding": {"alice": wad(300), "bob": wad(1200)},
                       "insurance_fund_tokens": 5000 * USDC}),
-    ], notes=_FUNDING_NOTE),
+    ], start=FUNDING_START, notes=_FUNDING_NOTE),
 ]
 
 _OI_CAP = {"open_interest_notional_cap": wad(600)}
@@ -1106,7 +1113,7 @@ VECTORS += [
         set_index("25.5"),
         pay_funding(t=F1, expect={"cumulative_premium_fraction": wad("0.1")}),
         remove_margin("alice", "20", expect={"amount": -wad(20), "funding_payment": wad("3.75")}),
-    ], notes=_FUNDING_NOTE),
+    ], start=FUNDING_START, notes=_FUNDING_NOTE),
     vector("margin_remove_more_than_margin", CH_TEST, _ADD_REMOVE + "Force error, remove margin - not enough position margin",
            [*_margin_setup(), remove_margin("alice", "61", error="NotEnoughFreeCollateral")],
            notes="v1: 'margin is not enough'"),
@@ -1195,30 +1202,30 @@ VECTORS += [
                set_index("15.5"),
                pay_funding(t=F1, expect={"cumulative_premium_fraction": wad("0.125")}),
                check(model_expect={"margin_ratio": {"alice": wad("0.272")}}),
-           ], notes=_FUNDING_NOTE + "; " + _MR_DEPARTURE.format(v1="0.09e18")),
+           ], start=FUNDING_START, notes=_FUNDING_NOTE + "; " + _MR_DEPARTURE.format(v1="0.09e18")),
     vector("margin_ratio_funding_negative", CH_TEST, _MR + "verify margin ratio when there is funding payment: "
            "when funding rate is negative", [
                open_("alice", BUY, "25", "10", "20"),
                set_index("15.7"),
                pay_funding(t=F1, expect={"cumulative_premium_fraction": -wad("0.075")}),
                check(model_expect={"margin_ratio": {"alice": wad("0.2848")}}),
-           ], notes=_FUNDING_NOTE + "; " + _MR_DEPARTURE.format(v1="0.106e18")),
+           ], start=FUNDING_START, notes=_FUNDING_NOTE + "; " + _MR_DEPARTURE.format(v1="0.106e18")),
     vector("margin_ratio_pnl_funding_positive", CH_TEST, _MR + "verify margin ratio when there is funding payment: "
            "with pnl and funding rate is positive", [
                open_("alice", BUY, "25", "10", "20"),
-               open_("bob", SELL, "45", "10", "45"),
+               open_("bob", SELL, "45", "10", "45", wait=0),
                set_index("6.3"),
                pay_funding(t=F1, expect={"cumulative_premium_fraction": wad("0.1")}),
                check(model_expect={"margin_ratio": {"alice": -wad("0.7734375"), "bob": wad("0.734375")}}),
-           ], notes=_FUNDING_NOTE + "; " + _MR_DEPARTURE.format(v1="-1057187500000000000 (alice), 0.11e18 (bob)")),
+           ], start=FUNDING_START, notes=_FUNDING_NOTE + "; " + _MR_DEPARTURE.format(v1="-1057187500000000000 (alice), 0.11e18 (bob)")),
     vector("margin_ratio_pnl_funding_negative", CH_TEST, _MR + "verify margin ratio when there is funding payment: "
            "with pnl and funding rate is negative", [
                open_("alice", BUY, "25", "10", "20"),
-               open_("bob", SELL, "45", "10", "45"),
+               open_("bob", SELL, "45", "10", "45", wait=0),
                set_index("6.5"),
                pay_funding(t=F1, expect={"cumulative_premium_fraction": -wad("0.1")}),
                check(model_expect={"margin_ratio": {"alice": -wad("0.7421875"), "bob": wad("0.703125")}}),
-           ], notes=_FUNDING_NOTE + "; " + _MR_DEPARTURE.format(v1="-1020937500000000000 (alice), 0.09e18 (bob)")),
+           ], start=FUNDING_START, notes=_FUNDING_NOTE + "; " + _MR_DEPARTURE.format(v1="-1020937500000000000 (alice), 0.09e18 (bob)")),
 ]
 
 # liquidate: ClearingHouseTest "liquidate" (beforeEach: 900 s later, partialLiquidationRatio 25 %, liquidation fee
@@ -1570,7 +1577,14 @@ VECTORS += [
 _SHUTDOWN = "shutdown Amm test: "
 _SHUTDOWN_CONFIG = {"quote_asset_reserve": wad(10_000), "base_asset_reserve": wad(100)}
 _THREE_100 = {"alice": 100 * USDC, "bob": 100 * USDC, "carol": 100 * USDC}
-_SHUTDOWN_NOTE = "settlePosition credits the vault; v1 transferred the tokens"
+_SHUTDOWN_NOTE = ("settlePosition credits the vault; v1 transferred the tokens. Beyond v1 (SPEC §4), the first "
+                  "settlePosition registers the claim in the window the shutdown opens (3 days), the second, after "
+                  "it, pays it (pro rata when the market and the fund cannot cover every claim): v1's numbers here")
+WINDOW = 3 * 86_400
+
+
+def settle(trader: str, **extra: Any) -> dict[str, Any]:
+    return {"action": "settle_position", "trader": trader, **extra}
 
 VECTORS += [
     vector("shutdown_close_amm", SHUTDOWN_TEST, _SHUTDOWN + "close amm", [
@@ -1587,9 +1601,13 @@ VECTORS += [
     vector("shutdown_settle_twice", SHUTDOWN_TEST, _SHUTDOWN + "settle twice", [
         open_("alice", SELL, "100", "2"),
         {"action": "shutdown"},
-        {"action": "settle_position", "trader": "alice"},
-        {"action": "settle_position", "trader": "alice", "error": "NoPosition"},
-    ], config=_SHUTDOWN_CONFIG, deposits={"alice": 100 * USDC}),
+        settle("alice"),
+        settle("alice", error="SettlementWindowOpen"),
+        {"action": "claim_settlement", "trader": "alice", "error": "SettlementWindowOpen"},
+        settle("alice", wait=WINDOW),
+        settle("alice", error="NoPosition"),
+        {"action": "claim_settlement", "trader": "alice", "error": "NothingToSettle"},
+    ], config=_SHUTDOWN_CONFIG, deposits={"alice": 100 * USDC}, notes=_SHUTDOWN_NOTE),
     vector("shutdown_settle_while_open", SHUTDOWN_TEST, _SHUTDOWN + "force error, amm is open", [
         open_("alice", SELL, "100", "2"),
         {"action": "settle_position", "trader": "alice", "error": "MarketOpen"},
@@ -1599,8 +1617,10 @@ VECTORS += [
                open_("alice", SELL, "100", "2"),
                open_("bob", BUY, "100", "2"),
                {"action": "shutdown", "expect": {"result": 0}},
-               {"action": "settle_position", "trader": "alice", "expect": {"result": wad(100)}},
-               {"action": "settle_position", "trader": "bob", "expect": {"result": wad(100)}},
+               settle("alice", model_expect={"result": wad(100)}),
+               settle("bob", model_expect={"result": wad(100)}),
+               settle("alice", wait=WINDOW, expect={"result": wad(100)}),
+               settle("bob", expect={"result": wad(100)}),
                check(expect={"balance_of": {"alice": 100 * USDC, "bob": 100 * USDC}},
                      model_expect={"total_position_size": -1}),
            ], config=_SHUTDOWN_CONFIG, deposits=_THREE_100, notes=_SHUTDOWN_NOTE),
@@ -1610,9 +1630,12 @@ VECTORS += [
                open_("bob", BUY, "100", "2"),
                open_("carol", SELL, "100", "1"),
                {"action": "shutdown", "expect": {"result": 98999999999999999804}},
-               {"action": "settle_position", "trader": "alice"},
-               {"action": "settle_position", "trader": "bob"},
-               {"action": "settle_position", "trader": "carol"},
+               settle("alice"),
+               settle("bob"),
+               settle("carol"),
+               settle("carol", wait=WINDOW),
+               settle("alice"),
+               {"action": "claim_settlement", "trader": "bob"},
                check(expect={"balance_of": {"alice": 97959183, "bob": 102040816, "carol": 100000000}}),
            ], config=_SHUTDOWN_CONFIG, deposits=_THREE_100, notes=_SHUTDOWN_NOTE),
     vector("shutdown_loser_gets_nothing", SHUTDOWN_TEST, _SHUTDOWN + "how much refund trader can get: debt is more than "
@@ -1621,9 +1644,12 @@ VECTORS += [
                open_("bob", BUY, "200", "2"),
                open_("carol", SELL, "200", "10"),
                {"action": "shutdown"},
-               {"action": "settle_position", "trader": "alice"},
-               {"action": "settle_position", "trader": "bob"},
-               {"action": "settle_position", "trader": "carol", "model_expect": {"result": 0}},
+               settle("alice"),
+               settle("bob"),
+               settle("carol", model_expect={"result": 0}),
+               settle("bob", wait=WINDOW),
+               settle("alice"),
+               settle("carol", error="NoPosition"),
                check(expect={"balance_of": {"alice": 600 * USDC, "bob": 180952380, "carol": 0}}),
            ], config=_SHUTDOWN_CONFIG, deposits={"alice": 200 * USDC, "bob": 200 * USDC, "carol": 200 * USDC},
         notes=_SHUTDOWN_NOTE + "; v1's insurance fund pays the clearing house's shortfall, the vault does not need it"),
