@@ -53,6 +53,7 @@ def record_dev_deployment(d: Deployment) -> Path:
         "clearing_house": d.clearing_house, "price_feed": d.price_feed,
         **{f"amm_{s}": a for s, a in d.amms.items()}, **{f"aggregator_{s}": a for s, a in d.aggregators.items()},
         **({"multicall": d.multicall} if d.multicall is not None else {}),
+        **({"timelock": d.timelock} if d.timelock is not None else {}),
     }
     for role, contract in roles.items():
         tx = getattr(contract, "tx", None)

@@ -5,6 +5,9 @@ sends nothing."""
 
 from __future__ import annotations
 
+import json
+import os
+
 import pytest
 from brownie import accounts, chain
 
@@ -190,3 +193,82 @@ def test_status_reports_the_sequencer(owner):
     assert status.sequencer.startswith("DOWN for") and any("sequencer is down" in p for p in status.problems)
     d.sequencer_feed.updateRoundData(3, 0, now, now, {"from": owner})
     assert "opening and liquidation resume in" in op.status().sequencer
+
+
+# --------------------------------------------------------------------------------- the same through `perp operator`
+
+
+def test_perp_operator_commands(owner, tmp_path, monkeypatch):
+    """`perp operator` as an operator types it: status, top-up, pause (the guardian), unpause and a parameter change
+    scheduled through the timelock (the exact call and a before / after table), pending, refused before its delay,
+    executed after; bad input is one line and sends nothing."""
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from brownie import web3
+
+    from perp_ops.cli import main as cli_main
+    from perp_ops.console import record_dev_deployment
+    from tests.integration.perp_clients import anvil_key
+
+    d = deploy_protocol({"timelock_delay": DELAY, "guardian": accounts[6].address,
+                         "timelock_proposers": [accounts[7].address], "insurance_fund_seed": wad(100)}, deployer=owner)
+    monkeypatch.setenv("DEPLOYMENTS_DIR", str(tmp_path))
+    record = record_dev_deployment(d)
+
+    def perp(*args: str, key: int | None = None) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with monkeypatch.context() as m:
+            for name in [n for n in os.environ if n.startswith(("PRIVATE_KEY", "PERP_"))]:
+                m.delenv(name)
+            m.setenv("RPC_URL", web3.provider.endpoint_uri)
+            m.setenv("PERP_DEPLOYMENT", str(record))
+            m.setenv("PERP_DATA_DIR", str(tmp_path / "data"))
+            if key is not None:
+                m.setenv("PRIVATE_KEY", anvil_key(key))
+            with redirect_stdout(out), redirect_stderr(err):
+                code = cli_main(list(args))
+        return code, out.getvalue(), err.getvalue()
+
+    code, out, _ = perp("operator", "status")
+    assert code == 0 and "all fine" in out and "owed to positions" in out and "sequencer" in out, out
+
+    # top-up: tokens from the key's wallet into the fund, in human units
+    d.quote_token.mint(accounts[8], wad(50), {"from": accounts[8]})
+    code, out, _ = perp("operator", "top-up", "25.5", key=8)
+    assert code == 0 and d.insurance_fund.fundBalance() == wad("125.5") and "125.50" in out, out
+    code, _, err = perp("operator", "top-up", "1000", key=8)
+    assert code == 1 and err.strip().startswith("error: top-up: the wallet") and d.insurance_fund.fundBalance() == wad("125.5")
+
+    # the guardian pauses; status then needs a person (exit 1)
+    assert perp("operator", "pause", key=6)[0] == 0 and d.clearing_house.paused()
+    code, out, _ = perp("operator", "status", "--json")
+    assert code == 1 and json.loads(out)["paused"] is True
+
+    # unpause is the timelock's: scheduled, shown, refused before its delay, executed after
+    code, out, _ = perp("operator", "unpause", key=7)
+    assert code == 0 and "paused" in out and "scheduled 0x" in out, out
+    unpause_id = out.split("scheduled ")[1].split(":")[0]
+    code, out, _ = perp("operator", "pending", "--json")
+    (pending,) = json.loads(out)
+    assert pending["operation"] == unpause_id and pending["ready"] is False
+    code, _, err = perp("operator", "execute", unpause_id, key=7)
+    assert code == 1 and "is not ready" in err and d.clearing_house.paused()
+
+    # a parameter change: the exact call and its before / after
+    code, out, _ = perp("operator", "schedule", "clearing_house", "setParams", "1e17", "6e16", "2e16", "5e17", key=7)
+    assert code == 0 and "setParams(" in out and "maintenanceMarginRatio" in out and "6.0000 %" in out, out
+    params_id = out.split("scheduled ")[1].split(":")[0]
+    code, _, err = perp("operator", "schedule", "clearing_house", "noSuchFunction", key=7)
+    assert code == 1 and err.count("\n") == 1 and err.startswith("error: ")
+    assert len(json.loads(perp("operator", "pending", "--json")[1])) == 2
+
+    chain.sleep(DELAY)
+    chain.mine()
+    assert perp("operator", "execute", unpause_id, key=7)[0] == 0 and not d.clearing_house.paused()
+    assert perp("operator", "execute", params_id, key=7)[0] == 0
+    assert d.clearing_house.maintenanceMarginRatio() == wad("0.06")
+    assert json.loads(perp("operator", "pending", "--json")[1]) == []
+    # the deployer's key has no power left
+    code, _, err = perp("operator", "cancel", params_id, key=0)
+    assert code == 1 and err.startswith("error: ")
