@@ -567,14 +567,30 @@ class PerpClient:
         free = int(self.clearing_house.functions.getFreeCollateral(amm.address, who).call(block_identifier=PENDING))
         return max(min(free, margin), 0)
 
+    def settlement_claim(self, symbol: str, trader: str | None = None) -> tuple[int, int, int]:
+        """(claim, payout, window end) of `trader` in a halted market: the registered, unpaid claim and its payout
+        (wad; the payout is final once the window has closed) and when the claim window closes (unix time)."""
+        amm = self.amm(symbol)
+        claim, payout = self.clearing_house.functions.getSettlementClaim(amm.address, self._trader(trader)).call()
+        window_end = int(self.clearing_house.functions.getSettlement(amm.address).call()[0])
+        return int(claim), int(payout), window_end
+
     def settle_position(self, symbol: str) -> TxResult:
-        """settlePosition after the market halted (shut down): the position's value at the settlement price."""
+        """settlePosition after the market halted (shut down). In the claim window it registers the position's value
+        at the settlement price (funding owed included) as a claim; after the window it pays the registered claim's
+        share, or settles a position first seen then, into the vault balance (README, "Settlement is fair")."""
         amm = self.amm(symbol)
         label = f"settle {symbol.upper()}"
         if not amm.functions.isShutdown().call():
             raise PerpError(f"{label}: the market is not halted: close the position instead")
         if self.holding(symbol).size == 0:
-            raise PerpError(f"{label}: no position")
+            claim, _, window_end = self.settlement_claim(symbol)
+            if claim == 0:
+                raise PerpError(f"{label}: no position and no claim to settle")
+            now = int(self.w3.eth.get_block("latest")["timestamp"])
+            if now < window_end:
+                raise PerpError(f"{label}: your claim is registered; it is paid after the claim window closes at "
+                                f"{window_end} (in {window_end - now} s)")
         return self._send(self.clearing_house.functions.settlePosition(amm.address), label)
 
     def can(self, fn: ContractFunction, sender: str | None = None) -> str | None:

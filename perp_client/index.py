@@ -560,7 +560,7 @@ class EventIndex:
         if e.name == "PositionChanged":
             exchanged, after = a["exchangedPositionSize"], a["positionSizeAfter"]
             return HistoryEntry(
-                kind=_trade_kind(exchanged, after, a["liquidationPenalty"]), size_change=exchanged, size_after=after,
+                kind=trade_kind(exchanged, after, a["liquidationPenalty"]), size_change=exchanged, size_after=after,
                 notional=a["positionNotional"], price=a["positionNotional"] * WAD // abs(exchanged) if exchanged else None,
                 fee=a["fee"], realized_pnl=a["realizedPnl"], funding_payment=a["fundingPayment"],
                 amount=a["liquidationPenalty"] or None, bad_debt=a["badDebt"], **base,
@@ -616,7 +616,8 @@ def _add(s: TraderSummary, h: HistoryEntry) -> None:
         s.withdrawn += h.amount or 0
 
 
-def _trade_kind(exchanged: int, after: int, penalty: int) -> str:
+def trade_kind(exchanged: int, after: int, penalty: int = 0) -> str:
+    """What a PositionChanged did to the position: open, increase, reduce, reverse, close or liquidation."""
     before = after - exchanged
     if penalty:
         return "liquidation"

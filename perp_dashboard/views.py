@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 from web3.exceptions import ContractLogicError
 
 from perp_client import PerpClient, PerpError
-from perp_client.events import Event, select, trade_kind
+from perp_client.index import trade_kind
 from perp_client.tx import revert_reason
 from perp_client.units import WAD, fmt_pct, fmt_wad, from_units, mul_wad
+from perp_dashboard.events import Event, select
 
 T = TypeVar("T")
 DAY = 86_400

@@ -42,7 +42,9 @@ def deploy(network: str, project: Path | None) -> None:
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(root / ANVIL_BIN), str(Path(sys.executable).parent), env.get("PATH", "")])
     env.setdefault("SOLCX_BINARY_PATH", str(root / ".solcx"))
-    command = [sys.executable, str(root / "tools" / "brownie.py"), "run", "scripts/deploy.py", "--network", network]
+    # the project's brownie (tools/brownie.py, as tools/setup.sh installs it): a checkout under a dotted path works
+    runner = f"import runpy; runpy.run_path({str(root / 'tools' / 'brownie.py')!r}, run_name='__main__')"
+    command = [sys.executable, "-c", runner, "run", "scripts/deploy.py", "--network", network]
     status = subprocess.run(command, cwd=root, env=env, check=False).returncode
     if status:
         raise click.exceptions.Exit(status)

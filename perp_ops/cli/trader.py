@@ -24,7 +24,7 @@ from perp_client import (
     Side,
     TxResult,
 )
-from perp_client.events import EventLog, involves, trade_kind
+from perp_client.index import EventIndex
 from perp_client.tx import revert_reason
 from perp_client.units import WAD
 from perp_ops.cli import output as out
@@ -36,8 +36,6 @@ from perp_ops.cli.session import (
     token_amount,
     with_session,
 )
-
-HISTORY_EVENTS = {"PositionChanged", "PositionLiquidated", "MarginChanged", "PositionSettled", "Deposited", "Withdrawn"}
 
 
 def _time(ts: int) -> str:
@@ -241,36 +239,26 @@ def history(s: Session, address: str | None, market: str | None, limit: int, as_
     """Trades, realised PnL, funding, margin, liquidations, settlements, deposits and withdrawals of ADDRESS."""
     who = s.trader(address)
     c = s.client()
-    amm = c.amm(market).address.lower() if market else None
-    events = [e for e in EventLog(c).refresh() if e.name in HISTORY_EVENTS and involves(e, who)]
-    if amm:
-        events = [e for e in events if str(e.args.get("amm", "")).lower() == amm]
-    events = events[-limit:]
+    if market:
+        c.amm(market)  # an unknown market is one line, before the index is read
+    symbol = market.upper() if market else None
+    with EventIndex.open(c) as index:
+        index.sync()
+        entries = index.history(who, symbol)[-limit:]
     scale = 10 ** (18 - c.token_decimals)
     rows = []
-    for e in events:
-        a = e.args
-        row: dict[str, Any] = {"block": e.block, "time": _time(e.timestamp), "tx": e.tx_hash,
-                               "market": c.symbol_of(a["amm"]) if "amm" in a else "vault", "kind": e.name,
-                               "size_change": None, "size_after": None, "price": None, "amount": None, "fee": None,
-                               "realized_pnl": None, "funding": None, "bad_debt": None}
-        if e.name == "PositionChanged":
-            exchanged = int(a["exchangedPositionSize"])
-            row.update(kind=trade_kind(exchanged, int(a["positionSizeAfter"]), int(a["liquidationPenalty"])),
-                       size_change=exchanged, size_after=int(a["positionSizeAfter"]), amount=int(a["positionNotional"]),
-                       price=int(a["positionNotional"]) * WAD // abs(exchanged) if exchanged else None, fee=int(a["fee"]),
-                       realized_pnl=int(a["realizedPnl"]), funding=int(a["fundingPayment"]), bad_debt=int(a["badDebt"]))
-        elif e.name == "PositionLiquidated":
-            row.update(kind="liquidated", size_change=-int(a["positionSize"]), size_after=0, amount=int(a["positionNotional"]),
-                       fee=int(a["liquidationFee"]), bad_debt=int(a["badDebt"]))
-        elif e.name == "MarginChanged":
-            amount = int(a["amount"])
-            row.update(kind="margin added" if amount > 0 else "margin removed", amount=amount, funding=int(a["fundingPayment"]))
-        elif e.name == "PositionSettled":
-            row.update(kind="settled", amount=int(a["valueTransferred"]))
+    for h in entries:
+        # a trade's amount is its notional; a deposit's or a withdrawal's is in token units, shown as wad
+        if h.kind in ("open", "increase", "reduce", "reverse", "close", "liquidation", "liquidated"):
+            amount = h.notional
+        elif h.kind in ("deposit", "withdraw") and h.amount is not None:
+            amount = h.amount * scale
         else:
-            row.update(kind=e.name.lower(), amount=int(a["amount"]) * scale)
-        rows.append(row)
+            amount = h.amount
+        rows.append({"block": h.block_number, "time": _time(h.timestamp), "tx": h.tx_hash, "market": h.symbol or "vault",
+                     "kind": h.kind, "size_change": h.size_change, "size_after": h.size_after, "price": h.price,
+                     "amount": amount, "fee": h.fee, "realized_pnl": h.realized_pnl,
+                     "funding": h.funding_payment, "bad_debt": h.bad_debt})
     if as_json:
         text = {"block", "time", "tx", "market", "kind"}
         out.emit_json({"address": who, "entries": [{k: (v if k in text else out.exact(v)) for k, v in r.items()} for r in rows]})
@@ -412,11 +400,17 @@ def margin_remove(s: Session, market: str, amount: str | None, most: bool, as_js
 @with_session
 @json_option
 def settle(s: Session, market: str, as_json: bool) -> None:
-    """After MARKET halted (shut down): settle your position at the settlement price into your vault balance."""
+    """After MARKET halted (shut down): in the claim window, register your position's value as a claim; after it,
+    be paid the claim's share into your vault balance (run it again then)."""
     c = s.client(sign=True)
     before = c.vault_balance()
     result = c.settle_position(market)
-    _report(c, f"settle {market.upper()}", result, as_json, {"credited": out.money(c.vault_balance() - before)})
+    claim, payout, window_end = c.settlement_claim(market)
+    amount = out.exact if as_json else out.money
+    extra: dict[str, Any] = {"credited": amount(c.vault_balance() - before)}
+    if claim:
+        extra.update(claim=amount(claim), payout_if_the_window_closed_now=amount(payout), paid_after=_time(window_end))
+    _report(c, f"settle {market.upper()}", result, as_json, extra)
 
 
 @click.command()

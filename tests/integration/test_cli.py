@@ -296,10 +296,20 @@ def test_settle_after_a_halt(perp, demo, alice, bob, owner):
     assert account.code == 0 and "halted: settle" in account.out
     assert "market ETH is closed" in perp("close", "ETH", key=1).error
     before = d.vault.balanceOfWad(alice)
+    # in the claim window: the position becomes a claim, nothing is paid yet
+    registered = perp("settle", "ETH", "--json", key=1).json()
+    assert d.clearing_house.getPosition(d.amm, alice)[0] == 0 and d.vault.balanceOfWad(alice) == before
+    assert dec(registered["claim"]) > 0 and registered["paid_after"]
+    early = perp("settle", "ETH", key=1).error
+    assert "your claim is registered; it is paid after the claim window closes" in early
+    # after the window: the claim's share is paid into the vault balance
+    chain.sleep(d.amm.settlementWindowEnd() - chain.time() + 1)
+    chain.mine()
     settled = perp("settle", "ETH", "--json", key=1).json()
-    assert d.clearing_house.getPosition(d.amm, alice)[0] == 0 and d.vault.balanceOfWad(alice) > before
-    assert settled["action"] == "settle ETH" and settled["credited"]
-    assert "settled" in [e["kind"] for e in perp("history", alice.address, "--json").json()["entries"]]
+    assert d.vault.balanceOfWad(alice) > before and dec(settled["credited"]) > 0
+    assert "no position and no claim to settle" in perp("settle", "ETH", key=1).error
+    kinds = [e["kind"] for e in perp("history", alice.address, "--json").json()["entries"]]
+    assert "settlement claim" in kinds and "settle" in kinds, kinds
 
 
 def test_history_shows_a_liquidation_and_the_keeper_runs(perp, perp_cli, demo, alice, bob, keeper, owner):
