@@ -170,7 +170,7 @@ def test_a_traders_session(perp, perp_cli, demo, alice):
     assert closed.code == 0 and "size now 0.000000" in closed.out
     history = perp("history", "--json", key=1).json()
     kinds = [e["kind"] for e in history["entries"]]
-    assert kinds == ["deposited", "open", "margin added", "margin removed", "reduce", "close"]
+    assert kinds == ["deposit", "open", "add margin", "remove margin", "reduce", "close"], kinds
     assert all(e["realized_pnl"] is not None for e in history["entries"] if e["kind"] in ("reduce", "close"))
     assert perp("withdraw", "100", key=1).code == 0
     markets = perp("markets", "--json").json()
