@@ -15,7 +15,7 @@ from perp_client.index import EventIndex
 from perp_client.liquidations import scan
 from perp_client.rpc_meter import RpcMeter
 from perp_ops.console import addresses_of, client_for
-from scripts.keeper_bench import open_positions
+from perp_ops.keeper_bench import open_positions
 from tests.helpers import BUY, wad
 
 SYNC_ROUND_TRIPS = 3  # the head moved: head block, the tip's hash, the logs
