@@ -355,7 +355,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
             s.available = book.available;
         } else {
             // what finalizing now would fix: the collateral, topped up by the fund when short
-            uint256 held = int256(_markets[amm].collateral).toUint256();
+            uint256 held = int256(_loadMarket(amm).collateral).toUint256();
             if (held < s.totalClaims) held += Math.min(vault.balanceOfWad(insuranceFund), s.totalClaims - held);
             s.available = Math.min(held, s.totalClaims);
         }
