@@ -58,7 +58,8 @@ def owed_on_close(m: Market, who: Any) -> int | None:
     ch, amm = m.d.clearing_house, m.amm
     size, margin, _, last = ch.getPosition(amm, who)
     notional, pnl = ch.getPositionNotionalAndUnrealizedPnl(amm, who, SPOT)
-    funding = mul_wad(ch.getLatestCumulativePremiumFraction(amm) - last, size)
+    cumulative_long, cumulative_short, _, _ = ch.getFunding(amm)  # each side reads its own
+    funding = mul_wad((cumulative_long if size > 0 else cumulative_short) - last, size)
     fee = mul_wad(notional, amm.tollRatio()) + mul_wad(notional, amm.spreadRatio())
     remain = margin + pnl - funding
     free = m.d.vault.balanceOfWad(who)

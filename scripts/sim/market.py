@@ -179,9 +179,10 @@ class Books:
     vault_tokens: int  # token units
     free: dict[str, int]  # address -> free vault balance, every participant and the fund
     holdings: dict[str, Holding]
-    cumulative: int
+    cumulative: int  # the longs' cumulative premium fraction
     shutdown: bool
     settlement_price: int
+    cumulative_short: int = 0  # the shorts' (less than the longs' after receivers were paid less)
 
     @property
     def mark(self) -> int:
@@ -195,7 +196,8 @@ class Books:
         if self.shutdown:
             return settlement_value(h, self.settlement_price, self.cumulative)
         _, pnl = pm.spot_notional_and_pnl(h.size, h.open_notional, self.quote_reserve, self.base_reserve)
-        return h.margin + pnl - mul_wad(self.cumulative - h.last_cumulative, h.size)
+        cumulative = self.cumulative if h.size > 0 else self.cumulative_short
+        return h.margin + pnl - mul_wad(cumulative - h.last_cumulative, h.size)
 
 
 def settlement_value(h: Holding, price: int, cumulative: int) -> int:
@@ -337,7 +339,7 @@ class Market:
             for fn in (
                 amm.getReserve(), amm.getUnderlyingPrice(), amm.fundingRate(),
                 vault.balanceOfWad(self.d.insurance_fund.address), ch.getMarket(c.amm("ETH").address),
-                c.token.functions.balanceOf(self.d.vault.address), ch.getLatestCumulativePremiumFraction(c.amm("ETH").address),
+                c.token.functions.balanceOf(self.d.vault.address), ch.getFunding(c.amm("ETH").address),
                 amm.getSettlementPrice(), amm.isShutdown(),
             ):
                 batch.add(fn)
@@ -346,10 +348,11 @@ class Market:
             for a in holders:
                 batch.add(ch.getPosition(c.amm("ETH").address, a))
             out = batch.execute()
-        (q, b), index, rate, fund, market, tokens, cumulative, price, shutdown = out[:HEAD]
+        (q, b), index, rate, fund, market, tokens, funding, price, shutdown = out[:HEAD]
         free = dict(zip(who, out[HEAD : HEAD + len(who)], strict=True))
         holdings = {a: Holding(*p) for a, p in zip(holders, out[HEAD + len(who) :], strict=True)}
-        return Books(q, b, index, rate, fund, market[1], tokens, free, holdings, cumulative, bool(shutdown), price)
+        return Books(q, b, index, rate, fund, market[1], tokens, free, holdings, funding[0], bool(shutdown), price,
+                     cumulative_short=funding[1])
 
     def scan(self, tally: Tally) -> None:
         """The ClearingHouse's events since the last scan, into `tally`."""
