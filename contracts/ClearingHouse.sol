@@ -95,7 +95,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         if (checkMaintenance && r.size != 0) _requireMaintenance(amm, market, r, mmr);
         if (r.badDebt != 0) revert BadDebt(r.badDebt);
         uint256 fee = _settleTrader(amm, market, r, swap.tollRatio, swap.spreadRatio);
-        _storeAt(stored, r, market.cumulativePremiumFraction);
+        _storeAt(stored, r, market);
         _emitPositionChanged(msg.sender, amm, r, fee, 0);
     }
 
@@ -122,7 +122,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         }
         if (r.badDebt != 0) revert BadDebt(r.badDebt);
         uint256 fee = _settleTrader(amm, market, r, swap.tollRatio, swap.spreadRatio);
-        _store(amm, msg.sender, r, market.cumulativePremiumFraction);
+        _store(amm, msg.sender, r, market);
         _emitPositionChanged(msg.sender, amm, r, fee, 0);
     }
 
@@ -131,13 +131,14 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     ///      Not after a shutdown: settlement values positions at the frozen price, margin moves no more.
     function addMargin(IAmm amm, uint256 amount) external override {
         _requireTokenAmount(amount);
-        Market memory market = _listedMarket(amm);
+        uint256 state = _listedState(amm);
         if (amm.isShutdown()) revert MarketClosed();
         StoredPosition storage pos = _positions[amm][msg.sender];
         if (pos.size == 0) revert NoPosition();
         pos.margin = (uint256(pos.margin) + amount).toUint96();
-        market.collateral = (int256(market.collateral) + amount.toInt()).toInt96();
-        _writeMarket(amm, market);
+        // only the collateral changes: the state word alone (no funding read, see `_loadMarket`)
+        int256 collateral = int256(int96(uint96(state >> 40))) + amount.toInt();
+        _markets[amm].state = (state & ~(uint256(type(uint96).max) << 40)) | (uint256(uint96(collateral.toInt96())) << 40);
         _vaultSettle(msg.sender, amount, 0, 0);
         emit MarginChanged(msg.sender, address(amm), amount.toInt(), 0);
     }
@@ -154,7 +155,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         int256 remain = int256(uint256(pos.margin)) - amount.toInt() - fundingPayment;
         if (remain < 0) revert BadDebt(uint256(-remain));
         pos.margin = uint256(remain).toUint96();
-        pos.lastUpdatedCumulativePremiumFraction = market.cumulativePremiumFraction;
+        pos.lastUpdatedCumulativePremiumFraction = _cumulative(market, pos.size > 0).toInt128();
         // inlined (no library hop on this path): the pool state, then the 15-minute TWAP, from the Amm
         (uint256 q, uint256 b) = amm.getReserve();
         int256 free = MarginRatio.freeCollateral(amm, pos.size, pos.openNotional, remain, p.initMarginRatio, q, b);
@@ -223,9 +224,12 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
 
     /// @notice Lists a market (its Amm must name this ClearingHouse).
     function addAmm(IAmm amm) external onlyOwner {
-        if (_markets[amm].listed) revert MarketAlreadyListed(address(amm));
+        Market memory m = _loadMarket(amm);
+        if (m.listed) revert MarketAlreadyListed(address(amm));
         if (amm.clearingHouse() != address(this)) revert InvalidParameter();
-        _markets[amm].listed = true;
+        m.listed = true;
+        m.checkpointed = true; // the funding word: zero cumulatives (never a zero word, see `_loadMarket`)
+        _writeMarket(amm, m);
         emit MarketListed(address(amm));
     }
 
@@ -287,7 +291,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
 
     /// @notice The market's booked collateral (wad) and whether it is listed.
     function getMarket(IAmm amm) external view returns (bool listed, int256 collateral, uint256 lastRestrictionBlock) {
-        Market memory m = _markets[amm];
+        Market memory m = _loadMarket(amm);
         return (m.listed, m.collateral, m.lastRestrictionBlock);
     }
 
@@ -314,7 +318,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
         // slither-disable-next-line incorrect-equality
         if (pos.size == 0) revert NoPosition();
-        return MarginMath.liquidationMarginRatio(amm, pos.size, pos.openNotional, _equity(_markets[amm], pos));
+        return MarginMath.liquidationMarginRatio(amm, pos.size, pos.openNotional, _equity(_loadMarket(amm), pos));
     }
 
     /// @inheritdoc IClearingHouse
@@ -324,13 +328,23 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         // slither-disable-next-line incorrect-equality
         if (pos.size == 0) return 0;
         return MarginMath.freeCollateral(
-            amm, pos.size, pos.openNotional, _equity(_markets[amm], pos), uint256(_params.initMarginRatio) * PARAM_UNIT
+            amm, pos.size, pos.openNotional, _equity(_loadMarket(amm), pos), uint256(_params.initMarginRatio) * PARAM_UNIT
         );
     }
 
     /// @inheritdoc IClearingHouse
     function getLatestCumulativePremiumFraction(IAmm amm) external view override returns (int256) {
-        return _markets[amm].cumulativePremiumFraction;
+        return _cumulative(_loadMarket(amm), true);
+    }
+
+    /// @inheritdoc IClearingHouse
+    function getFunding(IAmm amm) external view override returns (FundingState memory f) {
+        Market memory m = _loadMarket(amm);
+        f.cumulativeLong = m.cumLong;
+        f.cumulativeShort = m.cumShort;
+        f.longSize = m.longSize;
+        // the shorts are the longs less the net position
+        f.shortSize = (m.longSize.toInt() - amm.totalPositionSize()).toUint256();
     }
 
     /// @inheritdoc IClearingHouse

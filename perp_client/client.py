@@ -27,6 +27,8 @@ from perp_client.batch import BatchReader, Outcome, find_multicall
 from perp_client.deployment import Addresses, deployment_path, load_addresses
 from perp_client.errors import PerpError
 from perp_client.models import (
+    FundingShortfall,
+    FundingState,
     Market,
     Position,
     PositionChanged,
@@ -241,7 +243,29 @@ class PerpClient:
             spread_ratio=pool.spread_ratio,
             trade_limit_ratio=pool.trade_limit_ratio,
             block_timestamp=int(timestamp),
+            funding=self.funding(symbol, n),
+            last_shortfall=self._last_shortfall(symbol, n),
         )
+
+    def funding(self, symbol: str, block: BlockIdentifier = "latest") -> FundingState:
+        """The ClearingHouse's funding ledger of a market at `block`: both sides' cumulatives and sizes."""
+        f = self.clearing_house.functions.getFunding(self.amm(symbol).address).call(block_identifier=block)
+        return FundingState(int(f[0]), int(f[1]), int(f[2]), int(f[3]))
+
+    def funding_shortfalls(self, from_block: int | None = None, to_block: int | None = None,
+                           symbol: str | None = None) -> list[FundingShortfall]:
+        """Every FundingShortfall (receivers paid less) in a block range (default: since the deployment)."""
+        return [
+            FundingShortfall(amm=e["args"]["amm"], owed_to_receivers=int(e["args"]["owedToReceivers"]),
+                             paid=int(e["args"]["paid"]), block_number=int(e["blockNumber"]),
+                             tx_hash="0x" + bytes(e["transactionHash"]).hex())
+            for e in self._logs("FundingShortfall", from_block, to_block, symbol)
+        ]
+
+    def _last_shortfall(self, symbol: str, block: int) -> FundingShortfall | None:
+        """The latest FundingShortfall of the market within the last LOG_CHUNK blocks (one log query)."""
+        found = self.funding_shortfalls(max(block - LOG_CHUNK + 1, 0), block, symbol)
+        return found[-1] if found else None
 
     def markets(self) -> list[Market]:
         return [self.market(s) for s in self.symbols]
@@ -249,13 +273,11 @@ class PerpClient:
     def holding(self, symbol: str, trader: str | None = None, block: BlockIdentifier = "latest") -> Holding:
         """The stored position with the funding it owes now."""
         amm = self.amm(symbol)
-        ch = self.clearing_house.functions
-        _, (stored, cumulative) = self.read(
-            f"position {symbol.upper()}",
-            [ch.getPosition(amm.address, self._trader(trader)), ch.getLatestCumulativePremiumFraction(amm.address)],
-            block=block,
-        )
-        return _holding(stored, cumulative)
+        size, margin, open_notional, last = self.clearing_house.functions.getPosition(
+            amm.address, self._trader(trader)
+        ).call(block_identifier=block)
+        funding = self.funding(symbol, block).payment(size, last)
+        return Holding(size, margin, open_notional, funding)
 
     def owed_to_positions(self, symbol: str, traders: Iterable[str], block: BlockIdentifier = "latest") -> tuple[int, int]:
         """(what the open positions of `traders` in `symbol` are worth to them now: margin + unrealized PnL at

@@ -222,6 +222,7 @@ class Tally:
     liquidated_notional: int = 0
     bad_debt: int = 0  # positions' bad debt and the liquidators' fee shortfall, both drawn from the fund
     fund_funding: int = 0  # the pool's side of funding: + the fund earned, − it paid
+    receivers_unpaid: int = 0  # the pool's side of funding the fund could not pay: taken off the receivers
     halted_shortfall: int | None = None
 
     def add(self, other: Tally) -> None:
@@ -231,6 +232,7 @@ class Tally:
         self.liquidated_notional += other.liquidated_notional
         self.bad_debt += other.bad_debt
         self.fund_funding += other.fund_funding
+        self.receivers_unpaid += other.receivers_unpaid
         if other.halted_shortfall is not None:
             self.halted_shortfall = (self.halted_shortfall or 0) + other.halted_shortfall
 
@@ -368,7 +370,7 @@ class Market:
     def _count(self, tally: Tally, log: LogReceipt) -> None:
         events = self.reader.clearing_house.events
         topic = "0x" + bytes(log["topics"][0]).hex()
-        for name in ("PositionChanged", "PositionLiquidated", "FundingPaid", "MarketHalted"):
+        for name in ("PositionChanged", "PositionLiquidated", "FundingPaid", "FundingShortfall", "MarketHalted"):
             event = getattr(events, name)()
             if topic != event.topic:
                 continue
@@ -383,6 +385,8 @@ class Market:
                 tally.bad_debt += args["badDebt"]
             elif name == "FundingPaid":
                 tally.fund_funding += args["insuranceFundPnl"]
+            elif name == "FundingShortfall":
+                tally.receivers_unpaid += args["owedToReceivers"] - args["paid"]
             else:
                 tally.halted_shortfall = args["shortfall"]
 
