@@ -61,9 +61,10 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         if (uint256(1e18).divWad(leverage) < imr) {
             revert LeverageTooHigh(leverage, uint256(1e18).divWad(imr));
         }
-        Market memory market = _listedMarket(amm);
         StoredPosition storage stored = _positions[amm][msg.sender];
         StoredPosition memory old = stored;
+        // the longs' word only when the position is or may become long: a short's trade reads one market word
+        Market memory market = _listedMarket(amm, old.size > 0 || side == Side.BUY);
         _requireNotRestricted(market, old);
 
         bool isNew = old.size == 0;
@@ -104,8 +105,8 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     // slither-disable-next-line reentrancy-no-eth
     function closePosition(IAmm amm, uint256 quoteAssetAmountLimit) external override {
         Params memory p = _paramsWhenNotPaused();
-        Market memory market = _listedMarket(amm);
         StoredPosition memory old = _positions[amm][msg.sender];
+        Market memory market = _listedMarket(amm, old.size > 0);
         _requireNotRestricted(market, old);
         if (old.size == 0) revert NoPosition();
 
@@ -136,7 +137,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         StoredPosition storage pos = _positions[amm][msg.sender];
         if (pos.size == 0) revert NoPosition();
         pos.margin = (uint256(pos.margin) + amount).toUint96();
-        // only the collateral changes: the state word alone (no funding read, see `_loadMarket`)
+        // only the collateral changes: the state word alone (see `_loadMarket`)
         int256 collateral = int256(int96(uint96(state >> 40))) + amount.toInt();
         _markets[amm].state = (state & ~(uint256(type(uint96).max) << 40)) | (uint256(uint96(collateral.toInt96())) << 40);
         _vaultSettle(msg.sender, amount, 0, 0);
@@ -147,9 +148,9 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     function removeMargin(IAmm amm, uint256 amount) external override {
         Params memory p = _paramsWhenNotPaused();
         _requireTokenAmount(amount);
-        Market memory market = _listedMarket(amm);
-        if (amm.isShutdown()) revert MarketClosed();
         StoredPosition memory pos = _positions[amm][msg.sender];
+        Market memory market = _listedMarket(amm, pos.size > 0);
+        if (amm.isShutdown()) revert MarketClosed();
         if (pos.size == 0) revert NoPosition();
         int256 fundingPayment = _fundingPayment(market, pos);
         int256 remain = int256(uint256(pos.margin)) - amount.toInt() - fundingPayment;
@@ -228,7 +229,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         if (m.listed) revert MarketAlreadyListed(address(amm));
         if (amm.clearingHouse() != address(this)) revert InvalidParameter();
         m.listed = true;
-        m.checkpointed = true; // the funding word: zero cumulatives (never a zero word, see `_loadMarket`)
+        m.longsChanged = true; // the longs' word: zero cumulative and size (never a zero word, see `_loadMarket`)
         _writeMarket(amm, m);
         emit MarketListed(address(amm));
     }

@@ -50,23 +50,25 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     /// @dev The sign bit of an int96: flipping it stores a cumulative premium fraction in offset binary.
     uint96 private constant CUM_BIAS = uint96(1) << 95;
 
-    /// @dev Per market, in two words (layouts at `_loadMarket`), read on every action into this.
+    /// @dev Per market, in two words (layouts at `_loadMarket`). The state word is read on every action; the
+    ///      longs' word only where a long position is or may become involved (a short's trade never reads it).
     struct Market {
         bool listed;
         uint32 lastRestrictionBlock;
         int96 collateral; // wad held in the Vault for this market's positions
-        uint256 longSize; // Σ long sizes (wad); the shorts are the longs less the Amm's net size
         // funding: longs read `cumLong`, shorts `cumShort`; they differ only after the receivers were paid less
         // than the premium (the InsuranceFund could not pay the pool's side)
-        int256 cumLong;
         int256 cumShort;
-        bool checkpointed; // the funding word changed
+        bool longsLoaded; // the longs' word was read: `longSize` and `cumLong` are valid
+        bool longsChanged; // ... and changed: `_writeMarket` writes it back
+        uint256 longSize; // Σ long sizes (wad); the shorts are the longs less the Amm's net size
+        int256 cumLong;
     }
 
     /// @dev A market's storage: two packed words, laid out at `_loadMarket`.
     struct StoredMarket {
         uint256 state;
-        uint256 funding;
+        uint256 longs;
     }
 
     /// @dev A position in two slots. Bounds: |size|, openNotional < 1.7e20 units; margin < 7.9e10 units.
@@ -181,9 +183,8 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     ) internal returns (Result memory r, IAmm.SwapResult memory swap) {
         // a new or larger position needs the index a liquidation would need: not stale or bad, the sequencer up
         // and past its grace period
-        amm.checkGuardedIndex();
         bool isLong = side == Side.BUY;
-        swap = amm.swapInput(isLong ? IAmm.Dir.ADD_TO_AMM : IAmm.Dir.REMOVE_FROM_AMM, notional, baseLimit, false);
+        swap = amm.swapInputGuarded(isLong ? IAmm.Dir.ADD_TO_AMM : IAmm.Dir.REMOVE_FROM_AMM, notional, baseLimit);
         // dust that buys no base would lock its margin in a position of size zero
         // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
         // slither-disable-next-line incorrect-equality
@@ -331,7 +332,9 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
 
     /// @dev The cumulative premium fraction of the longs (`isLong`) or the shorts.
     function _cumulative(Market memory market, bool isLong) internal pure returns (int256) {
-        return isLong ? market.cumLong : market.cumShort;
+        if (!isLong) return market.cumShort;
+        assert(market.longsLoaded); // every path that may touch a long loads the longs' word
+        return market.cumLong;
     }
 
     /// @dev Spot-price margin ratio of a stored position.
@@ -455,7 +458,7 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
             market.cumShort += premiumFraction;
             market.cumLong += receiversFraction;
         }
-        market.checkpointed = true;
+        market.longsChanged = true;
         _writeMarket(amm, market);
         emit FundingPaid(address(amm), premiumFraction, market.cumLong, poolPnl);
     }
@@ -557,42 +560,53 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         }
     }
 
-    /// @dev Loads a market (two SLOADs). Word layouts (bits):
-    ///      state   = flags 0-7 (bit 0 listed), lastRestrictionBlock 8-39, collateral (int96) 40-135, longSize
-    ///                (uint96) 136-231;
-    ///      funding = cumLong (int96) 0-95, cumShort (int96) 96-191, in offset binary (sign bit flipped: zero is
-    ///                stored as 2^95), so that the word is never zero once the market is listed (a later write
-    ///                costs 2,900, not 20,000 gas).
+    /// @dev Loads a market, both words. Layouts (bits):
+    ///      state = flags 0-7 (bit 0 listed), lastRestrictionBlock 8-39, collateral (int96) 40-135, cumShort
+    ///              (int96, offset binary) 136-231;
+    ///      longs = cumLong (int96, offset binary) 0-95, longSize (uint96) 96-191.
+    ///      Offset binary (the sign bit flipped: zero is stored as 2^95) keeps the longs' word non-zero once the
+    ///      market is listed, so that the first long's write costs 2,900 gas, not 20,000.
     function _loadMarket(IAmm amm) internal view returns (Market memory m) {
+        return _loadMarket(amm, true);
+    }
+
+    /// @dev Loads a market's state word, and its longs' word when `withLongs` (one SLOAD less for a short's trade).
+    function _loadMarket(IAmm amm, bool withLongs) internal view returns (Market memory m) {
         StoredMarket storage s = _markets[amm];
         uint256 state = s.state;
         m.listed = state & 1 != 0;
-        if (!m.listed) return m; // never listed: zero (its funding word is still zero, not offset binary)
-        uint256 funding = s.funding;
+        if (!m.listed) return m; // never listed: zero (not offset binary)
         m.lastRestrictionBlock = uint32(state >> 8);
         m.collateral = int96(uint96(state >> 40));
-        m.longSize = uint96(state >> 136);
-        m.cumLong = int96(uint96(funding) ^ CUM_BIAS);
-        m.cumShort = int96(uint96(funding >> 96) ^ CUM_BIAS);
+        m.cumShort = int96(uint96(state >> 136) ^ CUM_BIAS);
+        if (withLongs) {
+            uint256 longs = s.longs;
+            m.longsLoaded = true;
+            m.cumLong = int96(uint96(longs) ^ CUM_BIAS);
+            m.longSize = uint96(longs >> 96);
+        }
     }
 
     /// @dev A position of the market went from `oldSize` to `newSize`: the longs' total size follows (the
-    ///      shorts' is the longs' less the Amm's net size).
+    ///      shorts' is the longs' less the Amm's net size). A short's change leaves it alone.
     function _trackSize(Market memory m, int256 oldSize, int256 newSize) internal pure {
+        if (oldSize <= 0 && newSize <= 0) return;
+        assert(m.longsLoaded); // every path that may touch a long loads the longs' word
         m.longSize = m.longSize + (newSize > 0 ? uint256(newSize) : 0) - (oldSize > 0 ? uint256(oldSize) : 0);
+        m.longsChanged = true;
     }
 
     /// @dev Writes a market: its state word (one SSTORE, assembly: no read-modify-write) and, when it changed,
-    ///      its funding word. Layouts at `_loadMarket`.
+    ///      the longs' word. Layouts at `_loadMarket`.
     function _writeMarket(IAmm amm, Market memory m) internal {
         StoredMarket storage s = _markets[amm];
         uint256 state = (m.listed ? 1 : 0) | (uint256(m.lastRestrictionBlock) << 8)
-            | (uint256(uint96(m.collateral)) << 40) | (uint256(m.longSize.toUint96()) << 136);
+            | (uint256(uint96(m.collateral)) << 40) | (uint256(uint96(m.cumShort.toInt96()) ^ CUM_BIAS) << 136);
         assembly ("memory-safe") {
             sstore(s.slot, state)
         }
-        if (m.checkpointed) {
-            s.funding = uint256(uint96(m.cumLong.toInt96()) ^ CUM_BIAS) | (uint256(uint96(m.cumShort.toInt96()) ^ CUM_BIAS) << 96);
+        if (m.longsChanged) {
+            s.longs = uint256(uint96(m.cumLong.toInt96()) ^ CUM_BIAS) | (uint256(m.longSize.toUint96()) << 96);
         }
     }
 
@@ -668,7 +682,12 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     }
 
     function _listedMarket(IAmm amm) internal view returns (Market memory market) {
-        market = _loadMarket(amm);
+        return _listedMarket(amm, true);
+    }
+
+    /// @dev A listed market, its longs' word read when `withLongs` (see `_loadMarket`).
+    function _listedMarket(IAmm amm, bool withLongs) internal view returns (Market memory market) {
+        market = _loadMarket(amm, withLongs);
         if (!market.listed) revert UnknownMarket(address(amm));
     }
 

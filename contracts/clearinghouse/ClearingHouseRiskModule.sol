@@ -355,7 +355,7 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         (uint256 qStart, uint256 bStart) = amm.resetReserves(q1, b1);
         _checkCurveMove(qStart, bStart, q1, b1);
         if (cost > maxCost) revert CurveChangeCostExceeded(cost, maxCost);
-        Market memory market = _loadMarket(amm);
+        Market memory market = _loadMarket(amm, false); // only the collateral moves
         if (cost > 0) {
             // the fund's reserve floor is not for curve changes, as it is not for the owner's withdrawals
             uint256 available = IInsuranceFund(insuranceFund).surplus();
