@@ -76,8 +76,9 @@ def register_claims(m: Market, order: list[Any]) -> dict[str, int]:
     for who in order:
         if not has_position(m, who):
             continue
-        value = max(settlement_value(Holding(*ch.getPosition(amm, who)), amm.getSettlementPrice(),
-                                     ch.getLatestCumulativePremiumFraction(amm)), 0)
+        holding = Holding(*ch.getPosition(amm, who))
+        cumulative = ch.getFunding(amm)[0 if holding.size > 0 else 1]  # each side reads its own
+        value = max(settlement_value(holding, amm.getSettlementPrice(), cumulative), 0)
         ch.settlePosition(amm, {"from": who})
         claim = int(ch.getSettlementClaim(amm, who)[0])
         if claim != value:

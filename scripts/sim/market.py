@@ -193,10 +193,10 @@ class Books:
         pool), or its settlement value after a shutdown."""
         if h.size == 0:
             return 0
+        cumulative = self.cumulative if h.size > 0 else self.cumulative_short  # each side reads its own
         if self.shutdown:
-            return settlement_value(h, self.settlement_price, self.cumulative)
+            return settlement_value(h, self.settlement_price, cumulative)
         _, pnl = pm.spot_notional_and_pnl(h.size, h.open_notional, self.quote_reserve, self.base_reserve)
-        cumulative = self.cumulative if h.size > 0 else self.cumulative_short
         return h.margin + pnl - mul_wad(cumulative - h.last_cumulative, h.size)
 
 
