@@ -168,6 +168,24 @@ contract Amm is IAmm, Ownable {
         onlyClearingHouse
         returns (SwapResult memory result)
     {
+        return _swapInput(dir, quoteAmount, baseAmountLimit, canOverFluctuationLimit);
+    }
+
+    /// @inheritdoc IAmm
+    function swapInputGuarded(Dir dir, uint256 quoteAmount, uint256 baseAmountLimit)
+        external
+        override
+        onlyClearingHouse
+        returns (SwapResult memory)
+    {
+        priceFeed.checkGuarded(priceFeedKey);
+        return _swapInput(dir, quoteAmount, baseAmountLimit, false);
+    }
+
+    function _swapInput(Dir dir, uint256 quoteAmount, uint256 baseAmountLimit, bool canOverFluctuationLimit)
+        private
+        returns (SwapResult memory result)
+    {
         Slot0 memory s0 = _slot0;
         if (!s0.open) revert MarketClosed();
         (uint256 tradeLimit, uint256 fluctuationLimit) = _loadParams(result);

@@ -61,9 +61,10 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         if (uint256(1e18).divWad(leverage) < imr) {
             revert LeverageTooHigh(leverage, uint256(1e18).divWad(imr));
         }
-        Market memory market = _listedMarket(amm);
         StoredPosition storage stored = _positions[amm][msg.sender];
         StoredPosition memory old = stored;
+        // the longs' word only when the position is or may become long: a short's trade reads one market word
+        Market memory market = _listedMarket(amm, old.size > 0 || side == Side.BUY);
         _requireNotRestricted(market, old);
 
         bool isNew = old.size == 0;
@@ -95,7 +96,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         if (checkMaintenance && r.size != 0) _requireMaintenance(amm, market, r, mmr);
         if (r.badDebt != 0) revert BadDebt(r.badDebt);
         uint256 fee = _settleTrader(amm, market, r, swap.tollRatio, swap.spreadRatio);
-        _storeAt(stored, r, market.cumulativePremiumFraction);
+        _storeAt(stored, r, market);
         _emitPositionChanged(msg.sender, amm, r, fee, 0);
     }
 
@@ -104,8 +105,8 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     // slither-disable-next-line reentrancy-no-eth
     function closePosition(IAmm amm, uint256 quoteAssetAmountLimit) external override {
         Params memory p = _paramsWhenNotPaused();
-        Market memory market = _listedMarket(amm);
         StoredPosition memory old = _positions[amm][msg.sender];
+        Market memory market = _listedMarket(amm, old.size > 0);
         _requireNotRestricted(market, old);
         if (old.size == 0) revert NoPosition();
 
@@ -122,7 +123,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         }
         if (r.badDebt != 0) revert BadDebt(r.badDebt);
         uint256 fee = _settleTrader(amm, market, r, swap.tollRatio, swap.spreadRatio);
-        _store(amm, msg.sender, r, market.cumulativePremiumFraction);
+        _store(amm, msg.sender, r, market);
         _emitPositionChanged(msg.sender, amm, r, fee, 0);
     }
 
@@ -131,13 +132,14 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     ///      Not after a shutdown: settlement values positions at the frozen price, margin moves no more.
     function addMargin(IAmm amm, uint256 amount) external override {
         _requireTokenAmount(amount);
-        Market memory market = _listedMarket(amm);
+        uint256 state = _listedState(amm);
         if (amm.isShutdown()) revert MarketClosed();
         StoredPosition storage pos = _positions[amm][msg.sender];
         if (pos.size == 0) revert NoPosition();
         pos.margin = (uint256(pos.margin) + amount).toUint96();
-        market.collateral = (int256(market.collateral) + amount.toInt()).toInt96();
-        _writeMarket(amm, market);
+        // only the collateral changes: the state word alone (see `_loadMarket`)
+        int256 collateral = int256(int96(uint96(state >> 40))) + amount.toInt();
+        _markets[amm].state = (state & ~(uint256(type(uint96).max) << 40)) | (uint256(uint96(collateral.toInt96())) << 40);
         _vaultSettle(msg.sender, amount, 0, 0);
         emit MarginChanged(msg.sender, address(amm), amount.toInt(), 0);
     }
@@ -146,15 +148,15 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     function removeMargin(IAmm amm, uint256 amount) external override {
         Params memory p = _paramsWhenNotPaused();
         _requireTokenAmount(amount);
-        Market memory market = _listedMarket(amm);
-        if (amm.isShutdown()) revert MarketClosed();
         StoredPosition memory pos = _positions[amm][msg.sender];
+        Market memory market = _listedMarket(amm, pos.size > 0);
+        if (amm.isShutdown()) revert MarketClosed();
         if (pos.size == 0) revert NoPosition();
         int256 fundingPayment = _fundingPayment(market, pos);
         int256 remain = int256(uint256(pos.margin)) - amount.toInt() - fundingPayment;
         if (remain < 0) revert BadDebt(uint256(-remain));
         pos.margin = uint256(remain).toUint96();
-        pos.lastUpdatedCumulativePremiumFraction = market.cumulativePremiumFraction;
+        pos.lastUpdatedCumulativePremiumFraction = _cumulative(market, pos.size > 0).toInt128();
         // inlined (no library hop on this path): the pool state, then the 15-minute TWAP, from the Amm
         (uint256 q, uint256 b) = amm.getReserve();
         int256 free = MarginRatio.freeCollateral(amm, pos.size, pos.openNotional, remain, p.initMarginRatio, q, b);
@@ -223,9 +225,12 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
 
     /// @notice Lists a market (its Amm must name this ClearingHouse).
     function addAmm(IAmm amm) external onlyOwner {
-        if (_markets[amm].listed) revert MarketAlreadyListed(address(amm));
+        Market memory m = _loadMarket(amm);
+        if (m.listed) revert MarketAlreadyListed(address(amm));
         if (amm.clearingHouse() != address(this)) revert InvalidParameter();
-        _markets[amm].listed = true;
+        m.listed = true;
+        m.longsChanged = true; // the longs' word: zero cumulative and size (never a zero word, see `_loadMarket`)
+        _writeMarket(amm, m);
         emit MarketListed(address(amm));
     }
 
@@ -287,7 +292,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
 
     /// @notice The market's booked collateral (wad) and whether it is listed.
     function getMarket(IAmm amm) external view returns (bool listed, int256 collateral, uint256 lastRestrictionBlock) {
-        Market memory m = _markets[amm];
+        Market memory m = _loadMarket(amm);
         return (m.listed, m.collateral, m.lastRestrictionBlock);
     }
 
@@ -314,7 +319,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
         // slither-disable-next-line incorrect-equality
         if (pos.size == 0) revert NoPosition();
-        return MarginMath.liquidationMarginRatio(amm, pos.size, pos.openNotional, _equity(_markets[amm], pos));
+        return MarginMath.liquidationMarginRatio(amm, pos.size, pos.openNotional, _equity(_loadMarket(amm), pos));
     }
 
     /// @inheritdoc IClearingHouse
@@ -324,13 +329,23 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         // slither-disable-next-line incorrect-equality
         if (pos.size == 0) return 0;
         return MarginMath.freeCollateral(
-            amm, pos.size, pos.openNotional, _equity(_markets[amm], pos), uint256(_params.initMarginRatio) * PARAM_UNIT
+            amm, pos.size, pos.openNotional, _equity(_loadMarket(amm), pos), uint256(_params.initMarginRatio) * PARAM_UNIT
         );
     }
 
     /// @inheritdoc IClearingHouse
     function getLatestCumulativePremiumFraction(IAmm amm) external view override returns (int256) {
-        return _markets[amm].cumulativePremiumFraction;
+        return _cumulative(_loadMarket(amm), true);
+    }
+
+    /// @inheritdoc IClearingHouse
+    function getFunding(IAmm amm) external view override returns (FundingState memory f) {
+        Market memory m = _loadMarket(amm);
+        f.cumulativeLong = m.cumLong;
+        f.cumulativeShort = m.cumShort;
+        f.longSize = m.longSize;
+        // the shorts are the longs less the net position
+        f.shortSize = (m.longSize.toInt() - amm.totalPositionSize()).toUint256();
     }
 
     /// @inheritdoc IClearingHouse
@@ -355,7 +370,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
             s.available = book.available;
         } else {
             // what finalizing now would fix: the collateral, topped up by the fund when short
-            uint256 held = int256(_markets[amm].collateral).toUint256();
+            uint256 held = int256(_loadMarket(amm).collateral).toUint256();
             if (held < s.totalClaims) held += Math.min(vault.balanceOfWad(insuranceFund), s.totalClaims - held);
             s.available = Math.min(held, s.totalClaims);
         }

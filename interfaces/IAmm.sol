@@ -89,6 +89,13 @@ interface IAmm {
         external
         returns (SwapResult memory result);
 
+    /// @notice `swapInput` for a new or larger position (never crossing the fluctuation limit), after the price
+    ///         feed's guarded check of this market's index (`checkGuardedIndex`: not stale or bad, the sequencer up
+    ///         and past its grace period), in one call.
+    function swapInputGuarded(Dir dir, uint256 quoteAmount, uint256 baseAmountLimit)
+        external
+        returns (SwapResult memory result);
+
     /// @notice Adds (closing a long) or removes (closing a short) `baseAmount` of base; returns the quote.
     /// @param quoteAmountLimit minimum quote when adding base, maximum when removing; 0 = none
     /// @return result `amount` = quote, wad, with v1's rounding against the trader

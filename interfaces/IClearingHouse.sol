@@ -45,6 +45,14 @@ interface IClearingHouseTypes {
         bool finalized;
     }
 
+    /// @notice A market's funding (`getFunding`). Sizes wad.
+    struct FundingState {
+        int256 cumulativeLong; // what longs read
+        int256 cumulativeShort; // what shorts read (differs after receivers were paid less)
+        uint256 longSize; // Σ long sizes
+        uint256 shortSize; // Σ |short sizes|
+    }
+
     // ----------------------------------------------------------------------------------------- errors
     /// @dev An amount or leverage of zero.
     error ZeroAmount();
@@ -150,8 +158,13 @@ interface IClearingHouseTypes {
     /// @notice The last registered claim was paid: the rounding left of `available` (wad, less than one wei per
     ///         claim) went to the InsuranceFund.
     event SettlementDustSwept(address indexed amm, uint256 dust);
-    /// @notice Funding settled for a market: the period's premium fraction and the new cumulative value.
+    /// @notice Funding settled for a market: the period's premium fraction, the longs' new cumulative value and
+    ///         the pool's side (> 0: the InsuranceFund earned it; < 0: it paid).
     event FundingPaid(address indexed amm, int256 premiumFraction, int256 cumulativePremiumFraction, int256 insuranceFundPnl);
+    /// @notice The receivers of funding were paid less than the premium: the pool's side of the imbalance was
+    ///         `owedToReceivers` (wad) and the InsuranceFund paid `paid` of it (its surplus); the rest was taken off
+    ///         what the receiving side gets (SPEC §3).
+    event FundingShortfall(address indexed amm, uint256 owedToReceivers, uint256 paid);
     /// @notice After a liquidation, restriction mode holds for the rest of the block.
     event RestrictionModeEntered(address amm, uint256 blockNumber);
     /// @notice The InsuranceFund could not cover `shortfall`: the market was shut down.
@@ -271,8 +284,11 @@ interface IClearingHouse is IClearingHouseTypes {
     /// @notice min(margin + funding owed, margin + funding owed + unrealized PnL) − initMarginRatio ×
     ///         (openNotional if long, positionNotional if short), the PnL the less favourable of spot and TWAP.
     function getFreeCollateral(IAmm amm, address trader) external view returns (int256);
-    /// @notice The market's cumulative premium fraction (wad, signed).
+    /// @notice The longs' cumulative premium fraction (wad, signed; the shorts' too unless receivers were paid
+    ///         less, see `getFunding`).
     function getLatestCumulativePremiumFraction(IAmm amm) external view returns (int256);
+    /// @notice A market's funding: both sides' cumulative premium fractions and open sizes.
+    function getFunding(IAmm amm) external view returns (FundingState memory);
     /// @notice What the InsuranceFund has paid into `amm` ahead of the bad debt that caused it (wad): a
     ///         payout that needed more than the market held. Netted against that market's later bad debt.
     function prepaidBadDebt(IAmm amm) external view returns (uint256);

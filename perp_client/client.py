@@ -6,7 +6,7 @@ come out in typed snapshots (perp_client.models).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +27,8 @@ from perp_client.batch import BatchReader, Outcome, find_multicall
 from perp_client.deployment import Addresses, deployment_path, load_addresses
 from perp_client.errors import PerpError
 from perp_client.models import (
+    FundingShortfall,
+    FundingState,
     Market,
     Position,
     PositionChanged,
@@ -263,7 +265,29 @@ class PerpClient:
             spread_ratio=pool.spread_ratio,
             trade_limit_ratio=pool.trade_limit_ratio,
             block_timestamp=int(timestamp),
+            funding=self.funding(symbol, n),
+            last_shortfall=self._last_shortfall(symbol, n),
         )
+
+    def funding(self, symbol: str, block: BlockIdentifier = "latest") -> FundingState:
+        """The ClearingHouse's funding ledger of a market at `block`: both sides' cumulatives and sizes."""
+        f = self.clearing_house.functions.getFunding(self.amm(symbol).address).call(block_identifier=block)
+        return FundingState(int(f[0]), int(f[1]), int(f[2]), int(f[3]))
+
+    def funding_shortfalls(self, from_block: int | None = None, to_block: int | None = None,
+                           symbol: str | None = None) -> list[FundingShortfall]:
+        """Every FundingShortfall (receivers paid less) in a block range (default: since the deployment)."""
+        return [
+            FundingShortfall(amm=e["args"]["amm"], owed_to_receivers=int(e["args"]["owedToReceivers"]),
+                             paid=int(e["args"]["paid"]), block_number=int(e["blockNumber"]),
+                             tx_hash="0x" + bytes(e["transactionHash"]).hex())
+            for e in self._logs("FundingShortfall", from_block, to_block, symbol)
+        ]
+
+    def _last_shortfall(self, symbol: str, block: int) -> FundingShortfall | None:
+        """The latest FundingShortfall of the market within the last LOG_CHUNK blocks (one log query)."""
+        found = self.funding_shortfalls(max(block - LOG_CHUNK + 1, 0), block, symbol)
+        return found[-1] if found else None
 
     def markets(self) -> list[Market]:
         return [self.market(s) for s in self.symbols]
@@ -271,13 +295,11 @@ class PerpClient:
     def holding(self, symbol: str, trader: str | None = None, block: BlockIdentifier = "latest") -> Holding:
         """The stored position with the funding it owes now."""
         amm = self.amm(symbol)
-        ch = self.clearing_house.functions
-        _, (stored, cumulative) = self.read(
-            f"position {symbol.upper()}",
-            [ch.getPosition(amm.address, self._trader(trader)), ch.getLatestCumulativePremiumFraction(amm.address)],
-            block=block,
-        )
-        return _holding(stored, cumulative)
+        size, margin, open_notional, last = self.clearing_house.functions.getPosition(
+            amm.address, self._trader(trader)
+        ).call(block_identifier=block)
+        funding = self.funding(symbol, block).payment(size, last)
+        return Holding(size, margin, open_notional, funding)
 
     def owed_to_positions(self, symbol: str, traders: Iterable[str], block: BlockIdentifier = "latest") -> tuple[int, int]:
         """(what the open positions of `traders` in `symbol` are worth to them now: margin + unrealized PnL at
@@ -287,7 +309,7 @@ class PerpClient:
         amm = self.amm(symbol)
         ch = self.clearing_house.functions
         who = sorted(set(traders))
-        calls = [ch.getLatestCumulativePremiumFraction(amm.address)]
+        calls = [ch.getFunding(amm.address)]
         for t in who:
             calls += [ch.getPosition(amm.address, t), ch.getPositionNotionalAndUnrealizedPnl(amm.address, t, 0)]
         may_fail = frozenset(range(2, len(calls), 2))  # the PnL of no position reverts (NoPosition)
@@ -295,7 +317,7 @@ class PerpClient:
         total, count = 0, 0
         for i in range(len(who)):
             stored, pnl = values[1 + 2 * i], values[2 + 2 * i]
-            holding = _holding(stored, int(values[0]))
+            holding = _holding(stored, values[0])
             if holding.size == 0 or pnl is None:
                 continue
             total += max(holding.margin + int(pnl[1]) - holding.funding_payment, 0)
@@ -311,16 +333,16 @@ class PerpClient:
         amm = self.amm(symbol)
         ch, f = self.clearing_house.functions, amm.functions
         calls = [
-            ch.getPosition(amm.address, who), ch.getLatestCumulativePremiumFraction(amm.address),
+            ch.getPosition(amm.address, who), ch.getFunding(amm.address),
             ch.getPositionNotionalAndUnrealizedPnl(amm.address, who, 0), ch.getMarginRatio(amm.address, who),
             ch.maintenanceMarginRatio(), ch.getFreeCollateral(amm.address, who), self.vault.functions.balanceOfWad(who),
             f.getReserve(), f.tollRatio(), f.spreadRatio(), f.tradeLimitRatio(),
         ]
         # one round trip with a multicall; the margin ratio of no position reverts (NoPosition)
         _, v = self.read(f"position {symbol.upper()}", calls, may_fail=frozenset({3}))
-        stored, cumulative, (notional, pnl), ratio, mmr, free, balance, reserve, toll, spread, limit = v
+        stored, funding, (notional, pnl), ratio, mmr, free, balance, reserve, toll, spread, limit = v
         size, margin, open_notional, last = stored
-        holding = _holding(stored, cumulative)
+        holding = _holding(stored, funding)
         if size and ratio is None:  # a revert of a real position's ratio: say why
             _, (ratio,) = self.read(f"position {symbol.upper()}", [calls[3]])
         return Position(
@@ -365,7 +387,7 @@ class PerpClient:
         who = trader or (self.signer.address if self.signer else None)
         calls = [ch.initMarginRatio(), ch.maintenanceMarginRatio(), f.getReserve(), f.tollRatio(), f.spreadRatio(), f.tradeLimitRatio()]
         if who:
-            calls += [ch.getPosition(amm.address, Web3.to_checksum_address(who)), ch.getLatestCumulativePremiumFraction(amm.address)]
+            calls += [ch.getPosition(amm.address, Web3.to_checksum_address(who)), ch.getFunding(amm.address)]
         _, v = self.read(f"quote {symbol.upper()}", calls)  # one round trip with a multicall
         imr, mmr = int(v[0]), int(v[1])
         if WAD * WAD // leverage_wad < imr:
@@ -631,11 +653,10 @@ class PerpClient:
         return [_event(e) for e in self._logs("PositionLiquidated", from_block, to_block, symbol)]  # type: ignore[misc]
 
 
-def _holding(stored: tuple[int, int, int, int], cumulative: int) -> Holding:
-    """A Holding from getPosition's answer and the market's latest cumulative premium fraction."""
+def _holding(stored: tuple[int, int, int, int], funding: Sequence[int]) -> Holding:
+    """A Holding from getPosition's answer and the market's getFunding (each side reads its own cumulative)."""
     size, margin, open_notional, last = stored
-    funding = mul_wad(cumulative - last, size) if size else 0
-    return Holding(size, margin, open_notional, funding)
+    return Holding(size, margin, open_notional, FundingState(*(int(x) for x in funding)).payment(size, last))
 
 
 def _event(e: EventData) -> PositionChanged | PositionLiquidated:

@@ -57,6 +57,8 @@ class Market:
     spread_ratio: int
     trade_limit_ratio: int
     block_timestamp: int
+    funding: FundingState | None = None  # the ClearingHouse's funding ledger for the market
+    last_shortfall: FundingShortfall | None = None  # the latest in the lookback (`PerpClient.market`)
 
     @property
     def premium(self) -> int:
@@ -76,20 +78,73 @@ class Market:
         net = self.total_position_size
         side = "long" if net > 0 else "short" if net < 0 else "flat"
         due = "due now" if self.funding_due else f"in {self.next_funding_time - self.block_timestamp} s"
-        return _table(
-            f"market {self.symbol} ({self.address}){'' if self.open else '  [CLOSED]'}",
-            [
-                ("reserves", f"{fmt_wad(self.quote_reserve, 2)} quote / {fmt_wad(self.base_reserve, 4)} base"),
-                ("mark price", fmt_wad(self.mark_price)),
-                ("index price", fmt_wad(self.index_price)),
-                ("mark TWAP 15m", fmt_wad(self.twap_price)),
-                ("premium", fmt_pct(self.premium, 3)),
-                ("funding rate", f"{fmt_pct(self.funding_rate, 4)} per {self.funding_period} s (last settled)"),
-                ("next funding", f"{_time(self.next_funding_time)} ({due})"),
-                ("open interest", f"{fmt_wad(abs(net))} base net {side} ≈ {fmt_wad(self.open_interest_notional, 2)} quote"),
-                ("fees", f"toll {fmt_pct(self.toll_ratio, 3)}, spread {fmt_pct(self.spread_ratio, 3)}"),
-            ],
-        )
+        f = self.funding
+        rows = [
+            ("reserves", f"{fmt_wad(self.quote_reserve, 2)} quote / {fmt_wad(self.base_reserve, 4)} base"),
+            ("mark price", fmt_wad(self.mark_price)),
+            ("index price", fmt_wad(self.index_price)),
+            ("mark TWAP 15m", fmt_wad(self.twap_price)),
+            ("premium", fmt_pct(self.premium, 3)),
+            ("funding rate", f"{fmt_pct(self.funding_rate, 4)} per {self.funding_period} s (last settled)"),
+            ("next funding", f"{_time(self.next_funding_time)} ({due})"),
+            ("open interest", f"{fmt_wad(abs(net))} base net {side} ≈ {fmt_wad(self.open_interest_notional, 2)} quote"),
+            ("fees", f"toll {fmt_pct(self.toll_ratio, 3)}, spread {fmt_pct(self.spread_ratio, 3)}"),
+        ]
+        if f is not None and f.receivers_cut:
+            rows.append(("receivers paid less", f.receivers_cut_text()))
+        if self.last_shortfall is not None:
+            rows.append(("last shortfall", self.last_shortfall.text()))
+        return _table(f"market {self.symbol} ({self.address}){'' if self.open else '  [CLOSED]'}", rows)
+
+
+@dataclass(frozen=True)
+class FundingState:
+    """IClearingHouse.getFunding: both sides' cumulative premium fractions and open sizes (wad)."""
+
+    cumulative_long: int
+    cumulative_short: int
+    long_size: int
+    short_size: int
+
+    def cumulative(self, size: int) -> int:
+        """What a position of `size` reads (its own side's)."""
+        return self.cumulative_long if size > 0 else self.cumulative_short
+
+    def payment(self, size: int, last_cumulative: int) -> int:
+        """The funding a position owes now (positive: it pays), truncated toward zero as the ClearingHouse does."""
+        if size == 0:
+            return 0
+        product = (self.cumulative(size) - last_cumulative) * size
+        return abs(product) // WAD * (1 if product >= 0 else -1)
+
+    @property
+    def receivers_cut(self) -> int:
+        """How much less, per unit of size, the receiving sides have been paid since the market was listed (wad;
+        0: never): the two cumulatives differ only by what the InsuranceFund could not pay."""
+        return abs(self.cumulative_long - self.cumulative_short)
+
+    def receivers_cut_text(self) -> str:
+        return (f"{fmt_wad(self.receivers_cut, 6)} quote per unit of size since listing (the InsuranceFund could not "
+                "pay the pool's side)")
+
+
+@dataclass(frozen=True)
+class FundingShortfall:
+    """IClearingHouse.FundingShortfall: receivers were paid less (wad)."""
+
+    amm: str
+    owed_to_receivers: int  # the pool's side of the imbalance
+    paid: int  # what the InsuranceFund paid of it
+    block_number: int
+    tx_hash: str
+
+    @property
+    def not_paid(self) -> int:
+        return self.owed_to_receivers - self.paid
+
+    def text(self) -> str:
+        return (f"block {self.block_number}: receivers got {fmt_wad(self.not_paid)} less (the fund owed "
+                f"{fmt_wad(self.owed_to_receivers)}, paid {fmt_wad(self.paid)})")
 
 
 @dataclass(frozen=True)

@@ -75,9 +75,10 @@ class Story:
     def funding_paid(self, *names: str) -> None:
         """Prints the funding each trader owes since their last trade (positive: the trader pays)."""
         ch, amm = self.d.clearing_house, self.d.amm
-        latest = ch.getLatestCumulativePremiumFraction(amm)
+        funding = ch.getFunding(amm)
         for name in names:
             size, _, _, last = ch.getPosition(amm, self.cast[name])
+            latest = funding[0] if size > 0 else funding[1]  # each side reads its own cumulative
             owed = (latest - last) * size // WAD
             verb = "pays" if owed > 0 else "receives"
             print(f"  {name} {verb} {units(abs(owed))} in funding (settled at the next action)")

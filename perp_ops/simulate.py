@@ -110,6 +110,7 @@ def record(m: Market, step: int, seconds: int, tally: Tally, totals: Tally) -> S
         oi_short=-sum(h.size for h in b.holdings.values() if h.size < 0),
         arbitrageur_size=b.holdings[m.arbitrageur.address].size,
         funding_rate=b.funding_rate, fund=b.fund, bad_debt=totals.bad_debt, fund_funding=totals.fund_funding,
+        receivers_unpaid=totals.receivers_unpaid,
         liquidations=tally.liquidations, partial_liquidations=tally.partial,
         liquidated_notional=tally.liquidated_notional,
         solvency_gap=solvency_gap(b, b.free, m.scale),
@@ -230,6 +231,8 @@ def risk_rows(r: SimResult) -> list[tuple[str, str]]:
                          f"liquidator fees {money(r.liquidator_fees)}")),
         ("bad debt", money(recs[-1].bad_debt)),
         ("funding, the fund's side", f"{money(recs[-1].fund_funding)} (+ earned, − paid to the traders' net position)"),
+        ("funding the fund could not pay", (f"{money(recs[-1].receivers_unpaid)}, taken off the receiving side "
+                                            "(the market stays open)")),
         ("InsuranceFund", f"{money(r.fund_start)} → {money(recs[-1].fund)} (min {money(min(x.fund for x in recs))})"),
         ("fund − pending bad debt, min", money(min(x.headroom for x in recs))),
         ("market halted", halt),

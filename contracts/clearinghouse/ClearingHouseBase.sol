@@ -12,6 +12,8 @@ import {PositionMath} from "../libraries/PositionMath.sol";
 import {KMath} from "../libraries/KMath.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
 import {ChainBlock} from "../libraries/ChainBlock.sol";
+import {FundingMath} from "../libraries/FundingMath.sol";
+import {IInsuranceFund} from "../../interfaces/IInsuranceFund.sol";
 
 /// @title ClearingHouse state and position logic
 /// @notice Storage, constructor and the internal position logic shared by the `ClearingHouse` (trading,
@@ -45,13 +47,28 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     /// @dev The share of the maintenance margin ratio by which one block's curve changes may move the value of
     ///      positions (price move plus base-reserve shrink, relative): half (docs/security.md, curve changes).
     uint256 internal constant CURVE_MOVE_SHARE = 0.5e18;
+    /// @dev The sign bit of an int96: flipping it stores a cumulative premium fraction in offset binary.
+    uint96 private constant CUM_BIAS = uint96(1) << 95;
 
-    /// @dev Per market, one slot read on every action.
+    /// @dev Per market, in two words (layouts at `_loadMarket`). The state word is read on every action; the
+    ///      longs' word only where a long position is or may become involved (a short's trade never reads it).
     struct Market {
         bool listed;
         uint32 lastRestrictionBlock;
-        int96 cumulativePremiumFraction;
         int96 collateral; // wad held in the Vault for this market's positions
+        // funding: longs read `cumLong`, shorts `cumShort`; they differ only after the receivers were paid less
+        // than the premium (the InsuranceFund could not pay the pool's side)
+        int256 cumShort;
+        bool longsLoaded; // the longs' word was read: `longSize` and `cumLong` are valid
+        bool longsChanged; // ... and changed: `_writeMarket` writes it back
+        uint256 longSize; // Σ long sizes (wad); the shorts are the longs less the Amm's net size
+        int256 cumLong;
+    }
+
+    /// @dev A market's storage: two packed words, laid out at `_loadMarket`.
+    struct StoredMarket {
+        uint256 state;
+        uint256 longs;
     }
 
     /// @dev A position in two slots. Bounds: |size|, openNotional < 1.7e20 units; margin < 7.9e10 units.
@@ -108,9 +125,9 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     // slither: set by the ClearingHouse's owner setter on this storage (the risk module runs on it by DELEGATECALL); zero means none (docs/security.md)
     // slither-disable-next-line uninitialized-state
     address public liquidityController;
-    // slither: written as one packed word by `_writeMarket` (an SSTORE in assembly, which slither does not see) and by addAmm (docs/security.md)
+    // slither: written as packed words by `_writeMarket` and by addAmm (docs/security.md)
     // slither-disable-next-line uninitialized-state
-    mapping(IAmm amm => Market) internal _markets;
+    mapping(IAmm amm => StoredMarket) internal _markets;
     mapping(IAmm amm => uint256) public openInterestNotional;
     mapping(IAmm amm => mapping(address trader => StoredPosition)) internal _positions;
     /// @dev Per market, what the InsuranceFund paid in ahead of the bad debt behind it (wad): a payout
@@ -166,9 +183,8 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     ) internal returns (Result memory r, IAmm.SwapResult memory swap) {
         // a new or larger position needs the index a liquidation would need: not stale or bad, the sequencer up
         // and past its grace period
-        amm.checkGuardedIndex();
         bool isLong = side == Side.BUY;
-        swap = amm.swapInput(isLong ? IAmm.Dir.ADD_TO_AMM : IAmm.Dir.REMOVE_FROM_AMM, notional, baseLimit, false);
+        swap = amm.swapInputGuarded(isLong ? IAmm.Dir.ADD_TO_AMM : IAmm.Dir.REMOVE_FROM_AMM, notional, baseLimit);
         // dust that buys no base would lock its margin in a position of size zero
         // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
         // slither-disable-next-line incorrect-equality
@@ -305,11 +321,20 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
 
     // =================================================================================== margin math
 
+    /// @dev What `pos` owes (> 0) or is owed in funding since its last update, from its own side's cumulative
+    ///      premium fraction (v1's truncation toward zero).
     function _fundingPayment(Market memory market, StoredPosition memory pos) internal pure returns (int256) {
         // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
         // slither-disable-next-line incorrect-equality
         if (pos.size == 0) return 0;
-        return (int256(market.cumulativePremiumFraction) - pos.lastUpdatedCumulativePremiumFraction).mulWad(pos.size);
+        return (_cumulative(market, pos.size > 0) - pos.lastUpdatedCumulativePremiumFraction).mulWad(pos.size);
+    }
+
+    /// @dev The cumulative premium fraction of the longs (`isLong`) or the shorts.
+    function _cumulative(Market memory market, bool isLong) internal pure returns (int256) {
+        if (!isLong) return market.cumShort;
+        assert(market.longsLoaded); // every path that may touch a long loads the longs' word
+        return market.cumLong;
     }
 
     /// @dev Spot-price margin ratio of a stored position.
@@ -340,7 +365,7 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         pos.size = r.size.toInt128();
         pos.margin = r.margin.toUint96();
         pos.openNotional = r.openNotional.toUint128();
-        pos.lastUpdatedCumulativePremiumFraction = market.cumulativePremiumFraction;
+        pos.lastUpdatedCumulativePremiumFraction = _cumulative(market, r.size > 0).toInt128();
         int256 ratio = _spotMarginRatio(market, pos, r.quoteReserve, r.baseReserve);
         if (ratio >= int256(mmr)) return;
         int256 withTwap = MarginMath.maxPnlMarginRatio(
@@ -371,6 +396,7 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         else creditBack = uint256(-r.marginToVault);
         market.collateral = (int256(market.collateral) + r.marginToVault).toInt96();
         if (market.collateral < 0) _requirePrepaid(amm, market);
+        _trackSize(market, r.size - r.exchangedSize, r.size);
         _writeMarket(amm, market);
         // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
         // slither-disable-next-line incorrect-equality
@@ -389,23 +415,62 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         vault.settle(account, debitWad, creditWad, address(0), fundWad);
     }
 
-    /// @dev payFunding: the market's cumulative premium grows by the Amm's premium fraction; the pool's
-    ///      side of the imbalance is paid to (or drawn from) the InsuranceFund.
+    /// @dev payFunding (v1): both sides' cumulative premium fractions grow by the Amm's premium fraction
+    ///      and the pool's side of the imbalance is paid to (or drawn from) the InsuranceFund; the fund pays out of
+    ///      its surplus only, and when that is short the receiving side's fraction grows by what there is instead
+    ///      (`FundingShortfall`): funding never halts a market.
     // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault and InsuranceFund); none calls back or moves tokens (docs/security.md)
-    // slither-disable-next-line reentrancy-no-eth
+    // slither-disable-next-line reentrancy-no-eth,reentrancy-events
     function _payFunding(IAmm amm) internal {
         Market memory market = _listedMarket(amm);
         (int256 premiumFraction, int256 totalSize) = amm.settleFunding();
-        market.cumulativePremiumFraction = (int256(market.cumulativePremiumFraction) + premiumFraction).toInt96();
         // the pool's side of the imbalance: positive = the InsuranceFund earns it
         int256 poolPnl = premiumFraction.mulWad(totalSize);
-        market.collateral = (int256(market.collateral) - poolPnl).toInt96();
-        if (poolPnl > 0) _vaultSettle(address(0), 0, 0, uint256(poolPnl));
-        else if (poolPnl < 0) _drawInsurance(amm, market, uint256(-poolPnl));
-        // the fund's income above what the market holds comes back as a prepayment (the traders owe it)
-        if (market.collateral < 0) _requirePrepaid(amm, market);
+        int256 receiversFraction = premiumFraction;
+        if (poolPnl < 0) {
+            uint256 owed = uint256(-poolPnl);
+            uint256 paid = _drawFundSurplus(owed);
+            if (paid < owed) {
+                // the receivers share the payers' payment and what the fund paid; shorts = longs − net
+                bool longsPay = premiumFraction > 0;
+                uint256 shortSize = (market.longSize.toInt() - totalSize).toUint256();
+                uint256 perUnit = FundingMath.receiversShare(
+                    WadMath.abs(premiumFraction),
+                    longsPay ? market.longSize : shortSize,
+                    longsPay ? shortSize : market.longSize,
+                    paid
+                );
+                receiversFraction = longsPay ? perUnit.toInt() : -perUnit.toInt();
+                poolPnl = -paid.toInt();
+                emit FundingShortfall(address(amm), owed, paid);
+            }
+            market.collateral = (int256(market.collateral) + paid.toInt()).toInt96();
+        } else if (poolPnl > 0) {
+            market.collateral = (int256(market.collateral) - poolPnl).toInt96();
+            _vaultSettle(address(0), 0, 0, uint256(poolPnl));
+            // the fund's income above what the market holds comes back as a prepayment (the traders owe it)
+            if (market.collateral < 0) _requirePrepaid(amm, market);
+        }
+        if (premiumFraction > 0) {
+            market.cumLong += premiumFraction;
+            market.cumShort += receiversFraction;
+        } else {
+            market.cumShort += premiumFraction;
+            market.cumLong += receiversFraction;
+        }
+        market.longsChanged = true;
         _writeMarket(amm, market);
-        emit FundingPaid(address(amm), premiumFraction, market.cumulativePremiumFraction, poolPnl);
+        emit FundingPaid(address(amm), premiumFraction, market.cumLong, poolPnl);
+    }
+
+    /// @dev The InsuranceFund pays up to `amount` (wad) for funding, out of its surplus only (neither its reserve
+    ///      floor nor the bad debt it still owes); returns what it paid.
+    function _drawFundSurplus(uint256 amount) internal returns (uint256 paid) {
+        uint256 available = IInsuranceFund(insuranceFund).surplus();
+        paid = amount < available ? amount : available;
+        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
+        // slither-disable-next-line incorrect-equality
+        if (paid != 0) paid = vault.debitUpTo(insuranceFund, paid);
     }
 
     /// @dev The InsuranceFund pays `amount` into the market; what it cannot pay halts the market.
@@ -463,21 +528,20 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         return amount - used;
     }
 
-    function _store(IAmm amm, address trader, Result memory r, int96 cumulative) internal {
-        _storeFor(amm, trader, r, cumulative);
+    /// @dev Stores the position of `r` with its side's cumulative premium fraction now.
+    function _store(IAmm amm, address trader, Result memory r, Market memory market) internal {
+        _storeAt(_positions[amm][trader], r, market);
     }
 
-    function _storeFor(IAmm amm, address trader, Result memory r, int96 cumulative) internal {
-        _storeAt(_positions[amm][trader], r, cumulative);
-    }
-
-    function _storeAt(StoredPosition storage s, Result memory r, int96 cumulative) internal {
+    function _storeAt(StoredPosition storage s, Result memory r, Market memory market) internal {
         // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
         // slither-disable-next-line incorrect-equality
         if (r.size == 0) {
             _writePosition(s, 0, 0, 0, 0);
         } else {
-            _writePosition(s, r.size.toInt128(), r.margin.toUint96(), r.openNotional.toUint128(), cumulative);
+            _writePosition(
+                s, r.size.toInt128(), r.margin.toUint96(), r.openNotional.toUint128(), _cumulative(market, r.size > 0).toInt128()
+            );
         }
     }
 
@@ -496,14 +560,53 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         }
     }
 
-    /// @dev Writes a market as one word (one SSTORE instead of one per field). Layout as `Market`: listed
-    ///      (bits 0-7), lastRestrictionBlock (8-39), cumulativePremiumFraction (40-135), collateral (136-231).
+    /// @dev Loads a market, both words. Layouts (bits):
+    ///      state = flags 0-7 (bit 0 listed), lastRestrictionBlock 8-39, collateral (int96) 40-135, cumShort
+    ///              (int96, offset binary) 136-231;
+    ///      longs = cumLong (int96, offset binary) 0-95, longSize (uint96) 96-191.
+    ///      Offset binary (the sign bit flipped: zero is stored as 2^95) keeps the longs' word non-zero once the
+    ///      market is listed, so that the first long's write costs 2,900 gas, not 20,000.
+    function _loadMarket(IAmm amm) internal view returns (Market memory m) {
+        return _loadMarket(amm, true);
+    }
+
+    /// @dev Loads a market's state word, and its longs' word when `withLongs` (one SLOAD less for a short's trade).
+    function _loadMarket(IAmm amm, bool withLongs) internal view returns (Market memory m) {
+        StoredMarket storage s = _markets[amm];
+        uint256 state = s.state;
+        m.listed = state & 1 != 0;
+        if (!m.listed) return m; // never listed: zero (not offset binary)
+        m.lastRestrictionBlock = uint32(state >> 8);
+        m.collateral = int96(uint96(state >> 40));
+        m.cumShort = int96(uint96(state >> 136) ^ CUM_BIAS);
+        if (withLongs) {
+            uint256 longs = s.longs;
+            m.longsLoaded = true;
+            m.cumLong = int96(uint96(longs) ^ CUM_BIAS);
+            m.longSize = uint96(longs >> 96);
+        }
+    }
+
+    /// @dev A position of the market went from `oldSize` to `newSize`: the longs' total size follows (the
+    ///      shorts' is the longs' less the Amm's net size). A short's change leaves it alone.
+    function _trackSize(Market memory m, int256 oldSize, int256 newSize) internal pure {
+        if (oldSize <= 0 && newSize <= 0) return;
+        assert(m.longsLoaded); // every path that may touch a long loads the longs' word
+        m.longSize = m.longSize + (newSize > 0 ? uint256(newSize) : 0) - (oldSize > 0 ? uint256(oldSize) : 0);
+        m.longsChanged = true;
+    }
+
+    /// @dev Writes a market: its state word (one SSTORE, assembly: no read-modify-write) and, when it changed,
+    ///      the longs' word. Layouts at `_loadMarket`.
     function _writeMarket(IAmm amm, Market memory m) internal {
-        Market storage s = _markets[amm];
-        uint256 word = (m.listed ? 1 : 0) | (uint256(m.lastRestrictionBlock) << 8)
-            | (uint256(uint96(m.cumulativePremiumFraction)) << 40) | (uint256(uint96(m.collateral)) << 136);
+        StoredMarket storage s = _markets[amm];
+        uint256 state = (m.listed ? 1 : 0) | (uint256(m.lastRestrictionBlock) << 8)
+            | (uint256(uint96(m.collateral)) << 40) | (uint256(uint96(m.cumShort.toInt96()) ^ CUM_BIAS) << 136);
         assembly ("memory-safe") {
-            sstore(s.slot, word)
+            sstore(s.slot, state)
+        }
+        if (m.longsChanged) {
+            s.longs = uint256(uint96(m.cumLong.toInt96()) ^ CUM_BIAS) | (uint256(m.longSize.toUint96()) << 96);
         }
     }
 
@@ -572,8 +675,19 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         return uint256(_params.maintenanceMarginRatio) * PARAM_UNIT * CURVE_MOVE_SHARE / 1e18;
     }
 
+    /// @dev A listed market's state word (layout at `_loadMarket`).
+    function _listedState(IAmm amm) internal view returns (uint256 state) {
+        state = _markets[amm].state;
+        if (state & 1 == 0) revert UnknownMarket(address(amm));
+    }
+
     function _listedMarket(IAmm amm) internal view returns (Market memory market) {
-        market = _markets[amm];
+        return _listedMarket(amm, true);
+    }
+
+    /// @dev A listed market, its longs' word read when `withLongs` (see `_loadMarket`).
+    function _listedMarket(IAmm amm, bool withLongs) internal view returns (Market memory market) {
+        market = _loadMarket(amm, withLongs);
         if (!market.listed) revert UnknownMarket(address(amm));
     }
 

@@ -96,8 +96,9 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         // the liquidator's fee and the fund's share in one ledger call
         _vaultSettle(msg.sender, 0, toLiquidator, toInsurance);
         market.lastRestrictionBlock = _blockNumber();
+        _trackSize(market, old.size, r.size);
         _writeMarket(amm, market);
-        _storeFor(amm, trader, r, market.cumulativePremiumFraction);
+        _store(amm, trader, r, market);
         emit RestrictionModeEntered(address(amm), market.lastRestrictionBlock);
         emit PositionLiquidated(
             trader, address(amm), r.exchangedQuote, WadMath.abs(r.exchangedSize), toLiquidator, msg.sender, liquidationBadDebt
@@ -354,7 +355,7 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         (uint256 qStart, uint256 bStart) = amm.resetReserves(q1, b1);
         _checkCurveMove(qStart, bStart, q1, b1);
         if (cost > maxCost) revert CurveChangeCostExceeded(cost, maxCost);
-        Market memory market = _markets[amm];
+        Market memory market = _loadMarket(amm, false); // only the collateral moves
         if (cost > 0) {
             // the fund's reserve floor is not for curve changes, as it is not for the owner's withdrawals
             uint256 available = IInsuranceFund(insuranceFund).surplus();

@@ -58,7 +58,8 @@ def owed_on_close(m: Market, who: Any) -> int | None:
     ch, amm = m.d.clearing_house, m.amm
     size, margin, _, last = ch.getPosition(amm, who)
     notional, pnl = ch.getPositionNotionalAndUnrealizedPnl(amm, who, SPOT)
-    funding = mul_wad(ch.getLatestCumulativePremiumFraction(amm) - last, size)
+    cumulative_long, cumulative_short, _, _ = ch.getFunding(amm)  # each side reads its own
+    funding = mul_wad((cumulative_long if size > 0 else cumulative_short) - last, size)
     fee = mul_wad(notional, amm.tollRatio()) + mul_wad(notional, amm.spreadRatio())
     remain = margin + pnl - funding
     free = m.d.vault.balanceOfWad(who)
@@ -75,8 +76,9 @@ def register_claims(m: Market, order: list[Any]) -> dict[str, int]:
     for who in order:
         if not has_position(m, who):
             continue
-        value = max(settlement_value(Holding(*ch.getPosition(amm, who)), amm.getSettlementPrice(),
-                                     ch.getLatestCumulativePremiumFraction(amm)), 0)
+        holding = Holding(*ch.getPosition(amm, who))
+        cumulative = ch.getFunding(amm)[0 if holding.size > 0 else 1]  # each side reads its own
+        value = max(settlement_value(holding, amm.getSettlementPrice(), cumulative), 0)
         ch.settlePosition(amm, {"from": who})
         claim = int(ch.getSettlementClaim(amm, who)[0])
         if claim != value:

@@ -179,9 +179,10 @@ class Books:
     vault_tokens: int  # token units
     free: dict[str, int]  # address -> free vault balance, every participant and the fund
     holdings: dict[str, Holding]
-    cumulative: int
+    cumulative: int  # the longs' cumulative premium fraction
     shutdown: bool
     settlement_price: int
+    cumulative_short: int = 0  # the shorts' (less than the longs' after receivers were paid less)
 
     @property
     def mark(self) -> int:
@@ -192,10 +193,11 @@ class Books:
         pool), or its settlement value after a shutdown."""
         if h.size == 0:
             return 0
+        cumulative = self.cumulative if h.size > 0 else self.cumulative_short  # each side reads its own
         if self.shutdown:
-            return settlement_value(h, self.settlement_price, self.cumulative)
+            return settlement_value(h, self.settlement_price, cumulative)
         _, pnl = pm.spot_notional_and_pnl(h.size, h.open_notional, self.quote_reserve, self.base_reserve)
-        return h.margin + pnl - mul_wad(self.cumulative - h.last_cumulative, h.size)
+        return h.margin + pnl - mul_wad(cumulative - h.last_cumulative, h.size)
 
 
 def settlement_value(h: Holding, price: int, cumulative: int) -> int:
@@ -220,6 +222,7 @@ class Tally:
     liquidated_notional: int = 0
     bad_debt: int = 0  # positions' bad debt and the liquidators' fee shortfall, both drawn from the fund
     fund_funding: int = 0  # the pool's side of funding: + the fund earned, − it paid
+    receivers_unpaid: int = 0  # the pool's side of funding the fund could not pay: taken off the receivers
     halted_shortfall: int | None = None
 
     def add(self, other: Tally) -> None:
@@ -229,6 +232,7 @@ class Tally:
         self.liquidated_notional += other.liquidated_notional
         self.bad_debt += other.bad_debt
         self.fund_funding += other.fund_funding
+        self.receivers_unpaid += other.receivers_unpaid
         if other.halted_shortfall is not None:
             self.halted_shortfall = (self.halted_shortfall or 0) + other.halted_shortfall
 
@@ -337,7 +341,7 @@ class Market:
             for fn in (
                 amm.getReserve(), amm.getUnderlyingPrice(), amm.fundingRate(),
                 vault.balanceOfWad(self.d.insurance_fund.address), ch.getMarket(c.amm("ETH").address),
-                c.token.functions.balanceOf(self.d.vault.address), ch.getLatestCumulativePremiumFraction(c.amm("ETH").address),
+                c.token.functions.balanceOf(self.d.vault.address), ch.getFunding(c.amm("ETH").address),
                 amm.getSettlementPrice(), amm.isShutdown(),
             ):
                 batch.add(fn)
@@ -346,10 +350,11 @@ class Market:
             for a in holders:
                 batch.add(ch.getPosition(c.amm("ETH").address, a))
             out = batch.execute()
-        (q, b), index, rate, fund, market, tokens, cumulative, price, shutdown = out[:HEAD]
+        (q, b), index, rate, fund, market, tokens, funding, price, shutdown = out[:HEAD]
         free = dict(zip(who, out[HEAD : HEAD + len(who)], strict=True))
         holdings = {a: Holding(*p) for a, p in zip(holders, out[HEAD + len(who) :], strict=True)}
-        return Books(q, b, index, rate, fund, market[1], tokens, free, holdings, cumulative, bool(shutdown), price)
+        return Books(q, b, index, rate, fund, market[1], tokens, free, holdings, funding[0], bool(shutdown), price,
+                     cumulative_short=funding[1])
 
     def scan(self, tally: Tally) -> None:
         """The ClearingHouse's events since the last scan, into `tally`."""
@@ -365,7 +370,7 @@ class Market:
     def _count(self, tally: Tally, log: LogReceipt) -> None:
         events = self.reader.clearing_house.events
         topic = "0x" + bytes(log["topics"][0]).hex()
-        for name in ("PositionChanged", "PositionLiquidated", "FundingPaid", "MarketHalted"):
+        for name in ("PositionChanged", "PositionLiquidated", "FundingPaid", "FundingShortfall", "MarketHalted"):
             event = getattr(events, name)()
             if topic != event.topic:
                 continue
@@ -380,6 +385,8 @@ class Market:
                 tally.bad_debt += args["badDebt"]
             elif name == "FundingPaid":
                 tally.fund_funding += args["insuranceFundPnl"]
+            elif name == "FundingShortfall":
+                tally.receivers_unpaid += args["owedToReceivers"] - args["paid"]
             else:
                 tally.halted_shortfall = args["shortfall"]
 

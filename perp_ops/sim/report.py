@@ -26,6 +26,7 @@ class StepRecord:
     fund: int
     bad_debt: int  # cumulative
     fund_funding: int  # cumulative: the pool's side of funding, + earned by the fund, − paid by it
+    receivers_unpaid: int  # cumulative: the pool's side of funding the fund could not pay (receivers paid less)
     liquidations: int  # this step
     partial_liquidations: int
     liquidated_notional: int
@@ -44,7 +45,7 @@ class StepRecord:
 PRICE_FIELDS = ("mark", "index")
 BASE_FIELDS = ("oi_long", "oi_short", "arbitrageur_size")
 RATIO_FIELDS = ("funding_rate",)
-QUOTE_FIELDS = ("fund", "bad_debt", "fund_funding", "liquidated_notional", "solvency_gap", "collateral", "pending_bad_debt",
+QUOTE_FIELDS = ("fund", "bad_debt", "fund_funding", "receivers_unpaid", "liquidated_notional", "solvency_gap", "collateral", "pending_bad_debt",
                 "headroom")
 WAD_FIELDS = (*PRICE_FIELDS, *BASE_FIELDS, *RATIO_FIELDS, *QUOTE_FIELDS)
 
@@ -123,6 +124,10 @@ def plot(records: Sequence[StepRecord], title: str, path: Path) -> None:
     ax3.plot(hours, [q(r.bad_debt) for r in records], color="tab:red", label="cumulative bad debt")
     ax3.plot(hours, [q(r.headroom) for r in records], color="tab:gray", ls="--", lw=1,
              label="fund − pending bad debt of under-water positions")
+    ax3.plot(hours, [q(-r.fund_funding) for r in records], color="tab:purple", lw=1,
+             label="funding the fund paid (cumulative, net)")
+    ax3.plot(hours, [q(r.receivers_unpaid) for r in records], color="tab:purple", ls=":", lw=1.2,
+             label="funding the fund could not pay (receivers paid less)")
     ax3.axhline(0, color="black", lw=0.5)
     ax3.set(title="InsuranceFund: balance, funding payments, bad debt", ylabel="quote")
     width = (hours[1] - hours[0]) * 0.8 if len(hours) > 1 else 0.01

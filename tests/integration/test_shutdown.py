@@ -27,7 +27,7 @@ from tests.integration.risk_helpers import (
     vault_assets,
 )
 from tests.settlement import settle_all, value_of
-from tests.trading import mul, output_price
+from tests.trading import output_price
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -217,30 +217,4 @@ def test_halted_market_reconciles_and_everyone_can_withdraw(protocol, alice, bob
     assert ch.getMarket(amm)[1] == 0
     assert_reconciles(d, people, exact=True)
     withdraw_everything(d, [bob, keeper, carol, alice])
-    assert_reconciles(d, people, exact=True)
-
-
-def test_funding_the_fund_cannot_pay_halts_the_market(protocol, alice, bob, owner, rando):
-    """The pool's side of the funding imbalance is drawn from the InsuranceFund; an empty fund halts the market
-    instead of leaving the traders' gains unbacked."""
-    d = protocol
-    ch, amm = d.clearing_house, d.amm
-    people = [alice, bob, owner, rando]
-    fund_accounts(d, [alice, bob], wad(1_000))
-    ch.openPosition(amm, BUY, wad(50), wad(2), 0, {"from": alice})
-    ch.openPosition(amm, SELL, wad(10), wad(2), 0, {"from": bob})
-    set_index(d.aggregators["ETH"], wad(30), owner)  # the index far above the mark: shorts pay longs
-    assert d.insurance_fund.fundBalance() == 0
-    chain.sleep(amm.nextFundingTime() - chain.time() + 1)
-    tx = ch.payFunding(amm, {"from": rando})
-    premium_fraction = tx.events["FundingPaid"]["premiumFraction"]
-    pool_pnl = mul(premium_fraction, amm.totalPositionSize())
-    assert premium_fraction < 0 and pool_pnl < 0
-    assert event(tx, "MarketHalted") == {"amm": amm.address, "shortfall": -pool_pnl}
-    assert amm.isShutdown()
-    assert_reconciles(d, people, exact=True)
-    price = amm.getSettlementPrice()
-    assert price == settlement_price(d)
-    settle_everyone(d, [alice, bob], price)
-    withdraw_everything(d, [alice, bob])
     assert_reconciles(d, people, exact=True)

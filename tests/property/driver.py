@@ -76,7 +76,9 @@ class MarketState:
     total_position_size: int
     base_asset_delta: int
     collateral: int
-    cumulative_premium_fraction: int
+    cumulative_premium_fraction: int  # the longs'
+    cumulative_premium_fractions: tuple[int, int]  # (longs', shorts'): they differ after a funding shortfall
+    side_sizes: tuple[int, int]  # (Σ long sizes, Σ |short sizes|) as the ClearingHouse keeps them
     next_funding_time: int
     positions: dict[str, tuple[int, int, int, int]]  # trader name -> (size, margin, openNotional, lastCpf)
 
@@ -95,12 +97,15 @@ def read_state(d: Any, holders: dict[str, Any], traders: list[str]) -> ChainStat
     ch, vault = d.clearing_house, d.vault
     markets = {}
     for symbol, amm in d.amms.items():
+        funding = ch.getFunding(amm)
         markets[symbol] = MarketState(
             reserves=tuple(amm.getReserve()),
             total_position_size=amm.totalPositionSize(),
             base_asset_delta=amm.getBaseAssetDelta(),
             collateral=ch.getMarket(amm)[1],
             cumulative_premium_fraction=ch.getLatestCumulativePremiumFraction(amm),
+            cumulative_premium_fractions=(funding["cumulativeLong"], funding["cumulativeShort"]),
+            side_sizes=(funding["longSize"], funding["shortSize"]),
             next_funding_time=amm.nextFundingTime(),
             positions={name: tuple(ch.getPosition(amm, holders[name])) for name in traders},
         )

@@ -371,6 +371,9 @@ class Machine(RuleBasedStateMachine):
             assert chain_market.collateral == market.collateral, f"{where} collateral"
             assert chain_market.cumulative_premium_fraction == market.latest_cumulative_premium_fraction(), \
                 f"{where} premium fraction"
+            assert chain_market.cumulative_premium_fractions == market.cumulative_premium_fractions(), \
+                f"{where} each side's premium fraction"
+            assert chain_market.side_sizes == market.side_sizes(), f"{where} each side's total size"
             assert chain_market.next_funding_time == pool.next_funding_time, f"{where} next funding time"
             for name in TRADERS:
                 p = market.position(name)
@@ -660,7 +663,8 @@ class Machine(RuleBasedStateMachine):
         for size, margin, open_notional, last_cpf in m.positions.values():
             if size == 0:
                 continue
-            owed += margin - mul(m.cumulative_premium_fraction - last_cpf, size)
+            cumulative = m.cumulative_premium_fractions[0 if size > 0 else 1]  # each side its own (SPEC §3)
+            owed += margin - mul(cumulative - last_cpf, size)
             owed -= open_notional if size > 0 else -open_notional
         if net > 0:
             owed += output_price_with_reserves(ModelDir.ADD_TO_AMM, net, q, b)

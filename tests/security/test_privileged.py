@@ -106,6 +106,7 @@ CONTROLLER_PARAMS = (True, wad("0.1"), wad("0.1"), wad("0.01"), wad("0.05"), wad
 PRIVILEGED: dict[tuple[str, str], tuple[str, Args]] = {
     # Amm: the ClearingHouse trades and settles funding; the owner sets parameters
     ("Amm", "swapInput"): ("clearing house", lambda c, _: (0, wad(10), 0, False)),
+    ("Amm", "swapInputGuarded"): ("clearing house", lambda c, _: (0, wad(10), 0)),
     ("Amm", "swapOutput"): ("clearing house", lambda c, _: (0, wad(1), 0, False)),
     ("Amm", "settleFunding"): ("clearing house", _none),
     ("Amm", "resetReserves"): ("clearing house", lambda c, _: (wad(2000), wad(200))),
