@@ -243,11 +243,13 @@ class PerpClient:
         calls = [
             f.open(), f.getReserve(), f.tollRatio(), f.spreadRatio(), f.tradeLimitRatio(), f.getUnderlyingPrice(),
             f.getTwapPrice(TWAP_INTERVAL), f.fundingRate(), f.fundingPeriod(), f.nextFundingTime(), f.totalPositionSize(),
+            self.clearing_house.functions.getFunding(amm.address),
         ]
         clock = self.batch.timestamp_call()
         n, v = self.read(f"market {symbol.upper()}", [*calls, *([clock] if clock is not None else [])])
-        timestamp = v[11] if clock is not None else self.w3.eth.get_block(n)["timestamp"]
+        timestamp = v[12] if clock is not None else self.w3.eth.get_block(n)["timestamp"]
         pool = Pool(v[1][0], v[1][1], v[2], v[3], v[4])
+        funding = FundingState(*(int(x) for x in v[11]))
         return Market(
             symbol=symbol.upper(),
             address=amm.address,
@@ -265,8 +267,9 @@ class PerpClient:
             spread_ratio=pool.spread_ratio,
             trade_limit_ratio=pool.trade_limit_ratio,
             block_timestamp=int(timestamp),
-            funding=self.funding(symbol, n),
-            last_shortfall=self._last_shortfall(symbol, n),
+            funding=funding,
+            # the log query only once receivers have ever been paid less (the two cumulatives then differ)
+            last_shortfall=self._last_shortfall(symbol, n) if funding.receivers_cut else None,
         )
 
     def funding(self, symbol: str, block: BlockIdentifier = "latest") -> FundingState:

@@ -112,6 +112,12 @@ def test_every_event_type_is_stored_as_the_chain_has_it(protocol, client, tmp_pa
     d.price_feed.removeAggregator(feed_key("BTC"), {"from": owner})
     # a liquidation whose bad debt the fund (drained to its floor) cannot pay halts the market
     fund.withdraw(owner, fund.surplus(), {"from": owner})
+    # funding the drained fund cannot pay: the longs receive, the pool's side is theirs, nothing to pay it with
+    ch.openPosition(amm, BUY, wad(10), wad(2), 0, {"from": carol})
+    d.aggregators["ETH"].updateAnswer(to_aggregator_answer(amm.getSpotPrice() * 11 // 10), {"from": owner})
+    chain.sleep(amm.nextFundingTime() - chain.time() + 1)
+    assert "FundingShortfall" in ch.payFunding(amm, {"from": keeper}).events
+    ch.closePosition(amm, 0, {"from": carol})
     ch.openPosition(amm, BUY, wad(25), wad(10), 0, {"from": alice})
     ch.openPosition(amm, BUY, wad(10), wad(3), 0, {"from": carol})
     ch.openPosition(amm, SELL, wad(15), wad(10), 0, {"from": bob})
