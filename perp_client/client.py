@@ -292,6 +292,16 @@ class PerpClient:
         found = self.funding_shortfalls(max(block - LOG_CHUNK + 1, 0), block, symbol)
         return found[-1] if found else None
 
+    def market_state(self, symbol: str, paused: bool) -> str:
+        """What a person is told of a market: halted (shut down: settle only), closed (not trading, may reopen),
+        paused (the whole exchange, `paused` from the ClearingHouse) or open."""
+        f = self.amm(symbol).functions
+        if f.isShutdown().call():
+            return "halted"
+        if not f.open().call():
+            return "closed"
+        return "paused" if paused else "open"
+
     def markets(self) -> list[Market]:
         return [self.market(s) for s in self.symbols]
 

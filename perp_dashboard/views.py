@@ -61,12 +61,7 @@ def wad_fields(name: str, x: int | None, places: int = 4) -> dict[str, Any]:
 
 
 def market_status(client: PerpClient, symbol: str, paused: bool) -> str:
-    f = client.amm(symbol).functions
-    if f.isShutdown().call():
-        return "halted"
-    if not f.open().call():
-        return "closed"
-    return "paused" if paused else "open"
+    return client.market_state(symbol, paused)
 
 
 def open_interest(trades: list[Event], settled: list[Event]) -> tuple[int, int]:

@@ -50,15 +50,6 @@ def _read(client: PerpClient, label: str, fn: Any) -> Any:
         raise PerpError(f"{label}: {revert_reason(exc, client.decoder)}") from None
 
 
-def market_state(client: PerpClient, symbol: str, paused: bool) -> str:
-    f = client.amm(symbol).functions
-    if f.isShutdown().call():
-        return "halted"
-    if not f.open().call():
-        return "closed"
-    return "paused" if paused else "open"
-
-
 def _index(client: PerpClient, symbol: str) -> int | None:
     try:
         return int(client.amm(symbol).functions.getUnderlyingPrice().call())
@@ -82,7 +73,7 @@ def markets(s: Session, as_json: bool) -> None:
     paused = bool(c.clearing_house.functions.paused().call())
     rows: list[dict[str, Any]] = []
     for symbol in c.symbols:
-        state = market_state(c, symbol, paused)
+        state = c.market_state(symbol, paused)
         try:
             m = c.market(symbol)
         except PerpError as exc:
@@ -131,7 +122,7 @@ def _positions(c: PerpClient, trader: str) -> list[Holding]:
         h = c.holding(symbol, trader)
         if h.size == 0:
             continue
-        state = market_state(c, symbol, paused)
+        state = c.market_state(symbol, paused)
         row: dict[str, Any] = {
             "market": symbol, "state": state, "side": "long" if h.size > 0 else "short", "size": h.size, "margin": h.margin,
             "open_notional": h.open_notional, "entry_price": h.open_notional * WAD // abs(h.size),
