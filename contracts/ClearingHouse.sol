@@ -145,6 +145,8 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     }
 
     /// @inheritdoc IClearingHouse
+    // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault and InsuranceFund); none calls back or moves tokens (docs/security.md)
+    // slither-disable-next-line reentrancy-no-eth
     function removeMargin(IAmm amm, uint256 amount) external override {
         Params memory p = _paramsWhenNotPaused();
         _requireTokenAmount(amount);
