@@ -135,8 +135,6 @@ contract Amm is IAmm, Ownable {
         clearingHouse = clearingHouse_;
         priceFeed = feed;
         priceFeedKey = key;
-        // slither: Solidity zero-initialises locals; zero is the intended start value (docs/security.md)
-        // slither-disable-next-line uninitialized-local
         Params memory p;
         _setRatios(p, config.tradeLimitRatio, config.fluctuationLimitRatio, config.tollRatio, config.spreadRatio);
         _setCaps(p, config.maxHoldingBaseAsset, config.openInterestNotionalCap);
@@ -270,8 +268,6 @@ contract Amm is IAmm, Ownable {
         int256 rate = premiumFraction.divWad(indexTwap.toInt());
 
         // next = max(the hour boundary at or before nextFundingTime + period, now + period / 2) (v1's rule)
-        // slither: floors to the hour on purpose (v1's funding schedule) (docs/security.md)
-        // slither-disable-next-line divide-before-multiply
         uint256 onHour = (uint256(f.nextFundingTime) + period) / 1 hours * 1 hours;
         uint256 minNext = nowTs + period / 2;
         f.nextFundingTime = (onHour > minNext ? onHour : minNext).toUint32();
@@ -293,8 +289,6 @@ contract Amm is IAmm, Ownable {
         if (quoteReserve == 0 || baseReserve == 0) revert InvalidParameter();
         uint256 pool = _packReserves(s0.quoteReserve, s0.baseReserve);
         uint256 blockStart = pool;
-        // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
-        // slither-disable-next-line incorrect-equality
         if (s0.lastBlock == _blockNumber()) {
             // the pool already moved in this block: only as this transaction's own curve changes, with no
             // trade since (any trade moves the reserves away from what the last change left)
@@ -322,8 +316,6 @@ contract Amm is IAmm, Ownable {
         if (isShutdown) revert MarketClosed();
         Slot0 memory s0 = _slot0;
         int256 size = _totalPositionSize(s0.baseReserve);
-        // slither: Solidity zero-initialises locals; zero is the intended start value (docs/security.md)
-        // slither-disable-next-line uninitialized-local
         uint256 price;
         if (size.abs() > IGNORABLE_SIZE_FOR_SHUTDOWN) {
             uint256 init = initialQuoteAssetReserve;
@@ -346,8 +338,6 @@ contract Amm is IAmm, Ownable {
         _slot0.open = open_;
         if (open_) {
             uint256 period = _funding.fundingPeriod;
-            // slither: floors to the hour on purpose (v1's funding schedule) (docs/security.md)
-            // slither-disable-next-line divide-before-multiply
             uint256 next = (block.timestamp + period) / 1 hours * 1 hours;
             _funding.nextFundingTime = next.toUint32();
             // the first window is v1's for an on-time settlement, [next - period, next] (next - period <= now),
@@ -464,8 +454,6 @@ contract Amm is IAmm, Ownable {
     /// @inheritdoc IAmm
     function getTradingState() external view override returns (SwapResult memory result) {
         Slot0 memory s0 = _slot0;
-        // slither: the unused returns are deliberately ignored tuple members (docs/security.md)
-        // slither-disable-next-line unused-return
         _loadParams(result);
         (result.quoteReserve, result.baseReserve) = (s0.quoteReserve, s0.baseReserve);
     }
@@ -596,8 +584,6 @@ contract Amm is IAmm, Ownable {
         uint256 priceAfter = PoolMath.spotPrice(quoteAfter, baseAfter);
         // a mark the next block's observation could not record would freeze the market for good
         if (priceAfter > MAX_MARK) revert MarkOutOfRange(priceAfter, MAX_MARK);
-        // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
-        // slither-disable-next-line incorrect-equality
         uint32 blockNumber = _blockNumber();
         bool newBlock = s0.lastBlock != blockNumber;
         if (fluctuationLimitRatio != 0) {
@@ -626,8 +612,6 @@ contract Amm is IAmm, Ownable {
 
     /// @dev Starts a new block in the accumulator if this is the first change in it (mutates `s0`).
     function _recordObservation(Slot0 memory s0) private {
-        // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
-        // slither-disable-next-line incorrect-equality
         uint32 blockNumber = _blockNumber();
         if (s0.lastBlock == blockNumber) return;
         _writeObservation(s0, PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve), blockNumber);
@@ -650,8 +634,6 @@ contract Amm is IAmm, Ownable {
         unchecked {
             // the window starts at the opening or the last settlement, both before now (nextFundingTime > them)
             uint256 elapsed = nowTs - start.timestamp;
-            // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
-            // slither-disable-next-line incorrect-equality
             markTwap = elapsed == 0 ? spot : uint256(uint144(cumulative - start.cumulative)) / elapsed;
         }
         _fundingWindow = MarkCheckpoint(nowTs, cumulative);
@@ -659,8 +641,6 @@ contract Amm is IAmm, Ownable {
 
     /// @dev The fluctuation reference: the price at the start of the current block.
     function _referencePrice(Slot0 memory s0) private view returns (uint256) {
-        // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
-        // slither-disable-next-line incorrect-equality
         if (s0.lastBlock == _blockNumber()) return _observations.blockStartPrice(s0.observationIndex);
         return PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
     }

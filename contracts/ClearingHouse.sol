@@ -49,8 +49,6 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     // ===================================================================================== trading
 
     /// @inheritdoc IClearingHouse
-    // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault and InsuranceFund); none calls back or moves tokens (docs/security.md)
-    // slither-disable-next-line reentrancy-no-eth
     function openPosition(IAmm amm, Side side, uint256 quoteAssetAmount, uint256 leverage, uint256 baseAssetAmountLimit)
         external
         override
@@ -101,8 +99,6 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     }
 
     /// @inheritdoc IClearingHouse
-    // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault and InsuranceFund); none calls back or moves tokens (docs/security.md)
-    // slither-disable-next-line reentrancy-no-eth
     function closePosition(IAmm amm, uint256 quoteAssetAmountLimit) external override {
         Params memory p = _paramsWhenNotPaused();
         StoredPosition memory old = _positions[amm][msg.sender];
@@ -145,8 +141,6 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     }
 
     /// @inheritdoc IClearingHouse
-    // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault and InsuranceFund); none calls back or moves tokens (docs/security.md)
-    // slither-disable-next-line reentrancy-no-eth
     function removeMargin(IAmm amm, uint256 amount) external override {
         Params memory p = _paramsWhenNotPaused();
         _requireTokenAmount(amount);
@@ -318,8 +312,6 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     /// @inheritdoc IClearingHouse
     function getMarginRatio(IAmm amm, address trader) external view override returns (int256) {
         StoredPosition memory pos = _positions[amm][trader];
-        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
-        // slither-disable-next-line incorrect-equality
         if (pos.size == 0) revert NoPosition();
         return MarginMath.liquidationMarginRatio(amm, pos.size, pos.openNotional, _equity(_loadMarket(amm), pos));
     }
@@ -327,8 +319,6 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     /// @inheritdoc IClearingHouse
     function getFreeCollateral(IAmm amm, address trader) external view override returns (int256) {
         StoredPosition memory pos = _positions[amm][trader];
-        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
-        // slither-disable-next-line incorrect-equality
         if (pos.size == 0) return 0;
         return MarginMath.freeCollateral(
             amm, pos.size, pos.openNotional, _equity(_loadMarket(amm), pos), uint256(_params.initMarginRatio) * PARAM_UNIT

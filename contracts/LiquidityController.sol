@@ -60,8 +60,6 @@ contract LiquidityController is ILiquidityController, Ownable {
     // ===================================================================================== keeper
 
     /// @inheritdoc ILiquidityController
-    // slither: calls only the immutable ClearingHouse and an Amm the owner configured for it (docs/security.md)
-    // slither-disable-next-line reentrancy-no-eth
     function update(IAmm amm) external override returns (int256 totalCost) {
         if (msg.sender != keeper && msg.sender != owner()) revert NotKeeper(msg.sender);
         Params memory p = _params[amm];
@@ -255,8 +253,6 @@ contract LiquidityController is ILiquidityController, Ownable {
         uint256 allowance = d.allowance;
         int256 cost = hi == wanted ? d.kWantedCost : _kCost(net, q, b, hi);
         uint256 lo = WAD;
-        // slither: Solidity zero-initialises locals; zero is the intended start value (docs/security.md)
-        // slither-disable-next-line uninitialized-local
         int256 loCost;
         if (_fits(cost, allowance)) {
             (lo, loCost) = (hi, cost);
@@ -299,10 +295,7 @@ contract LiquidityController is ILiquidityController, Ownable {
             return;
         }
         (uint256 lo, uint256 hi) = (spot, reachable);
-        // slither: Solidity zero-initialises locals; zero is the intended start value (docs/security.md)
-        // slither-disable-next-line uninitialized-local
         int256 loCost;
-        // slither-disable-next-line uninitialized-local
         bool found;
         for (uint256 i; i < BISECTION_ROUNDS; ++i) {
             uint256 mid = (lo + hi) / 2;
@@ -366,8 +359,6 @@ contract LiquidityController is ILiquidityController, Ownable {
     }
 
     function _checkShares() private view {
-        // slither: Solidity zero-initialises locals; zero is the intended start value (docs/security.md)
-        // slither-disable-next-line uninitialized-local
         uint256 total;
         uint256 n = _markets.length;
         for (uint256 i; i < n; ++i) {

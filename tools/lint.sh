@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make lint`: ruff on the Python, slither on the contracts. Fails on any ruff finding and on any slither
-# finding of high or medium impact that is not justified at its line (`// slither-disable-next-line` plus a
-# reason; every one is listed in docs/security.md). Offline: slither compiles through tools/solc.js.
+# finding of high or medium impact that tools/slither-triage.toml does not accept with its reason (the code carries
+# no suppression comments; tools/slither_triage.py checks, and writes docs/security.md §4's table from the same
+# counts). Offline: slither compiles through tools/solc.js.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,23 +23,11 @@ echo "lint: slither (contracts/ and interfaces/; node_modules and contracts/test
 .venv/bin/python tools/slither_input.py build/slither/input.json
 rm -f build/slither/report.json
 start=$(date +%s)
-status=0
+# slither's own exit status is not the gate (every accepted finding is still reported): the triage is
 "$SLITHER_VENV/bin/slither" build/slither/input.json \
   --compile-force-framework solc-json --solc tools/solc.js \
   --filter-paths "node_modules|contracts/test" \
   --exclude-low --exclude-informational --exclude-optimization \
-  --fail-medium --json build/slither/report.json > build/slither/output.txt 2>&1 || status=$?
+  --json build/slither/report.json > build/slither/output.txt 2>&1 || true
 echo "lint: slither ran in $(( $(date +%s) - start )) s (full output: build/slither/output.txt)"
-.venv/bin/python - <<'PY'
-import json
-from pathlib import Path
-
-report = json.loads(Path("build/slither/report.json").read_text())
-if not report.get("success"):
-    raise SystemExit(f"slither failed: {report.get('error')}")
-findings = report.get("results", {}).get("detectors", [])
-for f in findings:
-    print(f"  {f['impact']:<6} {f['check']:<24} {f['first_markdown_element']}")
-print(f"lint: {len(findings)} unjustified high/medium slither finding(s)")
-PY
-exit "$status"
+.venv/bin/python tools/slither_triage.py build/slither/report.json

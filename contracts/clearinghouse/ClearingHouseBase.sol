@@ -118,15 +118,9 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     bool private immutable _onArbitrum;
     StoredParams internal _params;
     /// @notice Receives the toll; zero means the InsuranceFund.
-    // slither: set by the ClearingHouse's owner setter on this storage (the risk module runs on it by DELEGATECALL); zero means none (docs/security.md)
-    // slither-disable-next-line uninitialized-state
     address public feePool;
     /// @notice May call adjustK and repeg besides the owner (the automatic liquidity controller).
-    // slither: set by the ClearingHouse's owner setter on this storage (the risk module runs on it by DELEGATECALL); zero means none (docs/security.md)
-    // slither-disable-next-line uninitialized-state
     address public liquidityController;
-    // slither: written as packed words by `_writeMarket` and by addAmm (docs/security.md)
-    // slither-disable-next-line uninitialized-state
     mapping(IAmm amm => StoredMarket) internal _markets;
     mapping(IAmm amm => uint256) public openInterestNotional;
     mapping(IAmm amm => mapping(address trader => StoredPosition)) internal _positions;
@@ -138,16 +132,10 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     uint256 internal _unpaidBadDebt;
     /// @notice May pause trading, and do nothing else (unpausing is the owner's: on live deployments a
     ///         timelock). Zero: none.
-    // slither: set by the ClearingHouse's owner setter on this storage (the risk module runs on it by DELEGATECALL); zero means none (docs/security.md)
-    // slither-disable-next-line uninitialized-state
     address public guardian;
     /// @dev Per shut-down market, its settlement's claim book.
-    // slither: written by settlement in the risk module, which runs on this storage by DELEGATECALL (docs/security.md)
-    // slither-disable-next-line uninitialized-state
     mapping(IAmm amm => SettlementBook) internal _settlements;
     /// @dev Per shut-down market and trader, the claim registered in the window and not paid yet (wad).
-    // slither: written by settlement in the risk module, which runs on this storage by DELEGATECALL (docs/security.md)
-    // slither-disable-next-line uninitialized-state
     mapping(IAmm amm => mapping(address trader => uint256)) internal _settlementClaims;
     /// @dev Per halted market, its part of `_unpaidBadDebt` (wad), released when its settlement is finalized.
     mapping(IAmm amm => uint256) internal _haltShortfall;
@@ -186,8 +174,6 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         bool isLong = side == Side.BUY;
         swap = amm.swapInputGuarded(isLong ? IAmm.Dir.ADD_TO_AMM : IAmm.Dir.REMOVE_FROM_AMM, notional, baseLimit);
         // dust that buys no base would lock its margin in a position of size zero
-        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
-        // slither-disable-next-line incorrect-equality
         if (swap.amount == 0) revert ZeroAmount();
         (r.quoteReserve, r.baseReserve) = (swap.quoteReserve, swap.baseReserve);
         r.exchangedSize = isLong ? swap.amount.toInt() : -swap.amount.toInt();
@@ -201,15 +187,11 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         r.exchangedQuote = notional;
         r.marginToVault = marginRequirement.toInt();
         // v1 reports the PnL of the position as it was, valued at the pool after the trade
-        // slither: the unused returns are deliberately ignored tuple members (docs/security.md)
-        // slither-disable-next-line unused-return
         (, r.unrealizedPnlAfter) = PositionMath.spotNotionalAndPnl(old.size, old.openNotional, r.quoteReserve, r.baseReserve);
     }
 
     /// @dev Opposite side: reduce when the position is worth more than the new notional, else close
     ///      and open the rest the other way at the same leverage. `state`: the pool before the trade.
-    // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault and InsuranceFund); none calls back or moves tokens (docs/security.md)
-    // slither-disable-next-line reentrancy-no-eth
     function _openReverse(
         IAmm amm,
         Market memory market,
@@ -231,12 +213,8 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         (Result memory closed,) = _close(amm, market, old, 0);
         if (closed.badDebt != 0) revert BadDebt(closed.badDebt);
         uint256 rest = notional - closed.exchangedQuote;
-        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
-        // slither-disable-next-line incorrect-equality
         if (rest.divWad(leverage) == 0) return closed;
         uint256 restLimit = baseLimit > WadMath.abs(closed.exchangedSize) ? baseLimit - WadMath.abs(closed.exchangedSize) : 0;
-        // slither: Solidity zero-initialises locals; zero is the intended start value (docs/security.md)
-        // slither-disable-next-line uninitialized-local
         StoredPosition memory empty;
         IAmm.SwapResult memory swap;
         (r, swap) = _increase(amm, market, empty, side, rest, leverage, restLimit);
@@ -324,8 +302,6 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     /// @dev What `pos` owes (> 0) or is owed in funding since its last update, from its own side's cumulative
     ///      premium fraction (v1's truncation toward zero).
     function _fundingPayment(Market memory market, StoredPosition memory pos) internal pure returns (int256) {
-        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
-        // slither-disable-next-line incorrect-equality
         if (pos.size == 0) return 0;
         return (_cumulative(market, pos.size > 0) - pos.lastUpdatedCumulativePremiumFraction).mulWad(pos.size);
     }
@@ -359,8 +335,6 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     /// @dev After a trade: the new position must meet the maintenance ratio. The TWAP is only read when
     ///      the spot ratio fails (MAX_PNL passes if either passes).
     function _requireMaintenance(IAmm amm, Market memory market, Result memory r, uint256 mmr) internal view {
-        // slither: Solidity zero-initialises locals; zero is the intended start value (docs/security.md)
-        // slither-disable-next-line uninitialized-local
         StoredPosition memory pos;
         pos.size = r.size.toInt128();
         pos.margin = r.margin.toUint96();
@@ -389,8 +363,6 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         uint256 spread = r.exchangedQuote.mulWad(spreadRatio);
         fee = toll + spread;
         uint256 debit = fee;
-        // slither: Solidity zero-initialises locals; zero is the intended start value (docs/security.md)
-        // slither-disable-next-line uninitialized-local
         uint256 creditBack;
         if (r.marginToVault > 0) debit += uint256(r.marginToVault);
         else creditBack = uint256(-r.marginToVault);
@@ -398,8 +370,6 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         if (market.collateral < 0) _requirePrepaid(amm, market);
         _trackSize(market, r.size - r.exchangedSize, r.size);
         _writeMarket(amm, market);
-        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
-        // slither-disable-next-line incorrect-equality
         address pool = toll == 0 ? address(0) : feePool;
         if (pool == address(0)) {
             _vaultSettle(msg.sender, debit, creditBack, fee);
@@ -419,8 +389,6 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     ///      and the pool's side of the imbalance is paid to (or drawn from) the InsuranceFund; the fund pays out of
     ///      its surplus only, and when that is short the receiving side's fraction grows by what there is instead
     ///      (`FundingShortfall`): funding never halts a market.
-    // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault and InsuranceFund); none calls back or moves tokens (docs/security.md)
-    // slither-disable-next-line reentrancy-no-eth,reentrancy-events
     function _payFunding(IAmm amm) internal {
         Market memory market = _listedMarket(amm);
         (int256 premiumFraction, int256 totalSize) = amm.settleFunding();
@@ -468,8 +436,6 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     function _drawFundSurplus(uint256 amount) internal returns (uint256 paid) {
         uint256 available = IInsuranceFund(insuranceFund).surplus();
         paid = amount < available ? amount : available;
-        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
-        // slither-disable-next-line incorrect-equality
         if (paid != 0) paid = vault.debitUpTo(insuranceFund, paid);
     }
 
@@ -519,8 +485,6 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     ///      prepaid for it is netted out (taken back out of the collateral); returns what the fund still owes.
     function _netPrepaid(IAmm amm, Market memory market, uint256 amount) internal returns (uint256) {
         uint256 prepaid = _prepaidBadDebt[amm];
-        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
-        // slither-disable-next-line incorrect-equality
         if (prepaid == 0) return amount;
         uint256 used = prepaid < amount ? prepaid : amount;
         _prepaidBadDebt[amm] = prepaid - used;
@@ -534,8 +498,6 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     }
 
     function _storeAt(StoredPosition storage s, Result memory r, Market memory market) internal {
-        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
-        // slither-disable-next-line incorrect-equality
         if (r.size == 0) {
             _writePosition(s, 0, 0, 0, 0);
         } else {
@@ -693,8 +655,6 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
 
     function _requireNotRestricted(Market memory market, StoredPosition memory pos) internal view {
         // the block number is read only when the two stored blocks agree (a restriction is rare)
-        // slither: same-block test on block numbers / timestamps, exact by design (docs/security.md)
-        // slither-disable-next-line incorrect-equality
         if (market.lastRestrictionBlock == pos.lastBlock && pos.lastBlock == _blockNumber()) revert RestrictionMode();
     }
 
@@ -710,8 +670,6 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
 
     /// @dev v1's open-interest guard, kept only while a cap is set; reductions always pass.
     function _updateOpenInterest(IAmm amm, int256 delta, uint256 cap) internal {
-        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
-        // slither-disable-next-line incorrect-equality
         if (cap == 0) return;
         int256 updated = openInterestNotional[amm].toInt() + delta;
         if (updated < 0) updated = 0;

@@ -27,8 +27,6 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
     {}
 
     /// @notice See IClearingHouse.
-    // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault and InsuranceFund); none calls back or moves tokens (docs/security.md)
-    // slither-disable-next-line reentrancy-no-eth
     function liquidate(IAmm amm, address trader) external {
         Params memory p = _unpack(_params);
         Market memory market = _listedMarket(amm);
@@ -48,8 +46,6 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         Result memory r;
         uint256 penalty;
         uint256 toLiquidator;
-        // slither: Solidity zero-initialises locals; zero is the intended start value (docs/security.md)
-        // slither-disable-next-line uninitialized-local
         uint256 liquidationBadDebt;
         uint256 toInsurance;
         int256 spotRatio = _spotMarginRatio(market, old, state.quoteReserve, state.baseReserve);
@@ -114,8 +110,6 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         returns (uint256, uint256)
     {
         uint256 unpaid = _prepay(amm, market);
-        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
-        // slither-disable-next-line incorrect-equality
         if (unpaid == 0) return (toInsurance, toLiquidator);
         uint256 cut = unpaid < toInsurance ? unpaid : toInsurance;
         toInsurance -= cut;
@@ -167,8 +161,6 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
     ///      position becomes a claim (its value, funding included); after it, the registered claims share what
     ///      the market holds (plus what the fund can pay in) pro rata, rounded down, the last one sweeping the
     ///      dust to the fund. `byTrader`: the trader's own call, which alone may settle a late position.
-    // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault); none calls back or moves tokens (docs/security.md)
-    // slither-disable-next-line reentrancy-no-eth,reentrancy-events
     function _settle(IAmm amm, address trader, bool byTrader) internal {
         Market memory market = _listedMarket(amm);
         if (!amm.isShutdown()) revert MarketNotShutdown();
@@ -178,8 +170,6 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         if (block.timestamp < windowEnd) {
             if (claim != 0) revert SettlementWindowOpen(windowEnd);
             uint256 value = _takePositionValue(amm, market, trader);
-            // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
-            // slither-disable-next-line incorrect-equality
             if (value == 0) {
                 emit PositionSettled(address(amm), trader, 0);
                 return;
@@ -207,8 +197,6 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
     ///      owed, floored at 0 (v1's formula and rounding for the PnL; margin − funding at a price of 0).
     function _takePositionValue(IAmm amm, Market memory market, address trader) internal returns (uint256) {
         StoredPosition memory pos = _positions[amm][trader];
-        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
-        // slither-disable-next-line incorrect-equality
         if (pos.size == 0) revert NoPosition();
         delete _positions[amm][trader];
         uint256 price = amm.getSettlementPrice();
@@ -223,13 +211,9 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
     /// @dev The window has closed: the registered claims' share is fixed. When the market's collateral is short of
     ///      them, the InsuranceFund pays in what it can of the difference (the bad debt the settlement realises).
     ///      The market's part of the unpaid bad debt is released: paid now, or borne by the claims.
-    // slither: external calls go only to the protocol's own contracts (the immutable Vault); none calls back or moves tokens (docs/security.md)
-    // slither-disable-next-line reentrancy-no-eth
     function _finalizeSettlement(IAmm amm, Market memory market, SettlementBook storage book) internal {
         uint256 total = book.totalClaims;
         uint256 held = int256(market.collateral).toUint256();
-        // slither: Solidity zero-initialises locals; zero is the intended start value (docs/security.md)
-        // slither-disable-next-line uninitialized-local
         uint256 fromFund;
         if (total > held) {
             fromFund = vault.debitUpTo(insuranceFund, total - held);
@@ -255,8 +239,6 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
     {
         uint256 total = book.totalClaims;
         uint256 available = book.available;
-        // slither: exact comparison of two amounts (the claims covered in full), not of a balance anyone can move (docs/security.md)
-        // slither-disable-next-line incorrect-equality
         paid = available == total ? claim : claim * available / total;
         _settlementClaims[amm][trader] = 0;
         uint256 paidSoFar = uint256(book.paid) + paid;
@@ -264,8 +246,6 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
         uint64 unpaid = book.unpaidClaims - 1;
         book.unpaidClaims = unpaid;
         uint256 out = paid;
-        // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
-        // slither-disable-next-line incorrect-equality
         if (unpaid == 0 && available > paidSoFar) {
             uint256 dust = available - paidSoFar;
             out += dust;
@@ -283,8 +263,6 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
     {
         uint256 total = book.totalClaims;
         uint256 available = book.available;
-        // slither: exact comparison of two amounts (the claims covered in full), not of a balance anyone can move (docs/security.md)
-        // slither-disable-next-line incorrect-equality
         due = available == total ? value : value * available / total;
         uint256 reserved = book.unpaidClaims != 0 ? available - book.paid : 0;
         uint256 free = int256(market.collateral).toUint256() - reserved;
@@ -345,8 +323,6 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
 
     /// @dev Moves the curve (the Amm refuses it after a trade in this block, or beyond the mark bound), bounds
     ///      the block's whole move, then books the cost against the InsuranceFund (all or nothing).
-    // slither: external calls go only to the protocol's own contracts (a listed Amm, the immutable Vault and InsuranceFund); none calls back or moves tokens (docs/security.md); the fund's surplus was checked to cover `cost`, so the whole amount is debited (docs/security.md)
-    // slither-disable-next-line reentrancy-no-eth,unused-return
     function _moveCurve(IAmm amm, uint256 q0, uint256 b0, uint256 q1, uint256 b1, int256 maxCost)
         internal
         returns (int256 cost)

@@ -159,8 +159,6 @@ library MarkTwap {
             // Invariant: ts(hi) > target, and ts(lo) <= target once `found`.
             uint256 hi = CAPACITY - 1;
             uint256 lo = oldest;
-            // slither: Solidity zero-initialises locals; zero is the intended start value (docs/security.md)
-            // slither-disable-next-line uninitialized-local
             bool found;
             if (!wrapped) {
                 // a young ring: one read of its first observation answers when the history starts after `target`

@@ -70,8 +70,6 @@ contract ChainlinkPriceFeed is IChainlinkPriceFeed, Ownable {
         if (feed == address(0)) revert ZeroAddress();
         if (gracePeriod == 0 || gracePeriod > MAX_GRACE_PERIOD) revert InvalidGracePeriod(gracePeriod, MAX_GRACE_PERIOD);
         // an uptime feed answers 0 or 1 with the time of the last change: a price feed's address is refused
-        // slither: the unused returns are deliberately ignored tuple members (docs/security.md)
-        // slither-disable-next-line unused-return
         (, int256 answer, uint256 startedAt,,) = AggregatorV3Interface(feed).latestRoundData();
         if ((answer != 0 && answer != 1) || startedAt == 0) revert NotAnUptimeFeed(feed);
         _sequencer = Sequencer({feed: feed, gracePeriod: uint32(gracePeriod)});
@@ -125,8 +123,6 @@ contract ChainlinkPriceFeed is IChainlinkPriceFeed, Ownable {
         _checkSequencer();
         Feed memory feed = _feedOf(key);
         if (block.timestamp <= feed.freshUntil) return;
-        // slither: the unused returns are deliberately ignored tuple members (docs/security.md)
-        // slither-disable-next-line unused-return
         (uint80 roundId, int256 answer,, uint256 updatedAt, uint80 answeredInRound) =
             AggregatorV3Interface(feed.aggregator).latestRoundData();
         _checkRound(roundId, answer, updatedAt, answeredInRound);
@@ -140,8 +136,6 @@ contract ChainlinkPriceFeed is IChainlinkPriceFeed, Ownable {
     /// @dev The latest round of `key`'s feed, checked complete, positive and fresh, as a wad.
     function _latestPrice(bytes32 key) private view returns (uint256) {
         Feed memory feed = _feedOf(key);
-        // slither: the unused returns are deliberately ignored tuple members (docs/security.md)
-        // slither-disable-next-line unused-return
         (uint80 roundId, int256 answer,, uint256 updatedAt, uint80 answeredInRound) =
             AggregatorV3Interface(feed.aggregator).latestRoundData();
         _checkRound(roundId, answer, updatedAt, answeredInRound);
@@ -169,8 +163,6 @@ contract ChainlinkPriceFeed is IChainlinkPriceFeed, Ownable {
         if (interval == 0) revert ZeroInterval();
         AggregatorV3Interface aggregator = AggregatorV3Interface(feed.aggregator);
 
-        // slither: the unused returns are deliberately ignored tuple members (docs/security.md)
-        // slither-disable-next-line unused-return
         (uint80 round, int256 answer,, uint256 updatedAt, uint80 answeredInRound) = aggregator.latestRoundData();
         _checkRound(round, answer, updatedAt, answeredInRound);
         _checkFresh(updatedAt, feed.maxStaleness);
@@ -190,16 +182,12 @@ contract ChainlinkPriceFeed is IChainlinkPriceFeed, Ownable {
             if (uint64(round) == 1 || read == MAX_TWAP_ROUNDS) {
                 // History not read (before the phase, or beyond the bound): average over the seconds covered.
                 uint256 covered = block.timestamp - newer;
-                // slither: exact comparison of a size, amount or flag with zero, not of a balance anyone can move (docs/security.md)
-                // slither-disable-next-line incorrect-equality
                 return _toWad(covered == 0 ? latestPrice : weighted / covered, feed.decimals);
             }
             unchecked {
                 --round;
                 ++read;
             }
-            // slither: the unused returns are deliberately ignored tuple members (docs/security.md)
-            // slither-disable-next-line unused-return
             (, answer,, updatedAt, answeredInRound) = aggregator.getRoundData(round);
             _checkRound(round, answer, updatedAt, answeredInRound);
             if (updatedAt <= base) {
@@ -226,8 +214,6 @@ contract ChainlinkPriceFeed is IChainlinkPriceFeed, Ownable {
     function _checkSequencer() private view {
         Sequencer memory s = _sequencer;
         if (s.feed == address(0)) return;
-        // slither: the unused returns are deliberately ignored tuple members (docs/security.md)
-        // slither-disable-next-line unused-return
         (uint80 roundId, int256 answer, uint256 startedAt,,) = AggregatorV3Interface(s.feed).latestRoundData();
         if (answer != 0) revert SequencerDown(startedAt);
         if (startedAt == 0) revert IncompleteRound(roundId);

@@ -33,8 +33,6 @@ contract Multicall3 {
         returnData = new Result[](length);
         for (uint256 i = 0; i < length; ++i) {
             Call3 calldata c = calls[i];
-            // slither: reading many contracts is this contract's one job; a target only answers a view
-            // slither-disable-next-line calls-loop
             (bool success, bytes memory data) = c.target.staticcall(c.callData);
             if (!success && !c.allowFailure) revert CallFailed(i, data);
             returnData[i] = Result(success, data);
