@@ -92,9 +92,6 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     }
 
     /// @dev What a position change did; built in memory and applied once.
-    /// @dev `_emitPositionChanged` reads this struct by word offset (size 0x00, margin 0x20, exchangedQuote
-    ///      0x60, exchangedSize 0x80, realizedPnl 0xa0, unrealizedPnlAfter 0xc0, fundingPayment 0xe0, badDebt
-    ///      0x100): reorder the fields only together with it (tests/unit/test_events.py checks every field).
     struct Result {
         int256 size;
         uint256 margin;
@@ -572,26 +569,23 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         }
     }
 
-    /// @dev Emits `PositionChanged`, encoded by hand (eleven static words after the free-memory pointer,
-    ///      which is not moved: nothing is allocated after it here), reading `Result` by its word offsets.
+    /// @dev Emits `PositionChanged` for what a position change did (`r`), with its fee and liquidation penalty.
     function _emitPositionChanged(address trader, IAmm amm, Result memory r, uint256 fee, uint256 penalty) internal {
-        uint256 spot = PoolMath.spotPrice(r.quoteReserve, r.baseReserve);
-        bytes32 topic = PositionChanged.selector;
-        assembly ("memory-safe") {
-            let p := mload(0x40)
-            mstore(p, mload(add(r, 0x20))) // margin
-            mstore(add(p, 0x20), mload(add(r, 0x60))) // positionNotional: exchangedQuote
-            mstore(add(p, 0x40), mload(add(r, 0x80))) // exchangedPositionSize
-            mstore(add(p, 0x60), fee)
-            mstore(add(p, 0x80), mload(r)) // positionSizeAfter
-            mstore(add(p, 0xa0), mload(add(r, 0xa0))) // realizedPnl
-            mstore(add(p, 0xc0), mload(add(r, 0xc0))) // unrealizedPnlAfter
-            mstore(add(p, 0xe0), mload(add(r, 0x100))) // badDebt
-            mstore(add(p, 0x100), penalty)
-            mstore(add(p, 0x120), spot)
-            mstore(add(p, 0x140), mload(add(r, 0xe0))) // fundingPayment
-            log3(p, 0x160, topic, trader, amm)
-        }
+        emit PositionChanged(
+            trader,
+            address(amm),
+            r.margin,
+            r.exchangedQuote,
+            r.exchangedSize,
+            fee,
+            r.size,
+            r.realizedPnl,
+            r.unrealizedPnlAfter,
+            r.badDebt,
+            penalty,
+            PoolMath.spotPrice(r.quoteReserve, r.baseReserve),
+            r.fundingPayment
+        );
     }
 
     /// @dev v1's requireValidTokenAmount: zero, or less than one unit of the quote token, is rejected.
