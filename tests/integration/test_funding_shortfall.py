@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from brownie import chain
 
 from perp_ops.console import client_for
@@ -124,3 +125,62 @@ def test_a_fund_that_can_pay_pays_v1s_amount(protocol, alice, bob, owner, rando)
     assert fund.fundBalance() == wad(1_000) + mul(pf, long_size - short_size)
     f = ch.getFunding(amm)
     assert f["cumulativeLong"] == f["cumulativeShort"] == pf
+
+
+@pytest.mark.parametrize("fund_share", [0, 37, 100], ids=["empty fund", "fund pays 37 %", "fund pays all"])
+@pytest.mark.parametrize("receivers", ["longs", "shorts"])
+def test_each_side_reads_its_own_cumulative(protocol, alice, bob, carol, owner, rando, receivers, fund_share):
+    """Two traders on the receiving side (the larger), one paying, the fund's surplus covering 0, 37 or 100 % of
+    the pool's side: both sides' cumulatives are the formula's (SPEC §3), each position's funding at its close is
+    its own side's, the payer pays in full, the receivers get at most the payers' payment plus what the fund paid,
+    and every token is accounted for."""
+    d = protocol
+    ch, amm = d.clearing_house, d.amm
+    _fund_traders(d, [alice, bob, carol], wad(1_000))
+    big, small = (BUY, SELL) if receivers == "longs" else (SELL, BUY)
+    ch.openPosition(amm, big, wad(30), wad(2), 0, {"from": alice})
+    ch.openPosition(amm, big, wad(20), wad(2), 0, {"from": bob})
+    ch.openPosition(amm, small, wad(10), wad(2), 0, {"from": carol})
+    # the index far from the mark, toward the paying side: the larger side receives
+    set_index(d.aggregators["ETH"], wad(30) if receivers == "longs" else wad(3), owner)
+    chain.sleep(amm.nextFundingTime() - chain.time() + 1)
+    sizes = {t: ch.getPosition(amm, t)[0] for t in (alice, bob, carol)}
+    long_size = sum(s for s in sizes.values() if s > 0)
+    short_size = -sum(s for s in sizes.values() if s < 0)
+    net = long_size - short_size
+    # what the pool's side will owe: the Amm's settlement as the ClearingHouse would get it (a call, nothing sent)
+    chain.mine()
+    pf, total = amm.settleFunding.call({"from": ch.address})
+    assert total == net
+    owed = abs(mul(pf, net))
+    if fund_share:
+        _fund_insurance(d, owner, owed * fund_share // 100 + (1 if fund_share == 100 else 0))
+    surplus = d.insurance_fund.surplus()
+    tx = ch.payFunding(amm, {"from": rando})
+    assert event(tx, "FundingPaid")["premiumFraction"] == pf and (pf < 0) == (receivers == "longs")
+    paid = min(owed, surplus)
+    f = ch.getFunding(amm)
+    payers, takers = (short_size, long_size) if receivers == "longs" else (long_size, short_size)
+    if paid < owed:
+        per_unit = (abs(pf) * payers + paid * 10**18) // takers
+        assert event(tx, "FundingShortfall") == {"amm": amm.address, "owedToReceivers": owed, "paid": paid}
+        expected = (-per_unit, pf) if receivers == "longs" else (pf, per_unit)
+    else:
+        assert "FundingShortfall" not in tx.events
+        expected = (pf, pf)
+    assert (f["cumulativeLong"], f["cumulativeShort"]) == expected
+    assert (f["longSize"], f["shortSize"]) == (long_size, short_size)
+    assert not amm.isShutdown()
+    received, payments = 0, 0
+    for t in (alice, bob, carol):
+        size, _, _, last = ch.getPosition(amm, t)
+        own = f["cumulativeLong"] if size > 0 else f["cumulativeShort"]
+        funding = event(ch.closePosition(amm, 0, {"from": t}), "PositionChanged")["fundingPayment"]
+        assert funding == mul(own - last, size)
+        if funding > 0:
+            payments += funding
+        else:
+            received -= funding
+    assert payments == mul(abs(pf), payers) and received <= payments + paid
+    assert ch.getMarket(amm)[1] >= 0
+    assert_reconciles(d, [alice, bob, carol, owner, rando], exact=True)
