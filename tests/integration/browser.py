@@ -85,8 +85,15 @@ class Page:
         return self.driver.find_elements(By.CSS_SELECTOR, css)
 
     def text(self, css: str) -> str:
-        found = self.all(css)
-        return found[0].text if found and found[0].is_displayed() else ""
+        """The text of the first element matching `css` ("" when none is shown). The page redraws on every poll:
+        an element replaced between the find and the read is found again."""
+        for _ in range(5):
+            try:
+                found = self.all(css)
+                return found[0].text if found and found[0].is_displayed() else ""
+            except StaleElementReferenceException:
+                continue
+        raise AssertionError(f"{css} kept being redrawn while read")
 
     def wait_text(self, css: str, contains: str) -> str:
         return self.wait(f"{css} to contain {contains!r}", lambda: (t := self.text(css)) and contains in t and t)

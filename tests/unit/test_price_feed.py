@@ -524,7 +524,8 @@ def test_twap_incomplete_rounds(ChainlinkPriceFeed, MockAggregator, accounts, ch
     with reverts_with("IncompleteRound", 2):
         feed.getTwapPrice(ETH, 900)
     agg.updateRoundData(2, 405 * 10**8, t - 600, 2, {"from": owner})
-    assert feed.getTwapPrice(ETH, 900) == (410 * 300 + 405 * 300 + 400 * 300) * 10**8 // 900 * 10**10
+    mine_at(chain, t + 10)  # the view's block at a known second, however long the updates took to mine
+    assert feed.getTwapPrice(ETH, 900) == (410 * 310 + 405 * 300 + 400 * 290) * 10**8 // 900 * 10**10
     # the latest round
     agg.updateRoundData(4, 420 * 10**8, t, 3, {"from": owner})
     with reverts_with("IncompleteRound", 4):
