@@ -60,7 +60,11 @@ def ctx(owner, alice, bob, keeper) -> Ctx:
     d.insurance_fund.deposit(wad(100), {"from": owner})
     ch.openPosition(amm, BUY, wad(10), wad(10), 0, {"from": alice})
     ch.openPosition(amm, SELL, wad(6), wad(10), 0, {"from": bob})  # the crash
-    chain.sleep(STALENESS)  # funding is due; the mark TWAP has seen the crash
+    # funding is due; the mark TWAP has seen the crash; and the guard's freshness cache from the opens above (until
+    # the round they read is STALENESS old) has run out, so an opening reads the latest round as a liquidation does
+    # (docs/security.md §5: within that window a bad newer round refuses liquidations first). One second more than
+    # STALENESS: on a fast machine the opens share the round's second, and the window ends a second later.
+    chain.sleep(STALENESS + 1)
     set_index(d.aggregators["ETH"], amm.getSpotPrice(), owner)
     assert ch.getMarginRatio(amm, alice) < ch.maintenanceMarginRatio()
     return Ctx(d, owner, alice, bob, keeper)
