@@ -134,3 +134,15 @@ def test_a_bug_keeps_its_traceback():
 
     with pytest.raises(KeyError):
         entry.brownie_entry(bug)
+
+
+def test_scripts_deploy_has_specs_entry_point():
+    """SPEC §7: `from scripts.deploy import deploy_protocol`, called as deploy_protocol(config, deployer)."""
+    import inspect
+
+    from scripts import deploy as entry
+
+    params = list(inspect.signature(entry.deploy_protocol).parameters)
+    assert params[:2] == ["config", "deployer"]
+    assert inspect.getmodule(entry.deploy_protocol) is entry  # defined there, not only re-exported
+
