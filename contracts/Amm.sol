@@ -127,10 +127,9 @@ contract Amm is IAmm, Ownable {
     constructor(Config memory config, IPriceFeed feed, bytes32 key, address clearingHouse_, address owner_)
         Ownable(owner_)
     {
-        if (
-            config.quoteAssetReserve == 0 || config.baseAssetReserve == 0 || config.fundingPeriod == 0
-                || address(feed) == address(0) || clearingHouse_ == address(0)
-        ) revert InvalidParameter();
+        if (address(feed) == address(0) || clearingHouse_ == address(0)) revert ZeroAddress();
+        if (config.quoteAssetReserve == 0 || config.baseAssetReserve == 0) revert ZeroReserve();
+        if (config.fundingPeriod == 0) revert ZeroFundingPeriod();
         _onArbitrum = ChainBlock.onArbitrum();
         clearingHouse = clearingHouse_;
         priceFeed = feed;
@@ -286,7 +285,7 @@ contract Amm is IAmm, Ownable {
     {
         if (isShutdown) revert MarketClosed();
         Slot0 memory s0 = _slot0;
-        if (quoteReserve == 0 || baseReserve == 0) revert InvalidParameter();
+        if (quoteReserve == 0 || baseReserve == 0) revert ZeroReserve();
         uint256 pool = _packReserves(s0.quoteReserve, s0.baseReserve);
         uint256 blockStart = pool;
         if (s0.lastBlock == _blockNumber()) {
@@ -331,8 +330,8 @@ contract Amm is IAmm, Ownable {
 
     // ======================================================================================= owner
 
-    /// @notice Opens or closes trading. Opening starts the funding clock (v1's on-the-hour rule).
-    function setOpen(bool open_) external onlyOwner {
+    /// @inheritdoc IAmm
+    function setOpen(bool open_) external override onlyOwner {
         if (isShutdown) revert MarketClosed();
         if (_slot0.open == open_) return;
         _slot0.open = open_;
@@ -351,9 +350,10 @@ contract Amm is IAmm, Ownable {
         emit OpenChanged(open_);
     }
 
-    /// @notice Sets the trading ratios (each in wad, <= 1e18, a multiple of 1e6; fluctuation 0 = off).
+    /// @inheritdoc IAmm
     function setRatios(uint256 tradeLimitRatio_, uint256 fluctuationLimitRatio_, uint256 tollRatio_, uint256 spreadRatio_)
         external
+        override
         onlyOwner
     {
         Params memory p = _params;
@@ -361,30 +361,30 @@ contract Amm is IAmm, Ownable {
         _params = p;
     }
 
-    /// @notice Sets the per-trader holding cap and the open-interest cap (wad, multiples of 1e15; 0 = none).
-    function setCap(uint256 maxHoldingBaseAsset_, uint256 openInterestNotionalCap_) external onlyOwner {
+    /// @inheritdoc IAmm
+    function setCap(uint256 maxHoldingBaseAsset_, uint256 openInterestNotionalCap_) external override onlyOwner {
         Params memory p = _params;
         _setCaps(p, maxHoldingBaseAsset_, openInterestNotionalCap_);
         _params = p;
     }
 
-    /// @notice Sets the funding-rate cap per period (wad; 0 = off).
-    function setMaxFundingRate(uint256 maxFundingRate_) external onlyOwner {
+    /// @inheritdoc IAmm
+    function setMaxFundingRate(uint256 maxFundingRate_) external override onlyOwner {
         _setMaxFundingRate(maxFundingRate_);
     }
 
-    /// @notice Sets the settlement claim window a shutdown will open (seconds, 1 hour to 30 days; 3 days
-    ///         by default). Refused once the market is shut down (`MarketClosed`): the window is fixed then.
-    function setSettlementWindow(uint256 window) external onlyOwner {
+    /// @inheritdoc IAmm
+    function setSettlementWindow(uint256 window) external override onlyOwner {
         if (isShutdown) revert MarketClosed();
-        if (window < MIN_SETTLEMENT_WINDOW || window > MAX_SETTLEMENT_WINDOW) revert InvalidParameter();
+        if (window < MIN_SETTLEMENT_WINDOW || window > MAX_SETTLEMENT_WINDOW) {
+            revert SettlementWindowOutOfRange(window, MIN_SETTLEMENT_WINDOW, MAX_SETTLEMENT_WINDOW);
+        }
         _settlementWindow = uint32(window);
         emit SettlementWindowChanged(window);
     }
 
-    /// @notice Pre-writes up to `count` more observation slots so that trades never pay for a fresh
-    ///         slot. Anyone may pay for it.
-    function growObservations(uint256 count) external {
+    /// @inheritdoc IAmm
+    function growObservations(uint256 count) external override {
         uint256 from = _grownTo;
         uint256 to = from + count;
         if (to > MarkTwap.CAPACITY) to = MarkTwap.CAPACITY;
@@ -433,11 +433,6 @@ contract Amm is IAmm, Ownable {
     /// @inheritdoc IAmm
     function getGuardedUnderlyingPrice() external view override returns (uint256) {
         return priceFeed.getGuardedPrice(priceFeedKey);
-    }
-
-    /// @inheritdoc IAmm
-    function checkGuardedIndex() external override {
-        priceFeed.checkGuarded(priceFeedKey);
     }
 
     /// @inheritdoc IAmm
@@ -685,7 +680,7 @@ contract Amm is IAmm, Ownable {
     function _setRatios(Params memory p, uint256 tradeLimit, uint256 fluctuation, uint256 toll, uint256 spread)
         private
     {
-        if (tradeLimit == 0) revert InvalidParameter();
+        if (tradeLimit == 0) revert ZeroTradeLimit();
         p.tradeLimitRatio = _toRatio(tradeLimit);
         p.fluctuationLimitRatio = _toRatio(fluctuation);
         p.tollRatio = _toRatio(toll);
@@ -700,17 +695,19 @@ contract Amm is IAmm, Ownable {
     }
 
     function _toRatio(uint256 ratio) private pure returns (uint40) {
-        if (ratio > 1e18 || ratio % RATIO_UNIT != 0) revert InvalidParameter();
+        if (ratio > 1e18) revert RatioAboveOne(ratio);
+        if (ratio % RATIO_UNIT != 0) revert RatioNotInUnits(ratio, RATIO_UNIT);
         return uint40(ratio / RATIO_UNIT);
     }
 
     function _toCap(uint256 cap) private pure returns (uint48) {
-        if (cap % CAP_UNIT != 0 || cap / CAP_UNIT > type(uint48).max) revert InvalidParameter();
+        if (cap % CAP_UNIT != 0) revert CapNotInUnits(cap, CAP_UNIT);
+        if (cap / CAP_UNIT > type(uint48).max) revert CapTooLarge(cap, uint256(type(uint48).max) * CAP_UNIT);
         return uint48(cap / CAP_UNIT);
     }
 
     function _setMaxFundingRate(uint256 rate) private {
-        if (rate > 1e18) revert InvalidParameter();
+        if (rate > 1e18) revert RatioAboveOne(rate);
         _funding.maxFundingRate = uint64(rate);
     }
 

@@ -25,7 +25,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     using SafeCast for int256;
 
     /// @notice The risk module this ClearingHouse delegates liquidation, settlement and k changes to.
-    address public immutable riskModule;
+    address public immutable override riskModule;
 
     constructor(
         IVault vault_,
@@ -42,7 +42,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         )
     {
         ClearingHouseBase module = ClearingHouseBase(riskModule_);
-        if (module.vault() != vault_ || module.insuranceFund() != insuranceFund_) revert InvalidParameter();
+        if (module.vault() != vault_ || module.insuranceFund() != insuranceFund_) revert RiskModuleMismatch(riskModule_);
         riskModule = riskModule_;
     }
 
@@ -213,81 +213,91 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
 
     // ======================================================================================= owner
 
-    /// @notice Sets the contract allowed to call adjustK and repeg besides the owner (zero: none).
-    function setLiquidityController(address controller) external onlyOwner {
+    /// @inheritdoc IClearingHouse
+    function setLiquidityController(address controller) external override onlyOwner {
         liquidityController = controller;
         emit LiquidityControllerChanged(controller);
     }
 
-    /// @notice Lists a market (its Amm must name this ClearingHouse).
-    function addAmm(IAmm amm) external onlyOwner {
+    /// @inheritdoc IClearingHouse
+    function addAmm(IAmm amm) external override onlyOwner {
         Market memory m = _loadMarket(amm);
         if (m.listed) revert MarketAlreadyListed(address(amm));
-        if (amm.clearingHouse() != address(this)) revert InvalidParameter();
+        address itsClearingHouse = amm.clearingHouse();
+        if (itsClearingHouse != address(this)) revert AmmOfAnotherClearingHouse(address(amm), itsClearingHouse);
         m.listed = true;
         m.longsChanged = true; // the longs' word: zero cumulative and size (never a zero word, see `_loadMarket`)
         _writeMarket(amm, m);
         emit MarketListed(address(amm));
     }
 
-    /// @notice Sets the margin parameters (wad, each <= 1e18; maintenance <= initial).
+    /// @inheritdoc IClearingHouse
     function setParams(uint256 initMarginRatio_, uint256 maintenanceMarginRatio_, uint256 liquidationFeeRatio_, uint256 partialLiquidationRatio_)
         external
+        override
         onlyOwner
     {
         _setParams(initMarginRatio_, maintenanceMarginRatio_, liquidationFeeRatio_, partialLiquidationRatio_);
     }
 
-    /// @notice Sets the toll receiver; zero sends the toll to the InsuranceFund.
-    function setFeePool(address feePool_) external onlyOwner {
+    /// @inheritdoc IClearingHouse
+    function setFeePool(address feePool_) external override onlyOwner {
         feePool = feePool_;
         emit FeePoolChanged(feePool_);
     }
 
-    /// @notice Sets the guardian, who may pause and do nothing else (zero: none).
-    function setGuardian(address guardian_) external onlyOwner {
+    /// @inheritdoc IClearingHouse
+    function setGuardian(address guardian_) external override onlyOwner {
         guardian = guardian_;
         emit GuardianChanged(guardian_);
     }
 
-    /// @notice Pauses trading (withdrawals, liquidations and funding stay open). The owner or the guardian.
-    function pause() external {
+    /// @inheritdoc IClearingHouse
+    function pause() external override {
         if (msg.sender != owner() && msg.sender != guardian) revert OwnableUnauthorizedAccount(msg.sender);
         _params.paused = true;
         emit Paused(msg.sender);
     }
 
-    /// @notice Resumes trading. The owner only (on live deployments the timelock): a guardian's key, if
-    ///         stolen, can stop trading but never restart it under an exploit.
-    function unpause() external onlyOwner {
+    /// @inheritdoc IClearingHouse
+    function unpause() external override onlyOwner {
         _params.paused = false;
         emit Unpaused(msg.sender);
     }
 
-    /// @notice Whether trading is paused.
-    function paused() external view returns (bool) {
+    /// @inheritdoc IClearingHouse
+    function paused() external view override returns (bool) {
         return _params.paused;
     }
     // ======================================================================================= views
 
-    function initMarginRatio() external view returns (uint256) {
+    /// @inheritdoc IClearingHouse
+    function initMarginRatio() external view override returns (uint256) {
         return uint256(_params.initMarginRatio) * PARAM_UNIT;
     }
 
-    function maintenanceMarginRatio() external view returns (uint256) {
+    /// @inheritdoc IClearingHouse
+    function maintenanceMarginRatio() external view override returns (uint256) {
         return uint256(_params.maintenanceMarginRatio) * PARAM_UNIT;
     }
 
-    function liquidationFeeRatio() external view returns (uint256) {
+    /// @inheritdoc IClearingHouse
+    function liquidationFeeRatio() external view override returns (uint256) {
         return uint256(_params.liquidationFeeRatio) * PARAM_UNIT;
     }
 
-    function partialLiquidationRatio() external view returns (uint256) {
+    /// @inheritdoc IClearingHouse
+    function partialLiquidationRatio() external view override returns (uint256) {
         return uint256(_params.partialLiquidationRatio) * PARAM_UNIT;
     }
 
-    /// @notice The market's booked collateral (wad) and whether it is listed.
-    function getMarket(IAmm amm) external view returns (bool listed, int256 collateral, uint256 lastRestrictionBlock) {
+    /// @inheritdoc IClearingHouse
+    function getMarket(IAmm amm)
+        external
+        view
+        override
+        returns (bool listed, int256 collateral, uint256 lastRestrictionBlock)
+    {
         Market memory m = _loadMarket(amm);
         return (m.listed, m.collateral, m.lastRestrictionBlock);
     }

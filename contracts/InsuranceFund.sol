@@ -14,7 +14,7 @@ import {IClearingHouse} from "../interfaces/IClearingHouse.sol";
 contract InsuranceFund is IInsuranceFund, Ownable {
     using SafeERC20 for IERC20;
 
-    IVault public immutable vault;
+    IVault public immutable override vault;
     /// @inheritdoc IInsuranceFund
     uint256 public override reserveFloor;
 

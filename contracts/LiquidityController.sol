@@ -23,7 +23,7 @@ contract LiquidityController is ILiquidityController, Ownable {
     using SafeCast for int256;
 
     /// @notice At most this many markets may be configured (the income accrual loops over them).
-    uint256 public constant MAX_MARKETS = 16;
+    uint256 public constant override MAX_MARKETS = 16;
     /// @dev Bisection rounds when the budget cuts a step (resolution: step / 2^40).
     uint256 private constant BISECTION_ROUNDS = 40;
     /// @dev Steps smaller than this (relative, wad) are not worth a transaction and are skipped.
@@ -39,9 +39,9 @@ contract LiquidityController is ILiquidityController, Ownable {
     }
 
     /// @notice The ClearingHouse whose `liquidityController` this contract is.
-    IClearingHouseCurve public immutable clearingHouse;
+    IClearingHouseCurve public immutable override clearingHouse;
     /// @notice The InsuranceFund the costs are booked against (read from the ClearingHouse).
-    IInsuranceFund public immutable insuranceFund;
+    IInsuranceFund public immutable override insuranceFund;
 
     /// @inheritdoc ILiquidityController
     uint256 public override lastFundBalance;
@@ -114,9 +114,9 @@ contract LiquidityController is ILiquidityController, Ownable {
     /// @inheritdoc ILiquidityController
     function configure(IAmm amm, Params calldata params) external override onlyOwner {
         if (amm.clearingHouse() != address(clearingHouse)) revert WrongClearingHouse(address(amm));
-        if (params.maxStep >= WAD || params.maxRepegStep >= WAD || params.budgetShareOfFees > WAD) {
-            revert InvalidStep();
-        }
+        if (params.maxStep >= WAD) revert StepNotBelowOne(params.maxStep);
+        if (params.maxRepegStep >= WAD) revert StepNotBelowOne(params.maxRepegStep);
+        if (params.budgetShareOfFees > WAD) revert BudgetShareAboveOne(params.budgetShareOfFees);
         if (params.minBaseReserve == 0 || params.minBaseReserve > params.maxBaseReserve) {
             revert InvalidBounds(params.minBaseReserve, params.maxBaseReserve);
         }

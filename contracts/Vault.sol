@@ -28,7 +28,7 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
     ///      `clearingHouse`: one slot, read by the caller check of every ClearingHouse call anyway.
     uint96 private _fundIncome;
     /// @notice The InsuranceFund contract may pay out of its own account with `withdrawFor`.
-    address public insuranceFund;
+    address public override insuranceFund;
 
     mapping(address account => uint256 wad) private _balances;
 
@@ -39,15 +39,16 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
 
     constructor(IERC20 token_, address owner_) Ownable(owner_) {
         uint8 decimals = IERC20Metadata(address(token_)).decimals();
-        if (address(token_) == address(0) || decimals > 18) revert InvalidParameter();
+        if (address(token_) == address(0)) revert ZeroAddress();
+        if (decimals > 18) revert UnsupportedDecimals(decimals);
         token = token_;
         scale = 10 ** (18 - decimals);
     }
 
-    /// @notice Wires the ClearingHouse and the InsuranceFund, once.
-    function initialize(address clearingHouse_, address insuranceFund_) external onlyOwner {
+    /// @inheritdoc IVault
+    function initialize(address clearingHouse_, address insuranceFund_) external override onlyOwner {
         if (clearingHouse != address(0)) revert ClearingHouseAlreadySet();
-        if (clearingHouse_ == address(0) || insuranceFund_ == address(0)) revert InvalidParameter();
+        if (clearingHouse_ == address(0) || insuranceFund_ == address(0)) revert ZeroAddress();
         clearingHouse = clearingHouse_;
         insuranceFund = insuranceFund_;
     }
@@ -61,7 +62,7 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
 
     /// @inheritdoc IVault
     function depositFor(address account, uint256 amount) external override {
-        if (account == address(0)) revert InvalidParameter();
+        if (account == address(0)) revert ZeroAddress();
         _deposit(account, amount);
     }
 

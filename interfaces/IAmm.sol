@@ -45,9 +45,24 @@ interface IAmm {
     error FluctuationLimitExceeded(uint256 price, uint256 lowerLimit, uint256 upperLimit);
     /// @dev `settleFunding` before `nextFundingTime`.
     error FundingTooEarly(uint256 nowTs, uint256 nextFundingTime);
-    /// @dev A ratio above 1e18 or not a multiple of 1e6, a cap not a multiple of 1e15, or a required
-    ///      parameter that is zero.
-    error InvalidParameter();
+    /// @dev A required address (the price feed, the ClearingHouse) is zero.
+    error ZeroAddress();
+    /// @dev A reserve of zero (at deployment or in a curve change): the pool would have no price.
+    error ZeroReserve();
+    /// @dev A funding period of zero seconds.
+    error ZeroFundingPeriod();
+    /// @dev A trade limit ratio of zero: no trade could pass.
+    error ZeroTradeLimit();
+    /// @dev A ratio (trade limit, fluctuation limit, toll, spread, max funding rate) above 1 (1e18).
+    error RatioAboveOne(uint256 ratio);
+    /// @dev Ratios are stored in units of `unit` wei (1e-12): `ratio` is not a multiple of it.
+    error RatioNotInUnits(uint256 ratio, uint256 unit);
+    /// @dev Caps are stored in units of `unit` wei (1e-3 of a base or quote unit): `cap` is not a multiple of it.
+    error CapNotInUnits(uint256 cap, uint256 unit);
+    /// @dev A cap above `maxCap` (wad), the most its storage field holds.
+    error CapTooLarge(uint256 cap, uint256 maxCap);
+    /// @dev A settlement window (seconds) outside [`minWindow`, `maxWindow`].
+    error SettlementWindowOutOfRange(uint256 window, uint256 minWindow, uint256 maxWindow);
     /// @dev A quote reserve above 2^104 or a base reserve above 2^96 (wad): outside the packed storage's range.
     error ReserveOverflow();
     /// @dev The trade, curve change or initial pool would leave a mark `price` above `maxPrice` (2^80 - 1 wad,
@@ -90,7 +105,7 @@ interface IAmm {
         returns (SwapResult memory result);
 
     /// @notice `swapInput` for a new or larger position (never crossing the fluctuation limit), after the price
-    ///         feed's guarded check of this market's index (`checkGuardedIndex`: not stale or bad, the sequencer up
+    ///         feed's guarded check of this market's index (`IPriceFeed.checkGuarded`: not stale or bad, the sequencer up
     ///         and past its grace period), in one call.
     function swapInputGuarded(Dir dir, uint256 quoteAmount, uint256 baseAmountLimit)
         external
@@ -145,9 +160,6 @@ interface IAmm {
     /// @notice Index price from the price feed's `getGuardedPrice` (wad): refused also while the L2 sequencer is down
     ///         or in its grace period. Read before a position is opened, increased or liquidated.
     function getGuardedUnderlyingPrice() external view returns (uint256);
-    /// @notice Reverts when `getGuardedUnderlyingPrice` would (the price feed's `checkGuarded`). Read before a
-    ///         position is opened or increased.
-    function checkGuardedIndex() external;
     /// @notice Index TWAP from the price feed (wad).
     function getUnderlyingTwapPrice(uint256 interval) external view returns (uint256);
     /// @notice (quoteAssetReserve, baseAssetReserve) in wad.
@@ -171,22 +183,61 @@ interface IAmm {
     /// @notice When the settlement claim window closes (unix seconds; fixed at the shutdown); 0 before a shutdown.
     function settlementWindowEnd() external view returns (uint256);
 
+    /// @notice The quote reserve (wad).
     function quoteAssetReserve() external view returns (uint256);
+    /// @notice The base reserve (wad).
     function baseAssetReserve() external view returns (uint256);
+    /// @notice Whether trading is open (false before `setOpen(true)`, when paused by the owner, and after a shutdown).
     function open() external view returns (bool);
+    /// @notice Whether the market was shut down (for good: only settlement remains).
     function isShutdown() external view returns (bool);
+    /// @notice The most of a reserve one trade may move (wad ratio).
     function tradeLimitRatio() external view returns (uint256);
+    /// @notice How far (wad ratio) a trade may move the price from the block's start; 0 = off.
     function fluctuationLimitRatio() external view returns (uint256);
+    /// @notice The toll charged on a trade's notional (wad ratio), paid to the fee pool.
     function tollRatio() external view returns (uint256);
+    /// @notice The spread charged on a trade's notional (wad ratio), paid to the InsuranceFund.
     function spreadRatio() external view returns (uint256);
+    /// @notice The most base one trader may hold (wad); 0 = no cap.
     function maxHoldingBaseAsset() external view returns (uint256);
+    /// @notice The most open interest notional (quote, wad) the market accepts; 0 = no cap.
     function openInterestNotionalCap() external view returns (uint256);
+    /// @notice The funding period (seconds).
     function fundingPeriod() external view returns (uint256);
+    /// @notice When `settleFunding` is next allowed (unix seconds).
     function nextFundingTime() external view returns (uint256);
+    /// @notice The last funding rate: the premium fraction over the index TWAP (wad, signed; > 0: longs paid).
     function fundingRate() external view returns (int256);
+    /// @notice The cap on the funding rate per period (wad); 0 = off.
     function maxFundingRate() external view returns (uint256);
+    /// @notice The index price feed (immutable).
     function priceFeed() external view returns (IPriceFeed);
+    /// @notice This market's key in the price feed (immutable).
     function priceFeedKey() external view returns (bytes32);
+    /// @notice The only contract that may trade on this market (immutable).
     function clearingHouse() external view returns (address);
+    /// @notice The quote reserve with no open position (wad): v1's settlement reference.
     function initialQuoteAssetReserve() external view returns (uint256);
+
+    // ------------------------------------------------------------------------------------------ owner
+    /// @notice Opens or closes trading (refused after a shutdown: `MarketClosed`). Opening starts the funding clock
+    ///         on v1's on-the-hour rule: the first settlement is due at the first hour boundary a period away.
+    function setOpen(bool open_) external;
+    /// @notice Sets the trading ratios, each a wad <= 1e18 (`RatioAboveOne`) and a multiple of 1e6
+    ///         (`RatioNotInUnits`); the trade limit may not be 0 (`ZeroTradeLimit`), a fluctuation limit of 0 is off.
+    function setRatios(uint256 tradeLimitRatio_, uint256 fluctuationLimitRatio_, uint256 tollRatio_, uint256 spreadRatio_)
+        external;
+    /// @notice Sets the per-trader holding cap (base, wad) and the open-interest cap (quote, wad): multiples of 1e15
+    ///         (`CapNotInUnits`) below 2^48 × 1e15 (`CapTooLarge`); 0 = none.
+    function setCap(uint256 maxHoldingBaseAsset_, uint256 openInterestNotionalCap_) external;
+    /// @notice Sets the cap on the funding rate per period (wad, <= 1e18; 0 = off), applied in both funding modes.
+    function setMaxFundingRate(uint256 maxFundingRate_) external;
+    /// @notice Sets the settlement claim window a shutdown will open (seconds, 1 hour to 30 days:
+    ///         `SettlementWindowOutOfRange`; 3 days by default). Refused once shut down (`MarketClosed`).
+    function setSettlementWindow(uint256 window) external;
+
+    // --------------------------------------------------------------------------------------- anyone
+    /// @notice Pre-writes up to `count` more observation slots (of 1,024) so that no trade pays for a fresh slot.
+    function growObservations(uint256 count) external;
 }

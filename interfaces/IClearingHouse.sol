@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IAmm} from "./IAmm.sol";
+import {IVault} from "./IVault.sol";
 
 /// @title ClearingHouse types, errors and events (shared by the ClearingHouse and its risk module)
 /// @notice Traders act here; collateral stays in the Vault, where a position's margin is taken from and
@@ -82,8 +83,25 @@ interface IClearingHouseTypes {
     error OpenInterestCapExceeded(uint256 openInterest, uint256 cap);
     /// @dev A reduce that would leave a non-positive open notional (v1's guard).
     error InvalidOpenNotional();
-    /// @dev A ratio parameter out of range.
-    error InvalidParameter();
+    /// @dev A required address (the Vault, the InsuranceFund) is zero.
+    error ZeroAddress();
+    /// @dev The risk module was built for another Vault or InsuranceFund than this ClearingHouse.
+    error RiskModuleMismatch(address module);
+    /// @dev `addAmm`: the Amm names another ClearingHouse (`itsClearingHouse`) as the only one that may trade on it.
+    error AmmOfAnotherClearingHouse(address amm, address itsClearingHouse);
+    /// @dev The initial margin ratio must be above 0 and at most 1 (1e18).
+    error InitMarginRatioOutOfRange(uint256 initMarginRatio);
+    /// @dev The maintenance margin ratio may not exceed the initial margin ratio (a position could be opened
+    ///      already liquidatable).
+    error MaintenanceAboveInitial(uint256 maintenanceMarginRatio, uint256 initMarginRatio);
+    /// @dev A ratio (the liquidation fee or partial-liquidation ratio) above 1 (1e18).
+    error RatioAboveOne(uint256 ratio);
+    /// @dev A margin parameter is stored in units of `unit` wei: `ratio` is not a multiple of it.
+    error RatioNotInUnits(uint256 ratio, uint256 unit);
+    /// @dev `adjustK` by a factor of zero (it would empty the pool).
+    error ZeroKFactor();
+    /// @dev `repeg` to a price of zero.
+    error ZeroPrice();
     /// @dev The InsuranceFund would have to pay `cost` (wad: a curve change, or the part of a payout the
     ///      market's collateral does not hold) but can pay only `available`: the action is refused.
     error InsuranceFundInsufficient(uint256 cost, uint256 available);
@@ -204,7 +222,23 @@ interface IClearingHouseTypes {
 /// @notice Traders act here; collateral stays in the Vault, where a position's margin is taken from and
 ///         returned to the trader's free balance. Every amount, price and ratio is a wad (18 decimals);
 ///         sizes, PnL and funding are signed, long positive.
-interface IClearingHouse is IClearingHouseTypes {
+/// @title The ClearingHouse's wiring and roles, as its storage holds them (the risk module shares that storage)
+interface IClearingHouseState {
+    /// @notice The Vault holding every token (immutable).
+    function vault() external view returns (IVault);
+    /// @notice The InsuranceFund's account (immutable).
+    function insuranceFund() external view returns (address);
+    /// @notice Receives the toll; zero means the InsuranceFund.
+    function feePool() external view returns (address);
+    /// @notice May call adjustK and repeg besides the owner (the automatic liquidity controller; zero: none).
+    function liquidityController() external view returns (address);
+    /// @notice A market's open interest notional (quote, wad), kept only while the market has a cap (v1's guard).
+    function openInterestNotional(IAmm amm) external view returns (uint256);
+    /// @notice May pause trading and do nothing else (zero: none).
+    function guardian() external view returns (address);
+}
+
+interface IClearingHouse is IClearingHouseTypes, IClearingHouseState {
     // ---------------------------------------------------------------------------------------- trading
     /// @notice Opens, increases, reduces or reverses a position.
     /// @param amm the market
@@ -304,4 +338,47 @@ interface IClearingHouse is IClearingHouseTypes {
     /// @notice The most one block's curve changes may move positions' value (wad): half the maintenance margin
     ///         ratio, counting the relative price move plus the relative shrink of the base reserve.
     function maxCurveMove() external view returns (uint256);
+    /// @notice Whether trading is paused (opening, increasing and adding margin refused; closing, liquidation,
+    ///         funding and withdrawals stay open).
+    function paused() external view returns (bool);
+    /// @notice The initial margin ratio (wad): 1 / the maximum leverage.
+    function initMarginRatio() external view returns (uint256);
+    /// @notice The maintenance margin ratio (wad): below it a position may be liquidated.
+    function maintenanceMarginRatio() external view returns (uint256);
+    /// @notice The liquidator's share of a liquidated notional (wad).
+    function liquidationFeeRatio() external view returns (uint256);
+    /// @notice The share of a position a partial liquidation closes (wad; 0 = always full liquidation).
+    function partialLiquidationRatio() external view returns (uint256);
+    /// @notice Whether `amm` is listed, its booked collateral (wad, what the Vault holds for its positions) and the
+    ///         last block a position of it was opened, closed or liquidated in (restriction mode).
+    function getMarket(IAmm amm) external view returns (bool listed, int256 collateral, uint256 lastRestrictionBlock);
+    /// @notice The module holding liquidation, settlement and curve changes, run in this contract's storage
+    ///         (immutable).
+    function riskModule() external view returns (address);
+
+    // ------------------------------------------------------------------------------------------ owner
+    /// @notice Lists a market: its Amm must name this ClearingHouse (`AmmOfAnotherClearingHouse`), once
+    ///         (`MarketAlreadyListed`).
+    function addAmm(IAmm amm) external;
+    /// @notice Sets the margin parameters (wad): 0 < initial <= 1 (`InitMarginRatioOutOfRange`), maintenance <=
+    ///         initial (`MaintenanceAboveInitial`), the liquidation fee and partial ratio <= 1 (`RatioAboveOne`), each a
+    ///         multiple of 100 wei (`RatioNotInUnits`).
+    function setParams(
+        uint256 initMarginRatio_,
+        uint256 maintenanceMarginRatio_,
+        uint256 liquidationFeeRatio_,
+        uint256 partialLiquidationRatio_
+    ) external;
+    /// @notice Sets the toll receiver; zero sends the toll to the InsuranceFund.
+    function setFeePool(address feePool_) external;
+    /// @notice Sets the guardian, who may pause and do nothing else (zero: none).
+    function setGuardian(address guardian_) external;
+    /// @notice Sets the contract allowed to call adjustK and repeg besides the owner, within the bounds the owner set
+    ///         on it (zero: none).
+    function setLiquidityController(address controller) external;
+    /// @notice Pauses trading: the owner or the guardian.
+    function pause() external;
+    /// @notice Resumes trading: the owner only (on live deployments the timelock), so that a stolen guardian key can
+    ///         stop trading but never restart it under an exploit.
+    function unpause() external;
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IVault} from "./IVault.sol";
+
 /// @title Insurance fund: the protocol's backstop
 /// @notice Its money is an account in the Vault (so that fee income costs no token transfer). It
 ///         receives spread fees, liquidation shares and the funding surplus; it pays bad debt, the
@@ -38,4 +40,6 @@ interface IInsuranceFund {
     function badDebtOwed() external view returns (uint256);
     /// @notice The floor in wad.
     function reserveFloor() external view returns (uint256);
+    /// @notice The Vault holding the fund's money (its account there), immutable.
+    function vault() external view returns (IVault);
 }

@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IAmm} from "./IAmm.sol";
+import {IInsuranceFund} from "./IInsuranceFund.sol";
 
 /// @title The ClearingHouse's curve-changing surface used by the liquidity controller
 /// @notice `adjustK` and `repeg` may be called by the ClearingHouse's owner or its `liquidityController`;
@@ -127,8 +128,11 @@ interface ILiquidityController {
     error MarketNotOpen(address amm);
     /// @dev The market does not belong to the ClearingHouse this controller serves.
     error WrongClearingHouse(address amm);
-    /// @dev A step or band parameter out of range (a step must be < 1e18, a share <= 1e18).
-    error InvalidStep();
+    /// @dev A step (`maxStep`, `maxRepegStep`, wad) of 1e18 or more: one update could scale k to zero or double
+    ///      the price.
+    error StepNotBelowOne(uint256 step);
+    /// @dev `budgetShareOfFees` above 1e18: the budget would take more than the fees earned.
+    error BudgetShareAboveOne(uint256 share);
     /// @dev Base reserve bounds with min = 0 or min > max.
     error InvalidBounds(uint256 minBaseReserve, uint256 maxBaseReserve);
     /// @dev The enabled markets' budget shares would sum to more than 1e18.
@@ -194,4 +198,10 @@ interface ILiquidityController {
     function markets() external view returns (IAmm[] memory);
     /// @notice The account allowed to call `update` besides the owner (zero: none).
     function keeper() external view returns (address);
+    /// @notice The ClearingHouse whose curve changes this controller makes (immutable).
+    function clearingHouse() external view returns (IClearingHouseCurve);
+    /// @notice The InsuranceFund whose income funds the budgets (immutable).
+    function insuranceFund() external view returns (IInsuranceFund);
+    /// @notice The most markets one controller serves (its update loop is bounded by it).
+    function MAX_MARKETS() external view returns (uint256);
 }

@@ -15,8 +15,10 @@ interface IVault {
     error InsufficientBalance(address account, uint256 available, uint256 requested);
     /// @dev Only the ClearingHouse may move booked balances.
     error OnlyClearingHouse(address caller);
-    /// @dev Zero address, or a token with more than 18 decimals.
-    error InvalidParameter();
+    /// @dev A required address (the token, the ClearingHouse, the InsuranceFund, a deposit's beneficiary) is zero.
+    error ZeroAddress();
+    /// @dev The token has more than 18 decimals: balances are wad internally, so it cannot be scaled up to them.
+    error UnsupportedDecimals(uint8 decimals);
     /// @dev The ClearingHouse was already set.
     error ClearingHouseAlreadySet();
 
@@ -42,6 +44,13 @@ interface IVault {
     function scale() external view returns (uint256);
     /// @notice The ClearingHouse (zero until wired).
     function clearingHouse() external view returns (address);
+    /// @notice The InsuranceFund's account (zero until wired): fee income is credited to it.
+    function insuranceFund() external view returns (address);
+
+    // ------------------------------------------------------------------------------------------ owner
+    /// @notice Wires the ClearingHouse and the InsuranceFund, once (`ClearingHouseAlreadySet`); neither may be zero
+    ///         (`ZeroAddress`).
+    function initialize(address clearingHouse_, address insuranceFund_) external;
 
     // ---------------------------------------------------------------------------- ClearingHouse only
     /// @notice Debits `debitWad` from `account` (reverts if short), credits `creditWad` to it, and credits

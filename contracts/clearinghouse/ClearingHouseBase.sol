@@ -4,7 +4,7 @@ pragma solidity 0.8.28;
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IAmm} from "../../interfaces/IAmm.sol";
-import {IClearingHouseTypes} from "../../interfaces/IClearingHouse.sol";
+import {IClearingHouseTypes, IClearingHouseState} from "../../interfaces/IClearingHouse.sol";
 import {IVault} from "../../interfaces/IVault.sol";
 import {WadMath} from "../libraries/WadMath.sol";
 import {PoolMath} from "../libraries/PoolMath.sol";
@@ -19,7 +19,7 @@ import {IInsuranceFund} from "../../interfaces/IInsuranceFund.sol";
 /// @notice Storage, constructor and the internal position logic shared by the `ClearingHouse` (trading,
 ///         owner, views) and its `ClearingHouseRiskModule` (liquidation, funding, settlement, k changes),
 ///         which the ClearingHouse runs by DELEGATECALL on its own storage. Perp v1's numbers throughout.
-abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
+abstract contract ClearingHouseBase is IClearingHouseTypes, IClearingHouseState, Ownable {
     using WadMath for uint256;
     using WadMath for int256;
     using SafeCast for uint256;
@@ -107,19 +107,19 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         uint256 baseReserve;
     }
 
-    IVault public immutable vault;
-    address public immutable insuranceFund;
+    IVault public immutable override vault;
+    address public immutable override insuranceFund;
     /// @dev Wad per token unit of the quote token: amounts below one token unit are rejected (v1).
     uint256 internal immutable _tokenScale;
     /// @dev Deployed on an Arbitrum chain: "this block" is the L2 block (`ChainBlock`).
     bool private immutable _onArbitrum;
     StoredParams internal _params;
     /// @notice Receives the toll; zero means the InsuranceFund.
-    address public feePool;
+    address public override feePool;
     /// @notice May call adjustK and repeg besides the owner (the automatic liquidity controller).
-    address public liquidityController;
+    address public override liquidityController;
     mapping(IAmm amm => StoredMarket) internal _markets;
-    mapping(IAmm amm => uint256) public openInterestNotional;
+    mapping(IAmm amm => uint256) public override openInterestNotional;
     mapping(IAmm amm => mapping(address trader => StoredPosition)) internal _positions;
     /// @dev Per market, what the InsuranceFund paid in ahead of the bad debt behind it (wad): a payout
     ///         that needed more than the market's collateral (v1's prepaid bad debt). Netted against the
@@ -129,7 +129,7 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
     uint256 internal _unpaidBadDebt;
     /// @notice May pause trading, and do nothing else (unpausing is the owner's: on live deployments a
     ///         timelock). Zero: none.
-    address public guardian;
+    address public override guardian;
     /// @dev Per shut-down market, its settlement's claim book.
     mapping(IAmm amm => SettlementBook) internal _settlements;
     /// @dev Per shut-down market and trader, the claim registered in the window and not paid yet (wad).
@@ -146,7 +146,7 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         uint256 partialLiquidationRatio_,
         address owner_
     ) Ownable(owner_) {
-        if (address(vault_) == address(0) || insuranceFund_ == address(0)) revert InvalidParameter();
+        if (address(vault_) == address(0) || insuranceFund_ == address(0)) revert ZeroAddress();
         vault = vault_;
         insuranceFund = insuranceFund_;
         _tokenScale = vault_.scale();
@@ -671,11 +671,19 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, Ownable {
         openInterestNotional[amm] = uint256(updated);
     }
 
+    function _requireInUnits(uint256 ratio) private pure {
+        if (ratio % PARAM_UNIT != 0) revert RatioNotInUnits(ratio, PARAM_UNIT);
+    }
+
     function _setParams(uint256 imr, uint256 mmr, uint256 lfr, uint256 plr) internal {
-        if (imr == 0 || imr > 1e18 || mmr > imr || lfr > 1e18 || plr > 1e18) revert InvalidParameter();
-        if (imr % PARAM_UNIT != 0 || mmr % PARAM_UNIT != 0 || lfr % PARAM_UNIT != 0 || plr % PARAM_UNIT != 0) {
-            revert InvalidParameter();
-        }
+        if (imr == 0 || imr > 1e18) revert InitMarginRatioOutOfRange(imr);
+        if (mmr > imr) revert MaintenanceAboveInitial(mmr, imr);
+        if (lfr > 1e18) revert RatioAboveOne(lfr);
+        if (plr > 1e18) revert RatioAboveOne(plr);
+        _requireInUnits(imr);
+        _requireInUnits(mmr);
+        _requireInUnits(lfr);
+        _requireInUnits(plr);
         _params = StoredParams(
             uint56(imr / PARAM_UNIT),
             uint56(mmr / PARAM_UNIT),

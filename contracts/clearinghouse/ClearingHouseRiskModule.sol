@@ -303,7 +303,7 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
 
     function _adjustK(IAmm amm, uint256 factor, int256 maxCost) internal returns (int256 cost) {
         _onlyOwnerOrController();
-        if (factor == 0) revert InvalidParameter();
+        if (factor == 0) revert ZeroKFactor();
         _listedMarket(amm);
         (uint256 q0, uint256 b0) = amm.getReserve();
         (uint256 q1, uint256 b1) = KMath.scaled(q0, b0, factor);
@@ -313,7 +313,7 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
 
     function _repeg(IAmm amm, uint256 newPrice, int256 maxCost) internal returns (int256 cost) {
         _onlyOwnerOrController();
-        if (newPrice == 0) revert InvalidParameter();
+        if (newPrice == 0) revert ZeroPrice();
         _listedMarket(amm);
         (uint256 q0, uint256 b0) = amm.getReserve();
         (uint256 q1, uint256 b1) = KMath.repegged(b0, newPrice);

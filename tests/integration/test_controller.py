@@ -446,9 +446,10 @@ def test_configure_checks(controller, configure, protocol, owner, rando, amm):
         controller.setEnabled(amm, False, {"from": rando})
     with reverts_with("ControllerDisabled"):
         controller.setEnabled(amm, True, {"from": owner})  # never configured
-    for bad in (replace(NO_REPEG, max_step=WAD), replace(NO_REPEG, max_repeg_step=WAD),
-                replace(NO_REPEG, budget_share_of_fees=WAD + 1)):  # fmt: skip
-        with reverts_with("InvalidStep"):
+    for bad, error in ((replace(NO_REPEG, max_step=WAD), ("StepNotBelowOne", WAD)),
+                       (replace(NO_REPEG, max_repeg_step=WAD), ("StepNotBelowOne", WAD)),
+                       (replace(NO_REPEG, budget_share_of_fees=WAD + 1), ("BudgetShareAboveOne", WAD + 1))):  # fmt: skip
+        with reverts_with(*error):
             configure(bad)
     with reverts_with("InvalidBounds", 0, wad(200)):
         configure(replace(NO_REPEG, min_base_reserve=0, max_base_reserve=wad(200)))

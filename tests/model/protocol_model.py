@@ -1498,7 +1498,7 @@ class Protocol:
     def adjust_k(self, name: str, factor: int, now: int, block: int, max_cost: int | None = None) -> int:
         """Scales both reserves by `factor` (wad, truncated); returns the cost booked against the fund."""
         if factor == 0:
-            raise ModelError("InvalidParameter")
+            raise ModelError("ZeroKFactor")
         pool = self.market(name).pool
         return self._move_curve(name, mul(pool.quote_reserve, factor), mul(pool.base_reserve, factor), Tx(now, block),
                                 max_cost)
@@ -1507,7 +1507,7 @@ class Protocol:
     def repeg(self, name: str, price: int, now: int, block: int, max_cost: int | None = None) -> int:
         """Moves the price to `price` at a constant base reserve (quote = base × price, truncated)."""
         if price == 0:
-            raise ModelError("InvalidParameter")
+            raise ModelError("ZeroPrice")
         pool = self.market(name).pool
         return self._move_curve(name, mul(pool.base_reserve, price), pool.base_reserve, Tx(now, block), max_cost)
 
@@ -1535,7 +1535,7 @@ class Protocol:
         if not pool.open:
             raise ModelError("MarketClosed")
         if quote_after == 0 or base_after == 0:
-            raise ModelError("InvalidParameter")
+            raise ModelError("ZeroReserve")
         cost = self.curve_change_cost(name, quote_after, base_after)
         if pool.snapshots[-1].block == tx.block:
             raise ModelError("CurveChangeAfterTrade")

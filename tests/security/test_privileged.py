@@ -167,7 +167,6 @@ PRIVILEGED: dict[tuple[str, str], tuple[str, Args]] = {
 # (contract, function) -> why anyone may call it
 PUBLIC: dict[tuple[str, str], str] = {
     ("Amm", "growObservations"): "pre-writes empty TWAP slots: the caller pays gas, no observable state changes",
-    ("Amm", "checkGuardedIndex"): "the price feed's checkGuarded for this market (a check; caches only the feed's own data)",
     ("ChainlinkPriceFeed", "checkGuarded"): (
         "a check that caches until when the latest round read stays fresh, derived from the aggregator's own data"
     ),

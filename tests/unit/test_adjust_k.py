@@ -201,9 +201,9 @@ def test_a_gain_needs_no_fund(ch, amm, fund, owner, traders, fund_trader):
 
 
 def test_invalid_arguments(ch, amm, owner):
-    with reverts_with("InvalidParameter"):
+    with reverts_with("ZeroKFactor"):
         ch.adjustK(amm, 0, {"from": owner})
-    with reverts_with("InvalidParameter"):
+    with reverts_with("ZeroPrice"):
         ch.repeg(amm, 0, {"from": owner})
 
 

@@ -467,20 +467,22 @@ def test_owner_only_setters_reject_others(amm, rando):
 
 
 @pytest.mark.parametrize(
-    "ratios",
+    "ratios, error",
     [
-        (WAD + 1, 0, 0, 0),
-        (0, 0, 0, 0),  # a zero trade limit would freeze the market
-        (WAD, WAD + 1, 0, 0),
-        (WAD, 0, WAD + 1, 0),
-        (WAD, 0, 0, WAD + 1),
-        (WAD, 0, 0, 2**64 + 1),  # would wrap in a small storage field
-        (wad("0.9") + 1, 0, 0, 0),  # stored in units of 1e6 wei: must be a multiple
-        (wad("0.9"), wad("0.05") + 10**5, 0, 0),
+        ((WAD + 1, 0, 0, 0), ("RatioAboveOne", WAD + 1)),
+        ((0, 0, 0, 0), ("ZeroTradeLimit",)),  # a zero trade limit would freeze the market
+        ((WAD, WAD + 1, 0, 0), ("RatioAboveOne", WAD + 1)),
+        ((WAD, 0, WAD + 1, 0), ("RatioAboveOne", WAD + 1)),
+        ((WAD, 0, 0, WAD + 1), ("RatioAboveOne", WAD + 1)),
+        ((WAD, 0, 0, 2**64 + 1), ("RatioAboveOne", 2**64 + 1)),  # would wrap in a small storage field
+        # stored in units of 1e6 wei: must be a multiple
+        ((wad("0.9") + 1, 0, 0, 0), ("RatioNotInUnits", wad("0.9") + 1, 10**6)),
+        ((wad("0.9"), wad("0.05") + 10**5, 0, 0), ("RatioNotInUnits", wad("0.05") + 10**5, 10**6)),
     ],
 )
-def test_set_ratios_rejects_ratios_above_one(amm, owner, ratios):
-    with reverts_with("InvalidParameter"):
+def test_set_ratios_rejects_ratios_above_one(amm, owner, ratios, error):
+    """Each refused ratio names its rule and its value; nothing changes."""
+    with reverts_with(*error):
         amm.setRatios(*ratios, {"from": owner})
     assert amm.tradeLimitRatio() == wad("0.9")
 
@@ -497,7 +499,7 @@ def test_set_ratios_accepts_one(amm, owner):
 
 
 def test_set_max_funding_rate_rejects_above_one(amm, owner):
-    with reverts_with("InvalidParameter"):
+    with reverts_with("RatioAboveOne", WAD + 1):
         amm.setMaxFundingRate(WAD + 1, {"from": owner})
     amm.setMaxFundingRate(WAD, {"from": owner})
     assert amm.maxFundingRate() == WAD
@@ -508,7 +510,7 @@ def test_settlement_window_is_bounded_and_fixed_at_shutdown(amm, owner):
     moves it afterwards (MarketClosed)."""
     assert amm.settlementWindow() == 3 * 86_400 and amm.settlementWindowEnd() == 0
     for bad in (0, 3_599, 30 * 86_400 + 1):
-        with reverts_with("InvalidParameter"):
+        with reverts_with("SettlementWindowOutOfRange", bad, 3_600, 30 * 86_400):
             amm.setSettlementWindow(bad, {"from": owner})
     for good in (3_600, 30 * 86_400, 7 * 86_400):
         tx = amm.setSettlementWindow(good, {"from": owner})

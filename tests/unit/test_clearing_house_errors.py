@@ -312,15 +312,22 @@ CASES: list[Case] = [
         lambda c: (addr(c.rando),),
         _pause,
     ),
+    # a refused configuration names its rule and its values
     *[
-        Case(f"setParams {name}", action, "InvalidParameter", ())
-        for name, action in [
-            ("imr 0", lambda c: c.ch.setParams(0, 0, 0, 0, {"from": c.owner})),
-            ("imr > 1", lambda c: c.ch.setParams(WAD + 1, wad("0.05"), 0, 0, {"from": c.owner})),
-            ("mmr > imr", lambda c: c.ch.setParams(wad("0.05"), wad("0.05") + 1, 0, 0, {"from": c.owner})),
-            ("liquidation fee > 1", lambda c: c.ch.setParams(wad("0.1"), wad("0.05"), WAD + 1, 0, {"from": c.owner})),
-            ("partial ratio > 1", lambda c: c.ch.setParams(wad("0.1"), wad("0.05"), 0, WAD + 1, {"from": c.owner})),
-            ("ratio not a multiple of 100 wei", lambda c: c.ch.setParams(wad("0.1") + 1, wad("0.05"), 0, 0, {"from": c.owner})),
+        Case(f"setParams {name}", action, error, args)
+        for name, action, error, args in [
+            ("imr 0", lambda c: c.ch.setParams(0, 0, 0, 0, {"from": c.owner}), "InitMarginRatioOutOfRange", (0,)),
+            ("imr > 1", lambda c: c.ch.setParams(WAD + 1, wad("0.05"), 0, 0, {"from": c.owner}),
+             "InitMarginRatioOutOfRange", (WAD + 1,)),
+            ("mmr > imr", lambda c: c.ch.setParams(wad("0.05"), wad("0.05") + 1, 0, 0, {"from": c.owner}),
+             "MaintenanceAboveInitial", (wad("0.05") + 1, wad("0.05"))),
+            ("liquidation fee > 1", lambda c: c.ch.setParams(wad("0.1"), wad("0.05"), WAD + 1, 0, {"from": c.owner}),
+             "RatioAboveOne", (WAD + 1,)),
+            ("partial ratio > 1", lambda c: c.ch.setParams(wad("0.1"), wad("0.05"), 0, WAD + 1, {"from": c.owner}),
+             "RatioAboveOne", (WAD + 1,)),
+            ("ratio not a multiple of 100 wei",
+             lambda c: c.ch.setParams(wad("0.1") + 1, wad("0.05"), 0, 0, {"from": c.owner}),
+             "RatioNotInUnits", (wad("0.1") + 1, 100)),
         ]
     ],
     # ---- settlement
