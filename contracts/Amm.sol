@@ -449,6 +449,7 @@ contract Amm is IAmm, Ownable {
     /// @inheritdoc IAmm
     function getTradingState() external view override returns (SwapResult memory result) {
         Slot0 memory s0 = _slot0;
+        if (!s0.open) revert MarketClosed();
         _loadParams(result);
         (result.quoteReserve, result.baseReserve) = (s0.quoteReserve, s0.baseReserve);
     }

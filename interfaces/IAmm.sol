@@ -164,7 +164,8 @@ interface IAmm {
     function getUnderlyingTwapPrice(uint256 interval) external view returns (uint256);
     /// @notice (quoteAssetReserve, baseAssetReserve) in wad.
     function getReserve() external view returns (uint256 quoteReserve, uint256 baseReserve);
-    /// @notice Everything the ClearingHouse needs for a trade, in one call.
+    /// @notice Everything the ClearingHouse needs for a trade, in one call. Reverts `MarketClosed` when the market is
+    ///         not open (paused or shut down): a trade or liquidation refuses a closed market before anything else.
     function getTradingState() external view returns (SwapResult memory state);
     /// @notice Whether closing `baseAmount` in `dir` would cross the fluctuation limit.
     function isOverFluctuationLimit(Dir dir, uint256 baseAmount) external view returns (bool);

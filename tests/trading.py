@@ -1,8 +1,9 @@
-"""Independent integer re-computation of Perp v1's trading math, and chain helpers for the trading tests.
+"""Trading helpers for the chain tests: v1's trading math (from the reference model, tests/model), a mirror pool,
+v1's reserve-snapshot TWAP walk, and chain helpers.
 
 Everything here is written from SPEC.md and v1's semantics, not from the contracts: the tests compare the
 contracts against it to the wei. Amounts are wad ints; `mul`/`div` truncate toward zero like v1's
-Decimal/SignedDecimal (Python's `//` floors, so it is only used on non-negative operands).
+Decimal/SignedDecimal.
 """
 
 from __future__ import annotations
@@ -12,58 +13,42 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-WAD = 10**18
+from tests.model.protocol_model import (
+    WAD,
+    Dir,
+    div,
+    div_toward_zero,
+    input_price_with_reserves,
+    mul,
+    output_price_with_reserves,
+)
+
+__all__ = ["WAD", "div", "mul", "tdiv"]
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 BUY, SELL = 0, 1
 
 
-def tdiv(a: int, b: int) -> int:
-    """Integer division truncating toward zero (Solidity's `/`)."""
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
+# ------------------------------------------------------------------------------- v1's math: the reference model's
+# One implementation of v1's fixed point and pool rounding (tests/model/protocol_model.py); the names below are the
+# trading tests' adapters (a bool direction instead of the model's `Dir`).
 
-
-def mul(a: int, b: int) -> int:
-    """v1's `mulD`: a * b / 1e18, truncated toward zero."""
-    return tdiv(a * b, WAD)
-
-
-def div(a: int, b: int) -> int:
-    """v1's `divD`: a * 1e18 / b, truncated toward zero."""
-    return tdiv(a * WAD, b)
-
-
-# ---------------------------------------------------------------------------------------------- pool math
+tdiv = div_toward_zero
 
 
 def input_price(is_add: bool, quote_amount: int, quote_reserve: int, base_reserve: int) -> int:
     """Base for adding/removing `quote_amount` of quote (v1's getInputPriceWithReserves)."""
-    if quote_amount == 0:
-        return 0
-    k = quote_reserve * base_reserve // WAD
-    quote_after = quote_reserve + quote_amount if is_add else quote_reserve - quote_amount
-    base_after = k * WAD // quote_after
-    amount = abs(base_after - base_reserve)
-    if (k * WAD) % quote_after != 0:
-        amount += -1 if is_add else 1
-    return amount
+    return input_price_with_reserves(Dir.ADD_TO_AMM if is_add else Dir.REMOVE_FROM_AMM, quote_amount, quote_reserve,
+                                     base_reserve)
 
 
 def output_price(is_add: bool, base_amount: int, quote_reserve: int, base_reserve: int) -> int:
     """Quote for adding/removing `base_amount` of base (v1's getOutputPriceWithReserves)."""
-    if base_amount == 0:
-        return 0
-    k = quote_reserve * base_reserve // WAD
-    base_after = base_reserve + base_amount if is_add else base_reserve - base_amount
-    quote_after = k * WAD // base_after
-    amount = abs(quote_after - quote_reserve)
-    if (k * WAD) % base_after != 0:
-        amount += -1 if is_add else 1
-    return amount
+    return output_price_with_reserves(Dir.ADD_TO_AMM if is_add else Dir.REMOVE_FROM_AMM, base_amount, quote_reserve,
+                                      base_reserve)
 
 
 def spot_price(quote_reserve: int, base_reserve: int) -> int:
-    return quote_reserve * WAD // base_reserve
+    return div(quote_reserve, base_reserve)
 
 
 @dataclass

@@ -39,10 +39,13 @@ PROTOCOL_PARAMS = ("init_margin_ratio", "maintenance_margin_ratio", "liquidation
                    "partial_liquidation_ratio")
 
 
-def build_protocol(vector: dict[str, Any], **model_options: Any) -> tuple[Protocol, int]:
-    """The deployed protocol of a vector at T0 (block 0); returns it and T0."""
+def build_protocol(vector: dict[str, Any], t0: int | None = None, **model_options: Any) -> tuple[Protocol, int]:
+    """The deployed protocol of a vector at T0 (block 0; by default the vectors' own T0, else `t0`, which must have
+    the vector's phase in the hour); returns it and T0."""
     config = {**BASE_CONFIG, **vector.get("config", {})}
-    t0 = T0_BASE + vector.get("t0_mod_3600", 0)
+    if t0 is None:
+        t0 = T0_BASE + vector.get("t0_mod_3600", 0)
+    assert t0 % 3600 == vector.get("t0_mod_3600", 0), "T0 out of the vector's phase"
     protocol = Protocol(quote_decimals=config["quote_decimals"],
                         **{key: config[key] for key in PROTOCOL_PARAMS}, **model_options)
     protocol.add_market(
