@@ -7,6 +7,7 @@ All values are wad ints; sizes are signed (long positive).
 
 from __future__ import annotations
 
+from tests.model.protocol_model import curve_change_cost
 from tests.trading import WAD, output_price, spot_price
 
 __all__ = ["close_value", "curve_change_cost", "notional_and_pnl", "repegged", "scaled", "spot_price"]
@@ -15,14 +16,6 @@ __all__ = ["close_value", "curve_change_cost", "notional_and_pnl", "repegged", "
 def close_value(net_size: int, q: int, b: int) -> int:
     """What closing the traders' net position exchanges: paid to a net long, received from a net short."""
     return output_price(net_size > 0, abs(net_size), q, b)
-
-
-def curve_change_cost(net_size: int, q0: int, b0: int, q1: int, b1: int) -> int:
-    """What the protocol owes more (> 0) or less (< 0) to the net position on (q1, b1) than on (q0, b0)."""
-    if net_size == 0:
-        return 0
-    before, after = close_value(net_size, q0, b0), close_value(net_size, q1, b1)
-    return after - before if net_size > 0 else before - after
 
 
 def scaled(q: int, b: int, factor: int) -> tuple[int, int]:

@@ -21,6 +21,7 @@ from tests.model.protocol_model import (
     input_price_with_reserves,
     mul,
     output_price_with_reserves,
+    snapshot_twap,
 )
 
 __all__ = ["WAD", "div", "mul", "tdiv"]
@@ -90,37 +91,11 @@ def v1_twap(
     interval: int,
     price_of: Callable[[int, int], int] = spot_price,
 ) -> int:
-    """Perp v1's reserve-snapshot walk (`calcTwap`).
-
-    `snapshots`: (timestamp, quoteReserve, baseReserve) in chain order, one per block that traded (the
-    reserves after the block's last trade), the first one the pool's initial state. The value of a snapshot
-    holds from its timestamp to the next one's; the newest holds until `now`. `price_of(quote, base)` is the
-    value averaged: the spot price (RESERVE_ASSET, the mark TWAP) or an output amount (INPUT_ASSET, v1's
-    `getOutputTwap` used for a position's TWAP notional).
-    """
-    prices = [(ts, price_of(q, b)) for ts, q, b in snapshots]
-    index = len(prices) - 1
-    current_ts, current_price = prices[index]
-    if interval == 0 or len(prices) == 1:
-        return current_price
-    base_ts = now - interval
-    if current_ts <= base_ts:
-        return current_price
-    previous_ts = current_ts
-    period = now - previous_ts
-    weighted = current_price * period
-    while True:
-        if index == 0:
-            return weighted // period
-        index -= 1
-        ts, price = prices[index]
-        if ts <= base_ts:
-            weighted += price * (previous_ts - base_ts)
-            break
-        weighted += price * (previous_ts - ts)
-        period += previous_ts - ts
-        previous_ts = ts
-    return weighted // interval
+    """Perp v1's reserve-snapshot walk (`calcTwap`, the model's `snapshot_twap`) over `snapshots`: (timestamp,
+    quoteReserve, baseReserve) in chain order, one per block that traded, the first the pool's initial state.
+    `price_of(quote, base)` is the value averaged: the spot price (the mark TWAP) or an output amount (v1's
+    `getOutputTwap`, a position's TWAP notional)."""
+    return snapshot_twap([(ts, price_of(q, b)) for ts, q, b in snapshots], interval, now)
 
 
 # ------------------------------------------------------------------------------------------ position math

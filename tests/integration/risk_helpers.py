@@ -14,6 +14,7 @@ from typing import Any
 
 from brownie import web3
 
+from tests.model.protocol_model import IndexFeed, snapshot_twap
 from tests.trading import div, output_price, spot_price, tdiv
 
 WAD = 10**18
@@ -70,28 +71,7 @@ class MarkHistory:
         return self._walk(lambda q, b: output_price(size > 0, abs(size), q, b), now, interval)
 
     def _walk(self, value: Callable[[int, int], int], now: int, interval: int) -> int:
-        idx = len(self.snapshots) - 1
-        ts, q, b = self.snapshots[idx]
-        price = value(q, b)
-        base_ts = now - interval
-        if len(self.snapshots) == 1 or ts <= base_ts:
-            return price
-        previous = ts
-        period = now - previous
-        weighted = price * period
-        while True:
-            if idx == 0:
-                return weighted // period
-            idx -= 1
-            ts, q, b = self.snapshots[idx]
-            price = value(q, b)
-            if ts <= base_ts:
-                weighted += price * (previous - base_ts)
-                break
-            weighted += price * (previous - ts)
-            period += previous - ts
-            previous = ts
-        return weighted // interval
+        return snapshot_twap([(ts, value(q, b)) for ts, q, b in self.snapshots], interval, now)
 
 
 def aggregator_rounds(aggregator: Any) -> list[tuple[int, int]]:
@@ -105,29 +85,9 @@ def aggregator_rounds(aggregator: Any) -> list[tuple[int, int]]:
 
 
 def index_twap(rounds: list[tuple[int, int]], now: int, interval: int, decimals: int = AGGREGATOR_DECIMALS) -> int:
-    """v1's ChainlinkPriceFeed.getTwapPrice; `rounds[0]` plays v1's round 0 (the walk stops there).
-    The average is truncated in the feed's decimals, then scaled to 18 decimals."""
-    scale = 10 ** (18 - decimals)
-    idx = len(rounds) - 1
-    latest_ts, latest_price = rounds[idx]
-    base_ts = now - interval
-    if latest_ts < base_ts or idx == 0:
-        return latest_price * scale
-    previous = latest_ts
-    cumulative_time = now - previous
-    weighted = latest_price * cumulative_time
-    while True:
-        if idx == 0:
-            return weighted // cumulative_time * scale
-        idx -= 1
-        ts, price = rounds[idx]
-        if ts <= base_ts:
-            weighted += price * (previous - base_ts)
-            break
-        weighted += price * (previous - ts)
-        cumulative_time += previous - ts
-        previous = ts
-    return weighted // interval * scale
+    """v1's ChainlinkPriceFeed.getTwapPrice (the model's `IndexFeed.twap`); `rounds[0]` plays v1's round 0 (the walk
+    stops there). The average is truncated in the feed's decimals, then scaled to 18 decimals."""
+    return IndexFeed(decimals=decimals, rounds=list(rounds)).twap(interval, now)
 
 
 @dataclass(frozen=True)

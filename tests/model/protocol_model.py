@@ -256,6 +256,48 @@ def output_price_with_reserves(direction: Dir, base_amount: int, quote_reserve: 
     return quote_sold
 
 
+def snapshot_twap(points: list[tuple[int, int]], interval: int, now: int) -> int:
+    """Perp v1's reserve-snapshot walk (`calcTwap`): `points` are (timestamp, value) in chain order, one per block
+    that traded (the value after the block's last trade), the first the pool's initial state. A value holds from its
+    timestamp to the next one's, the newest until `now`; the walk goes back `interval` seconds. Over a history
+    shorter than the interval it averages what there is (v1 divides by zero when every point is at `now`; then the
+    latest value)."""
+    index = len(points) - 1
+    current_timestamp, current_value = points[index]
+    if interval == 0:
+        return current_value
+    base_timestamp = now - interval
+    if len(points) == 1 or current_timestamp <= base_timestamp:
+        return current_value
+    previous_timestamp = current_timestamp
+    period = now - previous_timestamp
+    weighted = current_value * period
+    while True:
+        if index == 0:
+            return weighted // period if period else current_value
+        index -= 1
+        timestamp, value = points[index]
+        if timestamp <= base_timestamp:
+            weighted += value * (previous_timestamp - base_timestamp)
+            break
+        time_fraction = previous_timestamp - timestamp
+        weighted += value * time_fraction
+        period += time_fraction
+        previous_timestamp = timestamp
+    return weighted // interval
+
+
+def curve_change_cost(net_size: int, quote_before: int, base_before: int, quote_after: int, base_after: int) -> int:
+    """What closing the traders' net position would exchange on the new curve minus the old one, from the traders'
+    side (> 0: the pool owes the net position more), each with the pool's own rounding."""
+    if net_size == 0:
+        return 0
+    closing = _closing_dir_of_base(net_size)
+    before = output_price_with_reserves(closing, abs(net_size), quote_before, base_before)
+    after = output_price_with_reserves(closing, abs(net_size), quote_after, base_after)
+    return after - before if net_size > 0 else before - after
+
+
 @dataclass
 class Pool:
     quote_reserve: int
@@ -318,33 +360,7 @@ class Pool:
         return self._snapshot_twap(value, interval, now)
 
     def _snapshot_twap(self, value: Callable[[Snapshot], int], interval: int, now: int) -> int:
-        index = len(self.snapshots) - 1
-        current = self.snapshots[index]
-        current_value = value(current)
-        if interval == 0:
-            return current_value
-        base_timestamp = now - interval
-        if len(self.snapshots) == 1 or current.timestamp <= base_timestamp:
-            return current_value
-        previous_timestamp = current.timestamp
-        period = now - previous_timestamp
-        weighted = current_value * period
-        while True:
-            if index == 0:
-                # history shorter than the interval: average over what there is (v1 divides by zero when
-                # every snapshot is at `now`; the model then returns the latest value)
-                return weighted // period if period else current_value
-            index -= 1
-            snapshot = self.snapshots[index]
-            snapshot_value = value(snapshot)
-            if snapshot.timestamp <= base_timestamp:
-                weighted += snapshot_value * (previous_timestamp - base_timestamp)
-                break
-            time_fraction = previous_timestamp - snapshot.timestamp
-            weighted += snapshot_value * time_fraction
-            period += time_fraction
-            previous_timestamp = snapshot.timestamp
-        return weighted // interval
+        return snapshot_twap([(snapshot.timestamp, value(snapshot)) for snapshot in self.snapshots], interval, now)
 
     # ---- fluctuation limit ----
 
@@ -1515,13 +1531,7 @@ class Protocol:
         """What closing the traders' net position would exchange on the new curve minus the old one, from the
         traders' side (> 0: the pool owes the net position more), each with the pool's own rounding."""
         pool = self.market(name).pool
-        net = pool.total_position_size
-        if net == 0:
-            return 0
-        closing = _closing_dir_of_base(net)
-        before = output_price_with_reserves(closing, abs(net), pool.quote_reserve, pool.base_reserve)
-        after = output_price_with_reserves(closing, abs(net), quote_after, base_after)
-        return after - before if net > 0 else before - after
+        return curve_change_cost(pool.total_position_size, pool.quote_reserve, pool.base_reserve, quote_after, base_after)
 
     def max_curve_move(self) -> int:
         """The most one block's curve changes may move positions' value: half the maintenance margin ratio."""
