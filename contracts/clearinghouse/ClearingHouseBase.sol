@@ -555,15 +555,13 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, IClearingHouseState,
         m.longsChanged = true;
     }
 
-    /// @dev Writes a market: its state word (one SSTORE, assembly: no read-modify-write) and, when it changed,
-    ///      the longs' word. Layouts at `_loadMarket`.
+    /// @dev Writes a market: its state word (a whole word: one SSTORE, no read) and, when it changed, the longs'
+    ///      word. Layouts at `_loadMarket`.
     function _writeMarket(IAmm amm, Market memory m) internal {
         StoredMarket storage s = _markets[amm];
         uint256 state = (m.listed ? 1 : 0) | (uint256(m.lastRestrictionBlock) << 8)
             | (uint256(uint96(m.collateral)) << 40) | (uint256(uint96(m.cumShort.toInt96()) ^ CUM_BIAS) << 136);
-        assembly ("memory-safe") {
-            sstore(s.slot, state)
-        }
+        s.state = state;
         if (m.longsChanged) {
             s.longs = uint256(uint96(m.cumLong.toInt96()) ^ CUM_BIAS) | (uint256(m.longSize.toUint96()) << 96);
         }
