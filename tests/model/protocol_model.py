@@ -177,33 +177,13 @@ class IndexFeed:
         return self._to_wad(self.rounds[-1][1])
 
     def twap(self, interval: int, now: int) -> int:
+        """v1's ChainlinkPriceFeed.getTwapPrice: the rounds' walk (`snapshot_twap`) over the last `max_rounds` rounds,
+        averaged in the feed's decimals, then scaled to 18 decimals."""
         if interval == 0:
             raise ValueError("interval can't be 0")
         if not self.rounds:
             raise ModelError("InvalidOraclePrice")
-        round_id = len(self.rounds) - 1
-        latest_timestamp, latest_answer = self.rounds[round_id]
-        base_timestamp = now - interval
-        if latest_timestamp < base_timestamp or round_id == 0:
-            return self._to_wad(latest_answer)
-        previous_timestamp = latest_timestamp
-        cumulative_time = now - previous_timestamp
-        weighted_answer = latest_answer * cumulative_time
-        read = 1
-        while True:
-            if round_id == 0 or read == self.max_rounds:
-                return self._to_wad(weighted_answer // cumulative_time if cumulative_time else latest_answer)
-            round_id -= 1
-            read += 1
-            timestamp, answer = self.rounds[round_id]
-            if timestamp <= base_timestamp:
-                weighted_answer += answer * (previous_timestamp - base_timestamp)
-                break
-            time_fraction = previous_timestamp - timestamp
-            weighted_answer += answer * time_fraction
-            cumulative_time += time_fraction
-            previous_timestamp = timestamp
-        return self._to_wad(weighted_answer // interval)
+        return self._to_wad(snapshot_twap(self.rounds[-self.max_rounds:], interval, now))
 
 
 # ------------------------------------------------------------------------------------------------------------

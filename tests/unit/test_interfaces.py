@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-BUILD = Path(__file__).resolve().parents[2] / "build"
-OWNABLE = {"owner", "renounceOwnership", "transferOwnership"}
+ROOT = Path(__file__).resolve().parents[2]
+OWNABLE = {"owner()", "renounceOwnership()", "transferOwnership(address)"}
 PAIRS = [
     ("Amm", "IAmm"),
     ("ClearingHouse", "IClearingHouse"),
@@ -21,34 +21,31 @@ PAIRS = [
 ]
 
 
-def _functions(path: Path) -> dict[str, dict]:
-    return {i["name"]: i for i in json.loads(path.read_text())["abi"] if i["type"] == "function"}
+def _signatures(artifact: Path) -> dict[str, list[str]]:
+    """`name(input types)` -> output types, for every function of a compiled ABI (overloads kept apart)."""
+    abi = json.loads(artifact.read_text())["abi"]
+    return {
+        f"{item['name']}({','.join(i['type'] for i in item['inputs'])})": [o["type"] for o in item["outputs"]]
+        for item in abi
+        if item["type"] == "function"
+    }
 
 
 @pytest.mark.parametrize("contract, interface", PAIRS, ids=[c for c, _ in PAIRS])
 def test_every_external_function_is_in_the_interface(contract: str, interface: str):
-    implemented = _functions(BUILD / "contracts" / f"{contract}.json")
-    declared = _functions(BUILD / "interfaces" / f"{interface}.json")
+    implemented = _signatures(ROOT / "build" / "contracts" / f"{contract}.json")
+    declared = _signatures(ROOT / "build" / "interfaces" / f"{interface}.json")
     assert sorted(set(implemented) - set(declared) - OWNABLE) == []
-    for name, item in declared.items():
-        def types(params: list[dict]) -> list[str]:
-            return [p["type"] for p in params]
-
-        assert types(implemented[name]["inputs"]) == types(item["inputs"]), name
-        assert types(implemented[name]["outputs"]) == types(item["outputs"]), name
+    assert {sig: implemented[sig] for sig in declared} == declared
 
 
-@pytest.mark.parametrize("contract, interface", PAIRS, ids=[c for c, _ in PAIRS])
-def test_every_declared_function_is_documented(contract: str, interface: str):
-    """Each interface function carries NatSpec: the line above its declaration is a `///` comment."""
-    source = next((BUILD.parent / "interfaces").glob(f"{interface}.sol")).read_text()
-    lines = source.splitlines()
-    undocumented = []
-    for n, line in enumerate(lines):
-        stripped = line.strip()
-        if not stripped.startswith("function "):
-            continue
-        above = lines[n - 1].strip() if n else ""
-        if not above.startswith("///"):
-            undocumented.append(stripped.split("(")[0].removeprefix("function "))
+@pytest.mark.parametrize("interface", [i for _, i in PAIRS])
+def test_every_declared_function_is_documented(interface: str):
+    """The line above each function declaration of the interface's source is a `///` NatSpec comment."""
+    lines = (ROOT / "interfaces" / f"{interface}.sol").read_text().splitlines()
+    undocumented = [
+        line.strip().split("(")[0].removeprefix("function ")
+        for above, line in zip(["", *lines], lines, strict=False)
+        if line.strip().startswith("function ") and not above.strip().startswith("///")
+    ]
     assert undocumented == []
