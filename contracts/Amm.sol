@@ -8,6 +8,9 @@ import {IPriceFeed} from "../interfaces/IPriceFeed.sol";
 import {WadMath} from "./libraries/WadMath.sol";
 import {PoolMath} from "./libraries/PoolMath.sol";
 import {MarkTwap, OBSERVATION_CAPACITY} from "./libraries/MarkTwap.sol";
+import {Observation} from "./types/Observation.sol";
+import {PoolSlot, PoolSlotLibrary, Slot0} from "./types/PoolSlot.sol";
+import {TradingParams, TradingParamsLibrary} from "./types/TradingParams.sol";
 import {ChainBlock} from "./libraries/ChainBlock.sol";
 
 /// @title Virtual constant-product market
@@ -18,31 +21,7 @@ contract Amm is IAmm, Ownable {
     using WadMath for int256;
     using SafeCast for uint256;
     using SafeCast for int256;
-    using MarkTwap for MarkTwap.Observation[OBSERVATION_CAPACITY];
-
-    /// @dev Hot state, one slot: reserves, the number of the last block that moved them (truncated to 32
-    ///      bits: only compared for equality with the current one), the newest observation and the trading
-    ///      flag. Bounds (18 decimals): quote reserve < 2e13 units, base
-    ///      reserve < 7.9e10 units; `ReserveOverflow` beyond. Mark <= 2^80 - 1 wad (the observations' price
-    ///      field): `MarkOutOfRange` for a trade or curve change beyond.
-    struct Slot0 {
-        uint104 quoteReserve;
-        uint96 baseReserve;
-        uint32 lastBlock;
-        uint16 observationIndex; // ring head: newest slot in bits 0-11, bit 12 once the ring has wrapped
-        bool open;
-    }
-
-    /// @dev Trading parameters, one slot read on every trade. Ratios are stored in units of 1e-12
-    ///      (1e6 wei), caps in units of 1e-3 (1e15 wei); setters reject values that do not fit exactly.
-    struct Params {
-        uint40 tradeLimitRatio;
-        uint40 fluctuationLimitRatio;
-        uint40 tollRatio;
-        uint40 spreadRatio;
-        uint48 maxHoldingBaseAsset;
-        uint48 openInterestNotionalCap;
-    }
+    using MarkTwap for Observation[OBSERVATION_CAPACITY];
 
     /// @dev Funding schedule and the last rate.
     struct Funding {
@@ -78,11 +57,13 @@ contract Amm is IAmm, Ownable {
     /// @inheritdoc IAmm
     bytes32 public immutable override priceFeedKey;
 
-    uint256 private constant RATIO_UNIT = 1e6;
-    uint256 private constant CAP_UNIT = 1e15;
+    uint256 private constant RATIO_UNIT = TradingParamsLibrary.RATIO_UNIT;
+    uint256 private constant CAP_UNIT = TradingParamsLibrary.CAP_UNIT;
 
-    Slot0 private _slot0;
-    Params private _params;
+    /// @dev Bounds (18 decimals): quote reserve < 2e13 units, base reserve < 7.9e10 units (`ReserveOverflow`
+    ///      beyond); mark <= 2^80 - 1 wad (the observations' price field: `MarkOutOfRange` beyond).
+    PoolSlot private _slot0;
+    TradingParams private _params;
     Funding private _funding;
     /// @dev totalPositionSize = baseAtZeroPosition − baseReserve: swaps move the base reserve by exactly
     ///      the base the traders receive or give, so the net position needs no storage write per trade.
@@ -101,7 +82,7 @@ contract Amm is IAmm, Ownable {
     uint256 private _settlementPrice;
     /// @inheritdoc IAmm
     uint256 public override initialQuoteAssetReserve;
-    MarkTwap.Observation[OBSERVATION_CAPACITY] private _observations;
+    Observation[OBSERVATION_CAPACITY] private _observations;
     uint256 private _grownTo;
     /// @dev Where the current funding window starts: the last settlement, or the opening (see `setOpen`).
     MarkCheckpoint private _fundingWindow;
@@ -134,10 +115,9 @@ contract Amm is IAmm, Ownable {
         clearingHouse = clearingHouse_;
         priceFeed = feed;
         priceFeedKey = key;
-        Params memory p;
-        _setRatios(p, config.tradeLimitRatio, config.fluctuationLimitRatio, config.tollRatio, config.spreadRatio);
-        _setCaps(p, config.maxHoldingBaseAsset, config.openInterestNotionalCap);
-        _params = p;
+        TradingParams p;
+        p = _setRatios(p, config.tradeLimitRatio, config.fluctuationLimitRatio, config.tollRatio, config.spreadRatio);
+        _params = _setCaps(p, config.maxHoldingBaseAsset, config.openInterestNotionalCap);
         _funding.fundingPeriod = config.fundingPeriod.toUint32();
         _setMaxFundingRate(config.maxFundingRate);
         _settlementWindow = uint32(DEFAULT_SETTLEMENT_WINDOW);
@@ -147,7 +127,7 @@ contract Amm is IAmm, Ownable {
             lastBlock: _blockNumber(),
             observationIndex: 0,
             open: false
-        });
+        }).pack();
         _baseAtZeroPosition = config.baseAssetReserve;
         initialQuoteAssetReserve = _quoteAtZeroPosition(config.quoteAssetReserve, config.baseAssetReserve, 0);
         _observations.initialize(
@@ -183,7 +163,7 @@ contract Amm is IAmm, Ownable {
         private
         returns (SwapResult memory result)
     {
-        Slot0 memory s0 = _slot0;
+        Slot0 memory s0 = _slot0.unpack();
         if (!s0.open) revert MarketClosed();
         (uint256 tradeLimit, uint256 fluctuationLimit) = _loadParams(result);
         if (quoteAmount == 0) {
@@ -215,7 +195,7 @@ contract Amm is IAmm, Ownable {
         onlyClearingHouse
         returns (SwapResult memory result)
     {
-        Slot0 memory s0 = _slot0;
+        Slot0 memory s0 = _slot0.unpack();
         if (!s0.open) revert MarketClosed();
         (uint256 tradeLimit, uint256 fluctuationLimit) = _loadParams(result);
         if (baseAmount == 0) {
@@ -249,7 +229,7 @@ contract Amm is IAmm, Ownable {
         onlyClearingHouse
         returns (int256 premiumFraction, int256 totalPositionSize_)
     {
-        Slot0 memory s0 = _slot0;
+        Slot0 memory s0 = _slot0.unpack();
         if (!s0.open) revert MarketClosed();
         Funding memory f = _funding;
         uint256 nowTs = block.timestamp;
@@ -284,7 +264,7 @@ contract Amm is IAmm, Ownable {
         returns (uint256 quoteAtBlockStart, uint256 baseAtBlockStart)
     {
         if (isShutdown) revert MarketClosed();
-        Slot0 memory s0 = _slot0;
+        Slot0 memory s0 = _slot0.unpack();
         if (quoteReserve == 0 || baseReserve == 0) revert ZeroReserve();
         uint256 pool = _packReserves(s0.quoteReserve, s0.baseReserve);
         uint256 blockStart = pool;
@@ -300,7 +280,7 @@ contract Amm is IAmm, Ownable {
         _recordObservation(s0);
         s0.quoteReserve = _toReserve(quoteReserve);
         s0.baseReserve = _toBaseReserve(baseReserve);
-        _slot0 = s0;
+        _slot0 = s0.pack();
         _baseAtZeroPosition = (baseReserve.toInt() + size).toUint256();
         initialQuoteAssetReserve = _quoteAtZeroPosition(quoteReserve, baseReserve, size);
         _tstore(T_CHANGE_LEFT, _packReserves(s0.quoteReserve, s0.baseReserve));
@@ -313,7 +293,7 @@ contract Amm is IAmm, Ownable {
     function shutdown() external override {
         if (msg.sender != owner() && msg.sender != clearingHouse) revert OwnableUnauthorizedAccount(msg.sender);
         if (isShutdown) revert MarketClosed();
-        Slot0 memory s0 = _slot0;
+        Slot0 memory s0 = _slot0.unpack();
         int256 size = _totalPositionSize(s0.baseReserve);
         uint256 price;
         if (size.abs() > IGNORABLE_SIZE_FOR_SHUTDOWN) {
@@ -324,7 +304,7 @@ contract Amm is IAmm, Ownable {
         _settlementPrice = price;
         isShutdown = true;
         _settlementWindowEnd = (uint256(_blockTimestamp()) + _settlementWindow).toUint32();
-        _slot0.open = false;
+        _slot0 = _slot0.withOpen(false);
         emit Shutdown(price);
     }
 
@@ -333,15 +313,16 @@ contract Amm is IAmm, Ownable {
     /// @inheritdoc IAmm
     function setOpen(bool open_) external override onlyOwner {
         if (isShutdown) revert MarketClosed();
-        if (_slot0.open == open_) return;
-        _slot0.open = open_;
+        PoolSlot slot0 = _slot0;
+        if (slot0.open() == open_) return;
+        _slot0 = slot0.withOpen(open_);
         if (open_) {
             uint256 period = _funding.fundingPeriod;
             uint256 next = (block.timestamp + period) / 1 hours * 1 hours;
             _funding.nextFundingTime = next.toUint32();
             // the first window is v1's for an on-time settlement, [next - period, next] (next - period <= now),
             // from the first observation on when the market is younger
-            Slot0 memory s0 = _slot0;
+            Slot0 memory s0 = _slot0.unpack();
             (uint144 cumulative, uint32 at) = _observations.cumulativeAt(
                 s0.observationIndex, PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve), next - period
             );
@@ -356,16 +337,12 @@ contract Amm is IAmm, Ownable {
         override
         onlyOwner
     {
-        Params memory p = _params;
-        _setRatios(p, tradeLimitRatio_, fluctuationLimitRatio_, tollRatio_, spreadRatio_);
-        _params = p;
+        _params = _setRatios(_params, tradeLimitRatio_, fluctuationLimitRatio_, tollRatio_, spreadRatio_);
     }
 
     /// @inheritdoc IAmm
     function setCap(uint256 maxHoldingBaseAsset_, uint256 openInterestNotionalCap_) external override onlyOwner {
-        Params memory p = _params;
-        _setCaps(p, maxHoldingBaseAsset_, openInterestNotionalCap_);
-        _params = p;
+        _params = _setCaps(_params, maxHoldingBaseAsset_, openInterestNotionalCap_);
     }
 
     /// @inheritdoc IAmm
@@ -396,25 +373,25 @@ contract Amm is IAmm, Ownable {
 
     /// @inheritdoc IAmm
     function getInputPrice(Dir dir, uint256 quoteAmount) external view override returns (uint256) {
-        Slot0 memory s0 = _slot0;
+        Slot0 memory s0 = _slot0.unpack();
         return PoolMath.getInputPrice(dir == Dir.ADD_TO_AMM, quoteAmount, s0.quoteReserve, s0.baseReserve);
     }
 
     /// @inheritdoc IAmm
     function getOutputPrice(Dir dir, uint256 baseAmount) external view override returns (uint256) {
-        Slot0 memory s0 = _slot0;
+        Slot0 memory s0 = _slot0.unpack();
         return PoolMath.getOutputPrice(dir == Dir.ADD_TO_AMM, baseAmount, s0.quoteReserve, s0.baseReserve);
     }
 
     /// @inheritdoc IAmm
     function getSpotPrice() public view override returns (uint256) {
-        Slot0 memory s0 = _slot0;
+        Slot0 memory s0 = _slot0.unpack();
         return PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
     }
 
     /// @inheritdoc IAmm
     function getTwapPrice(uint256 interval) public view override returns (uint256) {
-        Slot0 memory s0 = _slot0;
+        Slot0 memory s0 = _slot0.unpack();
         return _observations.twap(
             s0.observationIndex, _blockTimestamp(), PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve), interval
         );
@@ -442,13 +419,13 @@ contract Amm is IAmm, Ownable {
 
     /// @inheritdoc IAmm
     function getReserve() external view override returns (uint256, uint256) {
-        Slot0 memory s0 = _slot0;
+        Slot0 memory s0 = _slot0.unpack();
         return (s0.quoteReserve, s0.baseReserve);
     }
 
     /// @inheritdoc IAmm
     function getTradingState() external view override returns (SwapResult memory result) {
-        Slot0 memory s0 = _slot0;
+        Slot0 memory s0 = _slot0.unpack();
         if (!s0.open) revert MarketClosed();
         _loadParams(result);
         (result.quoteReserve, result.baseReserve) = (s0.quoteReserve, s0.baseReserve);
@@ -456,9 +433,9 @@ contract Amm is IAmm, Ownable {
 
     /// @inheritdoc IAmm
     function isOverFluctuationLimit(Dir dir, uint256 baseAmount) external view override returns (bool) {
-        uint256 limitRatio = uint256(_params.fluctuationLimitRatio) * RATIO_UNIT;
+        uint256 limitRatio = _params.fluctuationLimitRatio();
         if (limitRatio == 0) return false;
-        Slot0 memory s0 = _slot0;
+        Slot0 memory s0 = _slot0.unpack();
         uint256 refPrice = _referencePrice(s0);
         bool baseAdded = dir == Dir.ADD_TO_AMM;
         uint256 quoteAmount = PoolMath.getOutputPrice(baseAdded, baseAmount, s0.quoteReserve, s0.baseReserve);
@@ -478,20 +455,18 @@ contract Amm is IAmm, Ownable {
 
     /// @inheritdoc IAmm
     function calcFee(uint256 quoteAmount) external view override returns (uint256, uint256) {
-        Params memory p = _params;
-        return (
-            quoteAmount.mulWad(uint256(p.tollRatio) * RATIO_UNIT), quoteAmount.mulWad(uint256(p.spreadRatio) * RATIO_UNIT)
-        );
+        TradingParams p = _params;
+        return (quoteAmount.mulWad(p.tollRatio()), quoteAmount.mulWad(p.spreadRatio()));
     }
 
     /// @inheritdoc IAmm
     function totalPositionSize() external view override returns (int256) {
-        return _totalPositionSize(_slot0.baseReserve);
+        return _totalPositionSize(_slot0.baseReserve());
     }
 
     /// @inheritdoc IAmm
     function getBaseAssetDelta() external view override returns (int256) {
-        return _totalPositionSize(_slot0.baseReserve);
+        return _totalPositionSize(_slot0.baseReserve());
     }
 
     /// @inheritdoc IAmm
@@ -510,39 +485,39 @@ contract Amm is IAmm, Ownable {
     }
 
     function quoteAssetReserve() external view override returns (uint256) {
-        return _slot0.quoteReserve;
+        return _slot0.quoteReserve();
     }
 
     function baseAssetReserve() external view override returns (uint256) {
-        return _slot0.baseReserve;
+        return _slot0.baseReserve();
     }
 
     function open() external view override returns (bool) {
-        return _slot0.open;
+        return _slot0.open();
     }
 
     function tradeLimitRatio() external view override returns (uint256) {
-        return uint256(_params.tradeLimitRatio) * RATIO_UNIT;
+        return _params.tradeLimitRatio();
     }
 
     function fluctuationLimitRatio() external view override returns (uint256) {
-        return uint256(_params.fluctuationLimitRatio) * RATIO_UNIT;
+        return _params.fluctuationLimitRatio();
     }
 
     function tollRatio() external view override returns (uint256) {
-        return uint256(_params.tollRatio) * RATIO_UNIT;
+        return _params.tollRatio();
     }
 
     function spreadRatio() external view override returns (uint256) {
-        return uint256(_params.spreadRatio) * RATIO_UNIT;
+        return _params.spreadRatio();
     }
 
     function maxHoldingBaseAsset() external view override returns (uint256) {
-        return uint256(_params.maxHoldingBaseAsset) * CAP_UNIT;
+        return _params.maxHoldingBaseAsset();
     }
 
     function openInterestNotionalCap() external view override returns (uint256) {
-        return uint256(_params.openInterestNotionalCap) * CAP_UNIT;
+        return _params.openInterestNotionalCap();
     }
 
     function fundingPeriod() external view override returns (uint256) {
@@ -596,13 +571,8 @@ contract Amm is IAmm, Ownable {
         }
         if (newBlock) _writeObservation(s0, priceBefore, blockNumber);
         if (quoteAfter > type(uint104).max || baseAfter > type(uint96).max) revert ReserveOverflow();
-        // one word, laid out as `Slot0` (quote bits 0-103, base 104-199, lastBlock 200-231, observation
-        // head 232-247, open 248-255); the swap only runs on an open market
-        uint256 word = quoteAfter | (baseAfter << 104) | (uint256(s0.lastBlock) << 200)
-            | (uint256(s0.observationIndex) << 232) | (uint256(1) << 248);
-        assembly ("memory-safe") {
-            sstore(_slot0.slot, word)
-        }
+        // checked just above; the swap only runs on an open market
+        _slot0 = PoolSlotLibrary.pack(uint104(quoteAfter), uint96(baseAfter), s0.lastBlock, s0.observationIndex, true);
         (result.quoteReserve, result.baseReserve) = (quoteAfter, baseAfter);
     }
 
@@ -641,22 +611,13 @@ contract Amm is IAmm, Ownable {
         return PoolMath.spotPrice(s0.quoteReserve, s0.baseReserve);
     }
 
-    /// @dev Reads the packed `Params` word once: fills the fee ratios and caps of `result` and returns the
-    ///      trade and fluctuation limit ratios, all scaled to wad. Layout as `Params`: four 40-bit ratios
-    ///      (bits 0-159), then two 48-bit caps. uint40 × 1e6 < 2^60 and uint48 × 1e15 < 2^98: no overflow.
+    /// @dev Reads the trading parameters' word once: fills the fee ratios and caps of `result` and returns the
+    ///      trade and fluctuation limit ratios, all in wad.
     function _loadParams(SwapResult memory result) private view returns (uint256 tradeLimit, uint256 fluctuationLimit) {
-        uint256 word;
-        assembly ("memory-safe") {
-            word := sload(_params.slot)
-        }
-        unchecked {
-            tradeLimit = (word & type(uint40).max) * RATIO_UNIT;
-            fluctuationLimit = ((word >> 40) & type(uint40).max) * RATIO_UNIT;
-            result.tollRatio = ((word >> 80) & type(uint40).max) * RATIO_UNIT;
-            result.spreadRatio = ((word >> 120) & type(uint40).max) * RATIO_UNIT;
-            result.maxHoldingBaseAsset = ((word >> 160) & type(uint48).max) * CAP_UNIT;
-            result.openInterestNotionalCap = (word >> 208) * CAP_UNIT;
-        }
+        TradingParams p = _params;
+        (tradeLimit, fluctuationLimit) = (p.tradeLimitRatio(), p.fluctuationLimitRatio());
+        (result.tollRatio, result.spreadRatio) = (p.tollRatio(), p.spreadRatio());
+        (result.maxHoldingBaseAsset, result.openInterestNotionalCap) = (p.maxHoldingBaseAsset(), p.openInterestNotionalCap());
     }
 
     function _totalPositionSize(uint256 baseReserve) private view returns (int256) {
@@ -678,21 +639,20 @@ contract Amm is IAmm, Ownable {
         return k.divWad((base.toInt() + netSize).toUint256());
     }
 
-    function _setRatios(Params memory p, uint256 tradeLimit, uint256 fluctuation, uint256 toll, uint256 spread)
+    function _setRatios(TradingParams p, uint256 tradeLimit, uint256 fluctuation, uint256 toll, uint256 spread)
         private
+        returns (TradingParams)
     {
         if (tradeLimit == 0) revert ZeroTradeLimit();
-        p.tradeLimitRatio = _toRatio(tradeLimit);
-        p.fluctuationLimitRatio = _toRatio(fluctuation);
-        p.tollRatio = _toRatio(toll);
-        p.spreadRatio = _toRatio(spread);
+        p = p.withRatios(_toRatio(tradeLimit), _toRatio(fluctuation), _toRatio(toll), _toRatio(spread));
         emit ParametersChanged(tradeLimit, fluctuation, toll, spread);
+        return p;
     }
 
-    function _setCaps(Params memory p, uint256 maxHolding, uint256 oiCap) private {
-        p.maxHoldingBaseAsset = _toCap(maxHolding);
-        p.openInterestNotionalCap = _toCap(oiCap);
+    function _setCaps(TradingParams p, uint256 maxHolding, uint256 oiCap) private returns (TradingParams) {
+        p = p.withCaps(_toCap(maxHolding), _toCap(oiCap));
         emit CapChanged(maxHolding, oiCap);
+        return p;
     }
 
     function _toRatio(uint256 ratio) private pure returns (uint40) {
@@ -722,9 +682,10 @@ contract Amm is IAmm, Ownable {
         return uint96(x);
     }
 
-    function _toPrice(uint256 price) private pure returns (uint256) {
+    /// @dev A mark as an observation records it (80 bits).
+    function _toPrice(uint256 price) private pure returns (uint80) {
         if (price > MAX_MARK) revert MarkOutOfRange(price, MAX_MARK);
-        return price;
+        return uint80(price);
     }
 
     /// @dev Both reserves in one word (quote in bits 0-103, base above): never zero for a live pool.

@@ -10,6 +10,8 @@ import {WadMath} from "./libraries/WadMath.sol";
 import {MarginMath} from "./libraries/MarginMath.sol";
 import {MarginRatio} from "./libraries/MarginRatio.sol";
 import {ClearingHouseBase} from "./clearinghouse/ClearingHouseBase.sol";
+import {MarketState} from "./types/MarketWords.sol";
+import {StoredPosition, PositionSlots, PositionHead} from "./types/PositionSlots.sol";
 
 /// @title ClearingHouse
 /// @notice Positions, margin, fees, funding, liquidation and settlement over virtual AMMs, with
@@ -59,8 +61,8 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         if (uint256(1e18).divWad(leverage) < imr) {
             revert LeverageTooHigh(leverage, uint256(1e18).divWad(imr));
         }
-        StoredPosition storage stored = _positions[amm][msg.sender];
-        StoredPosition memory old = stored;
+        PositionSlots storage stored = _positions[amm][msg.sender];
+        StoredPosition memory old = stored.load();
         // the longs' word only when the position is or may become long: a short's trade reads one market word
         Market memory market = _listedMarket(amm, old.size > 0 || side == Side.BUY);
         _requireNotRestricted(market, old);
@@ -89,7 +91,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         IAmm.SwapResult memory swap,
         bool checkMaintenance,
         uint256 mmr,
-        StoredPosition storage stored
+        PositionSlots storage stored
     ) private {
         if (checkMaintenance && r.size != 0) _requireMaintenance(amm, market, r, mmr);
         if (r.badDebt != 0) revert BadDebt(r.badDebt);
@@ -101,7 +103,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     /// @inheritdoc IClearingHouse
     function closePosition(IAmm amm, uint256 quoteAssetAmountLimit) external override {
         Params memory p = _paramsWhenNotPaused();
-        StoredPosition memory old = _positions[amm][msg.sender];
+        StoredPosition memory old = _positions[amm][msg.sender].load();
         Market memory market = _listedMarket(amm, old.size > 0);
         _requireNotRestricted(market, old);
         if (old.size == 0) revert NoPosition();
@@ -128,14 +130,14 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     ///      Not after a shutdown: settlement values positions at the frozen price, margin moves no more.
     function addMargin(IAmm amm, uint256 amount) external override {
         _requireTokenAmount(amount);
-        uint256 state = _listedState(amm);
+        MarketState state = _listedState(amm);
         if (amm.isShutdown()) revert MarketClosed();
-        StoredPosition storage pos = _positions[amm][msg.sender];
-        if (pos.size == 0) revert NoPosition();
-        pos.margin = (uint256(pos.margin) + amount).toUint96();
-        // only the collateral changes: the state word alone (see `_loadMarket`)
-        int256 collateral = int256(int96(uint96(state >> 40))) + amount.toInt();
-        _markets[amm].state = (state & ~(uint256(type(uint96).max) << 40)) | (uint256(uint96(collateral.toInt96())) << 40);
+        PositionSlots storage pos = _positions[amm][msg.sender];
+        PositionHead head = pos.head;
+        if (head.size() == 0) revert NoPosition();
+        pos.head = head.withMargin((uint256(head.margin()) + amount).toUint96());
+        // only the collateral changes: the state word alone (the longs' word is not read)
+        _markets[amm].state = state.withCollateral((int256(state.collateral()) + amount.toInt()).toInt96());
         _vaultSettle(msg.sender, amount, 0, 0);
         emit MarginChanged(msg.sender, address(amm), amount.toInt(), 0);
     }
@@ -144,7 +146,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     function removeMargin(IAmm amm, uint256 amount) external override {
         Params memory p = _paramsWhenNotPaused();
         _requireTokenAmount(amount);
-        StoredPosition memory pos = _positions[amm][msg.sender];
+        StoredPosition memory pos = _positions[amm][msg.sender].load();
         Market memory market = _listedMarket(amm, pos.size > 0);
         if (amm.isShutdown()) revert MarketClosed();
         if (pos.size == 0) revert NoPosition();
@@ -158,9 +160,9 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         int256 free = MarginRatio.freeCollateral(amm, pos.size, pos.openNotional, remain, p.initMarginRatio, q, b);
         if (free < 0) revert NotEnoughFreeCollateral(free);
         // only the margin and the funding snapshot change (not the restriction block): two field writes
-        StoredPosition storage stored = _positions[amm][msg.sender];
-        stored.margin = pos.margin;
-        stored.lastUpdatedCumulativePremiumFraction = pos.lastUpdatedCumulativePremiumFraction;
+        PositionSlots storage stored = _positions[amm][msg.sender];
+        stored.head = stored.head.withMargin(pos.margin);
+        stored.tail = stored.tail.withCumulative(pos.lastUpdatedCumulativePremiumFraction);
         market.collateral = (int256(market.collateral) - amount.toInt()).toInt96();
         if (market.collateral < 0) _requirePrepaid(amm, market);
         _writeMarket(amm, market);
@@ -255,40 +257,40 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
     /// @inheritdoc IClearingHouse
     function pause() external override {
         if (msg.sender != owner() && msg.sender != guardian) revert OwnableUnauthorizedAccount(msg.sender);
-        _params.paused = true;
+        _params = _params.withPaused(true);
         emit Paused(msg.sender);
     }
 
     /// @inheritdoc IClearingHouse
     function unpause() external override onlyOwner {
-        _params.paused = false;
+        _params = _params.withPaused(false);
         emit Unpaused(msg.sender);
     }
 
     /// @inheritdoc IClearingHouse
     function paused() external view override returns (bool) {
-        return _params.paused;
+        return _params.paused();
     }
     // ======================================================================================= views
 
     /// @inheritdoc IClearingHouse
     function initMarginRatio() external view override returns (uint256) {
-        return uint256(_params.initMarginRatio) * PARAM_UNIT;
+        return _params.initMarginRatio();
     }
 
     /// @inheritdoc IClearingHouse
     function maintenanceMarginRatio() external view override returns (uint256) {
-        return uint256(_params.maintenanceMarginRatio) * PARAM_UNIT;
+        return _params.maintenanceMarginRatio();
     }
 
     /// @inheritdoc IClearingHouse
     function liquidationFeeRatio() external view override returns (uint256) {
-        return uint256(_params.liquidationFeeRatio) * PARAM_UNIT;
+        return _params.liquidationFeeRatio();
     }
 
     /// @inheritdoc IClearingHouse
     function partialLiquidationRatio() external view override returns (uint256) {
-        return uint256(_params.partialLiquidationRatio) * PARAM_UNIT;
+        return _params.partialLiquidationRatio();
     }
 
     /// @inheritdoc IClearingHouse
@@ -304,7 +306,7 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
 
     /// @inheritdoc IClearingHouse
     function getPosition(IAmm amm, address trader) external view override returns (Position memory) {
-        StoredPosition memory s = _positions[amm][trader];
+        StoredPosition memory s = _positions[amm][trader].load();
         return Position(s.size, s.margin, s.openNotional, s.lastUpdatedCumulativePremiumFraction);
     }
 
@@ -315,23 +317,23 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         override
         returns (uint256 positionNotional, int256 unrealizedPnl)
     {
-        StoredPosition memory pos = _positions[amm][trader];
+        StoredPosition memory pos = _positions[amm][trader].load();
         return MarginMath.notionalAndPnl(amm, pos.size, pos.openNotional, uint8(option));
     }
 
     /// @inheritdoc IClearingHouse
     function getMarginRatio(IAmm amm, address trader) external view override returns (int256) {
-        StoredPosition memory pos = _positions[amm][trader];
+        StoredPosition memory pos = _positions[amm][trader].load();
         if (pos.size == 0) revert NoPosition();
         return MarginMath.liquidationMarginRatio(amm, pos.size, pos.openNotional, _equity(_loadMarket(amm), pos));
     }
 
     /// @inheritdoc IClearingHouse
     function getFreeCollateral(IAmm amm, address trader) external view override returns (int256) {
-        StoredPosition memory pos = _positions[amm][trader];
+        StoredPosition memory pos = _positions[amm][trader].load();
         if (pos.size == 0) return 0;
         return MarginMath.freeCollateral(
-            amm, pos.size, pos.openNotional, _equity(_loadMarket(amm), pos), uint256(_params.initMarginRatio) * PARAM_UNIT
+            amm, pos.size, pos.openNotional, _equity(_loadMarket(amm), pos), _params.initMarginRatio()
         );
     }
 

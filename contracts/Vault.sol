@@ -7,11 +7,12 @@ import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IER
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IVault} from "../interfaces/IVault.sol";
+import {VaultHead, VaultHeadLibrary} from "./types/VaultHead.sol";
 
 /// @title Collateral vault
 /// @notice A ledger of wad balances over one ERC-20. Deposits credit what actually arrived (so a
 ///         fee-on-transfer token cannot inflate a balance); withdrawals pay token units rounded down.
-/// @dev The InsuranceFund's balance is its ledger entry plus `_fundIncome`, the income `settle` credits
+/// @dev The InsuranceFund's balance is its ledger entry plus the head word's fund income, the income `settle` credits
 ///      when the fee recipient is zero (the ClearingHouse's trades, margin changes, liquidations and funding);
 ///      the income is folded into the entry before the fund is debited (`debitUpTo`, `withdrawFor`), and
 ///      whenever it would overflow its 96 bits; `settle` folds it in when a debit of the fund needs it.
@@ -22,18 +23,16 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
     IERC20 public immutable override token;
     /// @inheritdoc IVault
     uint256 public immutable override scale;
-    /// @notice The ClearingHouse, set once after deployment.
-    address public clearingHouse;
-    /// @dev The InsuranceFund's income not yet folded into its ledger entry (wad). Declared next to
-    ///      `clearingHouse`: one slot, read by the caller check of every ClearingHouse call anyway.
-    uint96 private _fundIncome;
+    /// @dev The ClearingHouse (set once after deployment) and the InsuranceFund's income not yet folded into
+    ///      its ledger entry: one word (`VaultHead`), read by the caller check of every ClearingHouse call anyway.
+    VaultHead private _head;
     /// @notice The InsuranceFund contract may pay out of its own account with `withdrawFor`.
     address public override insuranceFund;
 
     mapping(address account => uint256 wad) private _balances;
 
     modifier onlyClearingHouse() {
-        if (msg.sender != clearingHouse) revert OnlyClearingHouse(msg.sender);
+        if (msg.sender != _head.clearingHouse()) revert OnlyClearingHouse(msg.sender);
         _;
     }
 
@@ -47,9 +46,10 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
 
     /// @inheritdoc IVault
     function initialize(address clearingHouse_, address insuranceFund_) external override onlyOwner {
-        if (clearingHouse != address(0)) revert ClearingHouseAlreadySet();
+        VaultHead head = _head;
+        if (head.clearingHouse() != address(0)) revert ClearingHouseAlreadySet();
         if (clearingHouse_ == address(0) || insuranceFund_ == address(0)) revert ZeroAddress();
-        clearingHouse = clearingHouse_;
+        _head = VaultHeadLibrary.pack(clearingHouse_, head.fundIncomeWad());
         insuranceFund = insuranceFund_;
     }
 
@@ -74,27 +74,22 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
     // ============================================================================ ClearingHouse only
 
     /// @inheritdoc IVault
-    /// @dev Reads (and, for the fund's income, writes) the slot of `clearingHouse` and `_fundIncome` as one
-    ///      word: the address in bits 0-159, the income in bits 160-255. A trade touches one ledger slot.
+    /// @dev Reads (and, for the fund's income, writes) the head word: a trade touches one ledger slot.
     function settle(address account, uint256 debitWad, uint256 creditWad, address feeRecipient, uint256 feeWad)
         external
         override
     {
-        uint256 word;
-        assembly ("memory-safe") {
-            word := sload(clearingHouse.slot)
-        }
-        if (msg.sender != address(uint160(word))) revert OnlyClearingHouse(msg.sender);
+        VaultHead head = _head;
+        if (msg.sender != head.clearingHouse()) revert OnlyClearingHouse(msg.sender);
         if (account != address(0) || debitWad != 0 || creditWad != 0) {
             uint256 balance = _balances[account] + creditWad;
             if (balance < debitWad) {
                 // the fund's pending income is part of its balance: fold it in (a path no trade takes)
-                if (account != insuranceFund || (word >> 160) == 0) revert InsufficientBalance(account, balance, debitWad);
-                balance += word >> 160;
-                word = uint256(uint160(word));
-                assembly ("memory-safe") {
-                    sstore(clearingHouse.slot, word)
-                }
+                uint256 pending = head.fundIncomeWad();
+                if (account != insuranceFund || pending == 0) revert InsufficientBalance(account, balance, debitWad);
+                balance += pending;
+                head = head.withFundIncome(0);
+                _head = head;
                 if (balance < debitWad) revert InsufficientBalance(account, balance, debitWad);
             }
             unchecked {
@@ -106,15 +101,12 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
             _balances[feeRecipient] += feeWad;
             return;
         }
-        uint256 income = (word >> 160) + feeWad;
+        uint256 income = head.fundIncomeWad() + feeWad;
         if (income > type(uint96).max) {
             _balances[insuranceFund] += income;
             income = 0;
         }
-        word = uint256(uint160(word)) | (income << 160); // income <= type(uint96).max here
-        assembly ("memory-safe") {
-            sstore(clearingHouse.slot, word)
-        }
+        _head = head.withFundIncome(income); // income < 2^96 here
     }
 
     /// @inheritdoc IVault
@@ -125,14 +117,15 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
     /// @inheritdoc IVault
     function debitUpTo(address account, uint256 amountWad) external override onlyClearingHouse returns (uint256 debited) {
         // the fund pays out of its pending income first (a warm slot), then out of its ledger entry
-        uint256 income = account == insuranceFund ? _fundIncome : 0;
+        VaultHead head = _head;
+        uint256 income = account == insuranceFund ? head.fundIncomeWad() : 0;
         if (income >= amountWad) {
             unchecked {
-                if (amountWad != 0) _fundIncome = uint96(income - amountWad); // <= income < 2^96
+                if (amountWad != 0) _head = head.withFundIncome(income - amountWad); // <= income < 2^96
             }
             return amountWad;
         }
-        if (income != 0) _fundIncome = 0;
+        if (income != 0) _head = head.withFundIncome(0);
         uint256 balance = _balances[account] + income;
         debited = balance < amountWad ? balance : amountWad;
         unchecked {
@@ -150,6 +143,11 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
     // ======================================================================================= views
 
     /// @inheritdoc IVault
+    function clearingHouse() external view override returns (address) {
+        return _head.clearingHouse();
+    }
+
+    /// @inheritdoc IVault
     function balanceOf(address account) external view override returns (uint256) {
         return _balanceOf(account) / scale;
     }
@@ -163,14 +161,15 @@ contract Vault is IVault, Ownable, ReentrancyGuardTransient {
 
     function _balanceOf(address account) private view returns (uint256) {
         uint256 balance = _balances[account];
-        return account == insuranceFund && account != address(0) ? balance + _fundIncome : balance;
+        return account == insuranceFund && account != address(0) ? balance + _head.fundIncomeWad() : balance;
     }
 
     /// @dev Moves the fund's pending income into its ledger entry (before the fund is debited).
     function _foldFundIncome() private {
-        uint256 income = _fundIncome;
+        VaultHead head = _head;
+        uint256 income = head.fundIncomeWad();
         if (income != 0) {
-            _fundIncome = 0;
+            _head = head.withFundIncome(0);
             _balances[insuranceFund] += income;
         }
     }

@@ -14,6 +14,9 @@ import {MarginMath} from "../libraries/MarginMath.sol";
 import {ChainBlock} from "../libraries/ChainBlock.sol";
 import {FundingMath} from "../libraries/FundingMath.sol";
 import {IInsuranceFund} from "../../interfaces/IInsuranceFund.sol";
+import {MarginParams, MarginParamsLibrary} from "../types/MarginParams.sol";
+import {StoredMarket, MarketState, MarketLongs, MarketWords} from "../types/MarketWords.sol";
+import {StoredPosition, PositionSlots} from "../types/PositionSlots.sol";
 
 /// @title ClearingHouse state and position logic
 /// @notice Storage, constructor and the internal position logic shared by the `ClearingHouse` (trading,
@@ -25,17 +28,7 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, IClearingHouseState,
     using SafeCast for uint256;
     using SafeCast for int256;
 
-    /// @dev Margin parameters and the pause flag: one slot read once per action. Ratios (<= 1e18, wad)
-    ///      are stored in units of 100 wei; the setter rejects values that are not multiples of 100.
-    struct StoredParams {
-        uint56 initMarginRatio;
-        uint56 maintenanceMarginRatio;
-        uint56 liquidationFeeRatio;
-        uint56 partialLiquidationRatio;
-        bool paused;
-    }
-
-    /// @dev The same, unpacked to wad.
+    /// @dev The margin parameters (`MarginParams`), unpacked to wad.
     struct Params {
         uint256 initMarginRatio;
         uint256 maintenanceMarginRatio;
@@ -43,15 +36,11 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, IClearingHouseState,
         uint256 partialLiquidationRatio;
     }
 
-    uint256 internal constant PARAM_UNIT = 100;
+    uint256 internal constant PARAM_UNIT = MarginParamsLibrary.UNIT;
     /// @dev The share of the maintenance margin ratio by which one block's curve changes may move the value of
     ///      positions (price move plus base-reserve shrink, relative): half (docs/security.md, curve changes).
     uint256 internal constant CURVE_MOVE_SHARE = 0.5e18;
-    /// @dev The sign bit of an int96: flipping it stores a cumulative premium fraction in offset binary.
-    uint96 private constant CUM_BIAS = uint96(1) << 95;
-
-    /// @dev Per market, in two words (layouts at `_loadMarket`). The state word is read on every action; the
-    ///      longs' word only where a long position is or may become involved (a short's trade never reads it).
+    /// @dev A market, unpacked from its two words (`StoredMarket`, types/MarketWords.sol).
     struct Market {
         bool listed;
         uint32 lastRestrictionBlock;
@@ -63,21 +52,6 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, IClearingHouseState,
         bool longsChanged; // ... and changed: `_writeMarket` writes it back
         uint256 longSize; // Σ long sizes (wad); the shorts are the longs less the Amm's net size
         int256 cumLong;
-    }
-
-    /// @dev A market's storage: two packed words, laid out at `_loadMarket`.
-    struct StoredMarket {
-        uint256 state;
-        uint256 longs;
-    }
-
-    /// @dev A position in two slots. Bounds: |size|, openNotional < 1.7e20 units; margin < 7.9e10 units.
-    struct StoredPosition {
-        int128 size;
-        uint96 margin;
-        uint32 lastBlock; // block of the last open/close/liquidation (restriction mode); survives a close
-        uint128 openNotional;
-        int128 lastUpdatedCumulativePremiumFraction;
     }
 
     /// @dev A shut-down market's claim book (wad amounts): the claims registered in the window, and once the
@@ -113,14 +87,14 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, IClearingHouseState,
     uint256 internal immutable _tokenScale;
     /// @dev Deployed on an Arbitrum chain: "this block" is the L2 block (`ChainBlock`).
     bool private immutable _onArbitrum;
-    StoredParams internal _params;
+    MarginParams internal _params;
     /// @notice Receives the toll; zero means the InsuranceFund.
     address public override feePool;
     /// @notice May call adjustK and repeg besides the owner (the automatic liquidity controller).
     address public override liquidityController;
     mapping(IAmm amm => StoredMarket) internal _markets;
     mapping(IAmm amm => uint256) public override openInterestNotional;
-    mapping(IAmm amm => mapping(address trader => StoredPosition)) internal _positions;
+    mapping(IAmm amm => mapping(address trader => PositionSlots)) internal _positions;
     /// @dev Per market, what the InsuranceFund paid in ahead of the bad debt behind it (wad): a payout
     ///         that needed more than the market's collateral (v1's prepaid bad debt). Netted against the
     ///         market's later bad debt, so the fund pays each loss once. Read only on those paths.
@@ -494,7 +468,7 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, IClearingHouseState,
         _storeAt(_positions[amm][trader], r, market);
     }
 
-    function _storeAt(StoredPosition storage s, Result memory r, Market memory market) internal {
+    function _storeAt(PositionSlots storage s, Result memory r, Market memory market) internal {
         if (r.size == 0) {
             _writePosition(s, 0, 0, 0, 0);
         } else {
@@ -504,27 +478,14 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, IClearingHouseState,
         }
     }
 
-    /// @dev Writes a position as two whole words (one SSTORE each, instead of one per field); the block
-    ///      number is stamped for restriction mode. Layout as `StoredPosition`: word 0 = size (bits 0-127),
-    ///      margin (128-223), lastBlock (224-255); word 1 = openNotional (0-127), cumulative (128-255).
-    function _writePosition(StoredPosition storage s, int128 size, uint96 margin, uint128 openNotional, int128 cumulative)
+    /// @dev Writes a position (both words, no read); the block number is stamped for restriction mode.
+    function _writePosition(PositionSlots storage s, int128 size, uint96 margin, uint128 openNotional, int128 cumulative)
         internal
     {
-        uint256 word0 = uint256(uint128(size)) | (uint256(margin) << 128) | (uint256(_blockNumber()) << 224);
-        uint256 word1 = uint256(openNotional) | (uint256(uint128(cumulative)) << 128);
-        assembly ("memory-safe") {
-            let slot := s.slot
-            sstore(slot, word0)
-            sstore(add(slot, 1), word1)
-        }
+        s.store(size, margin, _blockNumber(), openNotional, cumulative);
     }
 
-    /// @dev Loads a market, both words. Layouts (bits):
-    ///      state = flags 0-7 (bit 0 listed), lastRestrictionBlock 8-39, collateral (int96) 40-135, cumShort
-    ///              (int96, offset binary) 136-231;
-    ///      longs = cumLong (int96, offset binary) 0-95, longSize (uint96) 96-191.
-    ///      Offset binary (the sign bit flipped: zero is stored as 2^95) keeps the longs' word non-zero once the
-    ///      market is listed, so that the first long's write costs 2,900 gas, not 20,000.
+    /// @dev Loads a market, both words.
     function _loadMarket(IAmm amm) internal view returns (Market memory m) {
         return _loadMarket(amm, true);
     }
@@ -532,17 +493,17 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, IClearingHouseState,
     /// @dev Loads a market's state word, and its longs' word when `withLongs` (one SLOAD less for a short's trade).
     function _loadMarket(IAmm amm, bool withLongs) internal view returns (Market memory m) {
         StoredMarket storage s = _markets[amm];
-        uint256 state = s.state;
-        m.listed = state & 1 != 0;
+        MarketState state = s.state;
+        m.listed = state.listed();
         if (!m.listed) return m; // never listed: zero (not offset binary)
-        m.lastRestrictionBlock = uint32(state >> 8);
-        m.collateral = int96(uint96(state >> 40));
-        m.cumShort = int96(uint96(state >> 136) ^ CUM_BIAS);
+        m.lastRestrictionBlock = state.lastRestrictionBlock();
+        m.collateral = state.collateral();
+        m.cumShort = state.cumShort();
         if (withLongs) {
-            uint256 longs = s.longs;
+            MarketLongs longs = s.longs;
             m.longsLoaded = true;
-            m.cumLong = int96(uint96(longs) ^ CUM_BIAS);
-            m.longSize = uint96(longs >> 96);
+            m.cumLong = longs.cumLong();
+            m.longSize = longs.longSize();
         }
     }
 
@@ -556,15 +517,11 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, IClearingHouseState,
     }
 
     /// @dev Writes a market: its state word (a whole word: one SSTORE, no read) and, when it changed, the longs'
-    ///      word. Layouts at `_loadMarket`.
+    ///      word.
     function _writeMarket(IAmm amm, Market memory m) internal {
         StoredMarket storage s = _markets[amm];
-        uint256 state = (m.listed ? 1 : 0) | (uint256(m.lastRestrictionBlock) << 8)
-            | (uint256(uint96(m.collateral)) << 40) | (uint256(uint96(m.cumShort.toInt96()) ^ CUM_BIAS) << 136);
-        s.state = state;
-        if (m.longsChanged) {
-            s.longs = uint256(uint96(m.cumLong.toInt96()) ^ CUM_BIAS) | (uint256(m.longSize.toUint96()) << 96);
-        }
+        s.state = MarketWords.packState(m.listed, m.lastRestrictionBlock, m.collateral, m.cumShort.toInt96());
+        if (m.longsChanged) s.longs = MarketWords.packLongs(m.cumLong.toInt96(), m.longSize.toUint96());
     }
 
     /// @dev Emits `PositionChanged` for what a position change did (`r`), with its fee and liquidation penalty.
@@ -592,47 +549,31 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, IClearingHouseState,
     }
 
     function _paramsWhenNotPaused() internal view returns (Params memory) {
-        StoredParams memory s = _params;
-        if (s.paused) revert EnforcedPause();
+        MarginParams s = _params;
+        if (s.paused()) revert EnforcedPause();
         return _unpack(s);
     }
 
-    /// @dev The initial and maintenance margin ratios (wad) from the packed `StoredParams` word, reverting
-    ///      while paused. Layout: four 56-bit ratios in units of 100 wei (bits 0-223), paused (224-231).
+    /// @dev The initial and maintenance margin ratios (wad), reverting while paused.
     function _marginRatiosWhenNotPaused() internal view returns (uint256 imr, uint256 mmr) {
-        uint256 word;
-        assembly ("memory-safe") {
-            word := sload(_params.slot)
-        }
-        if ((word >> 224) & 0xff != 0) revert EnforcedPause();
-        unchecked {
-            // uint56 × 100 < 2^63
-            imr = (word & type(uint56).max) * PARAM_UNIT;
-            mmr = ((word >> 56) & type(uint56).max) * PARAM_UNIT;
-        }
+        MarginParams s = _params;
+        if (s.paused()) revert EnforcedPause();
+        return (s.initMarginRatio(), s.maintenanceMarginRatio());
     }
 
-    function _unpack(StoredParams memory s) internal pure returns (Params memory) {
-        // uint56 × 100 < 2^63: no overflow
-        unchecked {
-            return Params(
-            uint256(s.initMarginRatio) * PARAM_UNIT,
-            uint256(s.maintenanceMarginRatio) * PARAM_UNIT,
-            uint256(s.liquidationFeeRatio) * PARAM_UNIT,
-            uint256(s.partialLiquidationRatio) * PARAM_UNIT
-            );
-        }
+    function _unpack(MarginParams s) internal pure returns (Params memory) {
+        return Params(s.initMarginRatio(), s.maintenanceMarginRatio(), s.liquidationFeeRatio(), s.partialLiquidationRatio());
     }
 
     /// @dev The most one block's curve changes may move positions' value (wad): see `CURVE_MOVE_SHARE`.
     function _maxCurveMove() internal view returns (uint256) {
-        return uint256(_params.maintenanceMarginRatio) * PARAM_UNIT * CURVE_MOVE_SHARE / 1e18;
+        return _params.maintenanceMarginRatio() * CURVE_MOVE_SHARE / 1e18;
     }
 
-    /// @dev A listed market's state word (layout at `_loadMarket`).
-    function _listedState(IAmm amm) internal view returns (uint256 state) {
+    /// @dev A listed market's state word.
+    function _listedState(IAmm amm) internal view returns (MarketState state) {
         state = _markets[amm].state;
-        if (state & 1 == 0) revert UnknownMarket(address(amm));
+        if (!state.listed()) revert UnknownMarket(address(amm));
     }
 
     function _listedMarket(IAmm amm) internal view returns (Market memory market) {
@@ -682,12 +623,9 @@ abstract contract ClearingHouseBase is IClearingHouseTypes, IClearingHouseState,
         _requireInUnits(mmr);
         _requireInUnits(lfr);
         _requireInUnits(plr);
-        _params = StoredParams(
-            uint56(imr / PARAM_UNIT),
-            uint56(mmr / PARAM_UNIT),
-            uint56(lfr / PARAM_UNIT),
-            uint56(plr / PARAM_UNIT),
-            _params.paused
+        // each ratio <= 1e18, so / PARAM_UNIT < 2^56
+        _params = MarginParamsLibrary.pack(
+            uint56(imr / PARAM_UNIT), uint56(mmr / PARAM_UNIT), uint56(lfr / PARAM_UNIT), uint56(plr / PARAM_UNIT), _params.paused()
         );
         emit ParametersChanged(imr, mmr, lfr, plr);
     }

@@ -11,6 +11,7 @@ import {KMath} from "../libraries/KMath.sol";
 import {MarginRatio} from "../libraries/MarginRatio.sol";
 import {PositionMath} from "../libraries/PositionMath.sol";
 import {ClearingHouseBase} from "./ClearingHouseBase.sol";
+import {StoredPosition} from "../types/PositionSlots.sol";
 
 /// @title ClearingHouse risk module: liquidation, settlement and curve changes (funding runs in the ClearingHouse itself)
 /// @notice Runs only by DELEGATECALL from the ClearingHouse, on the ClearingHouse's storage and with its
@@ -30,7 +31,7 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
     function liquidate(IAmm amm, address trader) external {
         Params memory p = _unpack(_params);
         Market memory market = _listedMarket(amm);
-        StoredPosition memory old = _positions[amm][trader];
+        StoredPosition memory old = _positions[amm][trader].load();
         if (old.size == 0) revert NoPosition();
         // refused while the index is stale or bad, the sequencer down or in its grace period (as opening is)
         uint256 indexPrice = amm.getGuardedUnderlyingPrice();
@@ -196,7 +197,7 @@ contract ClearingHouseRiskModule is ClearingHouseBase {
     /// @dev Deletes `trader`'s position and returns its value at the settlement price: margin + PnL − funding
     ///      owed, floored at 0 (v1's formula and rounding for the PnL; margin − funding at a price of 0).
     function _takePositionValue(IAmm amm, Market memory market, address trader) internal returns (uint256) {
-        StoredPosition memory pos = _positions[amm][trader];
+        StoredPosition memory pos = _positions[amm][trader].load();
         if (pos.size == 0) revert NoPosition();
         delete _positions[amm][trader];
         uint256 price = amm.getSettlementPrice();

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {Observation, ObservationLibrary} from "../types/Observation.sol";
+
 /// @dev Observations in the mark-TWAP ring (a file-level constant: array lengths elsewhere need one).
 uint256 constant OBSERVATION_CAPACITY = 4096;
 
@@ -24,12 +26,6 @@ uint256 constant OBSERVATION_CAPACITY = 4096;
 ///      A slot never written holds zeros; `grow` pre-writes placeholders (timestamp 0, non-zero) so that the
 ///      first real write to a slot costs 5k gas, not 22k.
 library MarkTwap {
-    struct Observation {
-        uint32 timestamp;
-        uint80 blockStartPrice; // the price at the start of the newest block that moved the pool in this second (wad)
-        uint144 cumulative; // Σ price(wad) × seconds up to `timestamp`, modulo 2^144
-    }
-
     /// @notice The ring no longer holds the start of the window: `windowStart` is before its oldest observation.
     error TwapUnavailable(uint256 windowStart, uint256 oldestObservation);
 
@@ -39,14 +35,14 @@ library MarkTwap {
     uint256 private constant WRAPPED = CAPACITY;
 
     /// @dev Writes the first observation.
-    function initialize(Observation[OBSERVATION_CAPACITY] storage self, uint32 timestamp, uint256 price) internal {
-        self[0] = Observation(timestamp, uint80(price), 0);
+    function initialize(Observation[OBSERVATION_CAPACITY] storage self, uint32 timestamp, uint80 price) internal {
+        self[0] = ObservationLibrary.pack(timestamp, price, 0);
     }
 
     /// @dev Pre-writes placeholder observations in slots [from, to) that were never written.
     function grow(Observation[OBSERVATION_CAPACITY] storage self, uint256 from, uint256 to) internal {
         for (uint256 i = from; i < to; ++i) {
-            if (self[i].timestamp == 0 && self[i].cumulative == 0) self[i].cumulative = 1;
+            if (Observation.unwrap(self[i]) == 0) self[i] = ObservationLibrary.placeholder();
         }
     }
 
@@ -56,35 +52,24 @@ library MarkTwap {
     ///      ring heads: the newest observation's slot in the low 12 bits, and bit 12 (`WRAPPED`) set once the
     ///      ring has been filled and slot 0 is written a second time (from then on the slot after the newest
     ///      holds the oldest observation).
-    function write(Observation[OBSERVATION_CAPACITY] storage self, uint16 head, uint32 timestamp, uint256 blockStartPrice)
+    function write(Observation[OBSERVATION_CAPACITY] storage self, uint16 head, uint32 timestamp, uint80 blockStartPrice)
         internal
         returns (uint16 next)
     {
         unchecked {
-            // word-level read and write, laid out as `Observation`: timestamp (bits 0-31), blockStartPrice
-            // (32-111), cumulative (112-255); blockStartPrice < 2^80 and the cumulative wraps modulo 2^144
             uint256 index = uint256(head) & INDEX_MASK;
-            uint256 last;
-            assembly ("memory-safe") {
-                last := sload(add(self.slot, index))
-            }
-            uint256 lastTimestamp = last & type(uint32).max;
+            Observation last = _get(self, index);
+            uint256 lastTimestamp = last.timestamp();
             if (timestamp == lastTimestamp) {
-                uint256 same = (last & ~(uint256(type(uint80).max) << 32)) | (blockStartPrice << 32);
-                assembly ("memory-safe") {
-                    sstore(add(self.slot, index), same)
-                }
+                _set(self, index, last.withBlockStartPrice(blockStartPrice));
                 return head;
             }
             uint256 slot = index + 1;
             // slot <= CAPACITY, head < 2 * CAPACITY: both fit 16 bits
             next = slot == CAPACITY ? uint16(WRAPPED) : uint16(slot | (uint256(head) & WRAPPED));
-            uint256 cumulative = (last >> 112) + blockStartPrice * (timestamp - lastTimestamp);
-            uint256 word = uint256(timestamp) | (blockStartPrice << 32) | (cumulative << 112);
-            uint256 at = slot & INDEX_MASK;
-            assembly ("memory-safe") {
-                sstore(add(self.slot, at), word)
-            }
+            // the accumulator wraps modulo 2^144 (`pack` keeps its low 144 bits)
+            uint256 cumulative = uint256(last.cumulative()) + uint256(blockStartPrice) * (timestamp - lastTimestamp);
+            _set(self, slot & INDEX_MASK, ObservationLibrary.pack(timestamp, blockStartPrice, cumulative));
         }
     }
 
@@ -94,9 +79,9 @@ library MarkTwap {
         view
         returns (uint144)
     {
-        Observation memory newest = self[uint256(head) & INDEX_MASK];
+        Observation newest = self[uint256(head) & INDEX_MASK];
         unchecked {
-            return uint144(newest.cumulative + spot * (nowTs - newest.timestamp));
+            return uint144(newest.cumulative() + spot * (nowTs - newest.timestamp()));
         }
     }
 
@@ -111,11 +96,11 @@ library MarkTwap {
         view
         returns (uint256)
     {
-        Observation memory newest = self[uint256(head) & INDEX_MASK];
-        if (interval == 0 || newest.timestamp + interval <= nowTs) return spot;
+        Observation newest = self[uint256(head) & INDEX_MASK];
+        if (interval == 0 || newest.timestamp() + interval <= nowTs) return spot;
         unchecked {
             uint256 target = nowTs - interval;
-            uint144 current = uint144(newest.cumulative + spot * (nowTs - newest.timestamp));
+            uint144 current = uint144(newest.cumulative() + spot * (nowTs - newest.timestamp()));
             (uint144 atStart, uint32 start) = _cumulativeAt(self, head, target);
             if (start != target) {
                 // the recorded history starts after the window's start
@@ -135,10 +120,10 @@ library MarkTwap {
         view
         returns (uint144 cumulative, uint32 at)
     {
-        Observation memory newest = self[uint256(head) & INDEX_MASK];
-        if (target >= newest.timestamp) {
+        Observation newest = self[uint256(head) & INDEX_MASK];
+        if (target >= newest.timestamp()) {
             unchecked {
-                return (uint144(newest.cumulative + spot * (target - newest.timestamp)), uint32(target));
+                return (uint144(newest.cumulative() + spot * (target - newest.timestamp())), uint32(target));
             }
         }
         return _cumulativeAt(self, head, target);
@@ -162,14 +147,14 @@ library MarkTwap {
             bool found;
             if (!wrapped) {
                 // a young ring: one read of its first observation answers when the history starts after `target`
-                Observation memory first = self[0];
-                if (first.timestamp >= target) return (first.cumulative, first.timestamp);
+                Observation first = self[0];
+                if (first.timestamp() >= target) return (first.cumulative(), first.timestamp());
                 found = true;
             }
             // gallop back from the newest until an observation at or before `target`, or the oldest
             for (uint256 step = 1; step < CAPACITY - 1 - oldest; step <<= 1) {
                 uint256 p = CAPACITY - 1 - step;
-                if (self[_at(index, p)].timestamp <= target) {
+                if (self[_at(index, p)].timestamp() <= target) {
                     lo = p;
                     found = true;
                     break;
@@ -177,29 +162,44 @@ library MarkTwap {
                 hi = p;
             }
             if (!found) {
-                Observation memory first = self[_at(index, oldest)];
-                if (first.timestamp >= target) return (first.cumulative, first.timestamp);
+                Observation first = self[_at(index, oldest)];
+                if (first.timestamp() >= target) return (first.cumulative(), first.timestamp());
             }
             while (hi - lo > 1) {
                 uint256 mid = (lo + hi) >> 1;
-                if (self[_at(index, mid)].timestamp <= target) lo = mid;
+                if (self[_at(index, mid)].timestamp() <= target) lo = mid;
                 else hi = mid;
             }
             // lo: the last observation at or before `target`; hi = lo + 1, the first after it. The price between
             // them is constant, (hi.cumulative − lo.cumulative) / (hi.timestamp − lo.timestamp), so the accumulator
             // at `target` is an exact interpolation.
-            Observation memory before = self[_at(index, lo)];
-            Observation memory afterIt = self[_at(index, hi)];
-            uint256 gap = uint144(afterIt.cumulative - before.cumulative);
-            uint256 elapsed = target - before.timestamp;
-            return (uint144(before.cumulative + gap * elapsed / (afterIt.timestamp - before.timestamp)), uint32(target));
+            Observation before = self[_at(index, lo)];
+            Observation afterIt = self[_at(index, hi)];
+            uint256 gap = uint144(afterIt.cumulative() - before.cumulative());
+            uint256 elapsed = target - before.timestamp();
+            return (uint144(before.cumulative() + gap * elapsed / (afterIt.timestamp() - before.timestamp())), uint32(target));
         }
     }
 
     /// @dev The price at the start of the newest observation's latest block: the fluctuation limit's reference
     ///      while that block is the current one.
     function blockStartPrice(Observation[OBSERVATION_CAPACITY] storage self, uint16 head) internal view returns (uint256) {
-        return self[uint256(head) & INDEX_MASK].blockStartPrice;
+        return self[uint256(head) & INDEX_MASK].blockStartPrice();
+    }
+
+    /// @dev `self[index]` without Solidity's bounds check: every caller masks `index` below CAPACITY. Leaf
+    ///      assembly, on the hot path of every trade's first write in a second; plain Solidity: `return self[index];`.
+    function _get(Observation[OBSERVATION_CAPACITY] storage self, uint256 index) private view returns (Observation o) {
+        assembly ("memory-safe") {
+            o := sload(add(self.slot, index))
+        }
+    }
+
+    /// @dev `self[index] = o` without the bounds check (`index` < CAPACITY, as for `_get`).
+    function _set(Observation[OBSERVATION_CAPACITY] storage self, uint256 index, Observation o) private {
+        assembly ("memory-safe") {
+            sstore(add(self.slot, index), o)
+        }
     }
 
     /// @dev Physical slot of logical position `p` (0 = oldest slot, CAPACITY − 1 = `index`, the newest).
