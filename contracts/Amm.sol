@@ -693,12 +693,15 @@ contract Amm is IAmm, Ownable {
         return quote | (base << 104);
     }
 
+    /// @dev Leaf EIP-1153 access (OpenZeppelin's `TransientSlot` does the same). In plain Solidity: a
+    ///      `uint256 transient` state variable, which the pinned static analysis cannot parse yet.
     function _tload(bytes32 slot) private view returns (uint256 value) {
         assembly ("memory-safe") {
             value := tload(slot)
         }
     }
 
+    /// @dev See `_tload`.
     function _tstore(bytes32 slot, uint256 value) private {
         assembly ("memory-safe") {
             tstore(slot, value)
