@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IAmm} from "../interfaces/IAmm.sol";
 import {IClearingHouse} from "../interfaces/IClearingHouse.sol";
@@ -9,7 +10,9 @@ import {IVault} from "../interfaces/IVault.sol";
 import {WadMath} from "./libraries/WadMath.sol";
 import {MarginMath} from "./libraries/MarginMath.sol";
 import {MarginRatio} from "./libraries/MarginRatio.sol";
-import {ClearingHouseBase} from "./clearinghouse/ClearingHouseBase.sol";
+import {ClearingHouseStorage} from "./clearinghouse/ClearingHouseStorage.sol";
+import {ClearingHouseFunding} from "./clearinghouse/ClearingHouseFunding.sol";
+import {PositionTransitions} from "./clearinghouse/PositionTransitions.sol";
 import {MarketState} from "./types/MarketWords.sol";
 import {StoredPosition, PositionSlots, PositionHead} from "./types/PositionSlots.sol";
 
@@ -20,7 +23,8 @@ import {StoredPosition, PositionSlots, PositionHead} from "./types/PositionSlots
 ///         so that a market's losses can never be paid out of another market or a trader's free balance.
 ///         Trading, margin, funding, owner functions and views run here; liquidation, settlement and
 ///         curve changes run in `ClearingHouseRiskModule` by DELEGATECALL (same storage, same address).
-contract ClearingHouse is ClearingHouseBase, IClearingHouse {
+///         The jobs are one file each in contracts/clearinghouse/ (see `ClearingHouseStorage`).
+contract ClearingHouse is PositionTransitions, ClearingHouseFunding, IClearingHouse {
     using WadMath for uint256;
     using WadMath for int256;
     using SafeCast for uint256;
@@ -39,11 +43,11 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         address owner_,
         address riskModule_
     )
-        ClearingHouseBase(
+        ClearingHouseStorage(
             vault_, insuranceFund_, initMarginRatio_, maintenanceMarginRatio_, liquidationFeeRatio_, partialLiquidationRatio_, owner_
         )
     {
-        ClearingHouseBase module = ClearingHouseBase(riskModule_);
+        ClearingHouseStorage module = ClearingHouseStorage(riskModule_);
         if (module.vault() != vault_ || module.insuranceFund() != insuranceFund_) revert RiskModuleMismatch(riskModule_);
         riskModule = riskModule_;
     }
@@ -195,22 +199,22 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
 
     /// @inheritdoc IClearingHouse
     function adjustK(IAmm, uint256) external override returns (int256) {
-        _delegateToRiskModule();
+        return abi.decode(_delegateToRiskModule(), (int256));
     }
 
     /// @inheritdoc IClearingHouse
     function repeg(IAmm, uint256) external override returns (int256) {
-        _delegateToRiskModule();
+        return abi.decode(_delegateToRiskModule(), (int256));
     }
 
     /// @inheritdoc IClearingHouse
     function adjustK(IAmm, uint256, int256) external override returns (int256) {
-        _delegateToRiskModule();
+        return abi.decode(_delegateToRiskModule(), (int256));
     }
 
     /// @inheritdoc IClearingHouse
     function repeg(IAmm, uint256, int256) external override returns (int256) {
-        _delegateToRiskModule();
+        return abi.decode(_delegateToRiskModule(), (int256));
     }
 
     // ======================================================================================= owner
@@ -392,15 +396,10 @@ contract ClearingHouse is ClearingHouseBase, IClearingHouse {
         return _maxCurveMove();
     }
 
-    /// @dev Runs the same call in the risk module on this contract's storage and returns its result.
-    function _delegateToRiskModule() private {
-        address module = riskModule;
-        assembly ("memory-safe") {
-            calldatacopy(0, 0, calldatasize())
-            let ok := delegatecall(gas(), module, 0, calldatasize(), 0, 0)
-            returndatacopy(0, 0, returndatasize())
-            if iszero(ok) { revert(0, returndatasize()) }
-            return(0, returndatasize())
-        }
+    /// @dev Runs the same call (this call's calldata: the risk module has the same function) in the risk module on
+    ///      this contract's storage and returns what it returned; a refusal comes back unchanged (OpenZeppelin's
+    ///      `Address` bubbles the revert data).
+    function _delegateToRiskModule() private returns (bytes memory) {
+        return Address.functionDelegateCall(riskModule, msg.data);
     }
 }

@@ -19,7 +19,7 @@ import slither_triage as st
 FUNCTION = {"type": "function", "name": "openPosition", "type_specific_fields": {"parent": {"type": "contract", "name": "ClearingHouse"}}}
 LOCAL = {"type": "variable", "name": "found", "type_specific_fields": {"parent": {
     "type": "function", "name": "_cumulativeAt", "type_specific_fields": {"parent": {"type": "contract", "name": "MarkTwap"}}}}}
-STATE = {"type": "variable", "name": "feePool", "type_specific_fields": {"parent": {"type": "contract", "name": "ClearingHouseBase"}}}
+STATE = {"type": "variable", "name": "feePool", "type_specific_fields": {"parent": {"type": "contract", "name": "ClearingHouseStorage"}}}
 TRIAGE = {
     "reasons": {"trusted": {"text": "the protocol's own contracts"}, "zero": {"text": "zero-initialised"}},
     "accepted": [
@@ -32,7 +32,7 @@ TRIAGE = {
 def test_places_name_the_contract_function_and_variable():
     assert st.place({"elements": [FUNCTION]}) == "ClearingHouse.openPosition"
     assert st.place({"elements": [LOCAL]}) == "MarkTwap._cumulativeAt:found"
-    assert st.place({"elements": [STATE]}) == "ClearingHouseBase.feePool"
+    assert st.place({"elements": [STATE]}) == "ClearingHouseStorage.feePool"
 
 
 def test_what_fails_the_lint():
