@@ -232,7 +232,7 @@ contract ClearingHouse is PositionTransitions, ClearingHouseFunding, IClearingHo
         address itsClearingHouse = amm.clearingHouse();
         if (itsClearingHouse != address(this)) revert AmmOfAnotherClearingHouse(address(amm), itsClearingHouse);
         m.listed = true;
-        m.longsChanged = true; // the longs' word: zero cumulative and size (never a zero word, see `_loadMarket`)
+        m.longsChanged = true; // the longs' word: zero cumulative and size (never a zero word: `MarketLongs`)
         _writeMarket(amm, m);
         emit MarketListed(address(amm));
     }

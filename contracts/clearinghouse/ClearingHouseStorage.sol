@@ -237,7 +237,7 @@ abstract contract ClearingHouseStorage is IClearingHouseTypes, IClearingHouseSta
         return _listedMarket(amm, true);
     }
 
-    /// @dev A listed market, its longs' word read when `withLongs` (see `_loadMarket`).
+    /// @dev A listed market, its longs' word read when `withLongs`.
     function _listedMarket(IAmm amm, bool withLongs) internal view returns (Market memory market) {
         market = _loadMarket(amm, withLongs);
         if (!market.listed) revert UnknownMarket(address(amm));
