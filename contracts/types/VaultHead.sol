@@ -15,9 +15,9 @@ library VaultHeadLibrary {
     /// @notice The fund's income would not fit its 96 bits.
     error FundIncomeOverflow(uint256 income);
 
-    function pack(address clearingHouse, uint256 fundIncomeWad) internal pure returns (VaultHead) {
-        if (fundIncomeWad > type(uint96).max) revert FundIncomeOverflow(fundIncomeWad);
-        return VaultHead.wrap(uint256(uint160(clearingHouse)) | (fundIncomeWad << 160));
+    function pack(address clearingHouse_, uint256 fundIncomeWad_) internal pure returns (VaultHead) {
+        if (fundIncomeWad_ > type(uint96).max) revert FundIncomeOverflow(fundIncomeWad_);
+        return VaultHead.wrap(uint256(uint160(clearingHouse_)) | (fundIncomeWad_ << 160));
     }
 
     function clearingHouse(VaultHead self) internal pure returns (address) {
