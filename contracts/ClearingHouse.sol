@@ -97,7 +97,7 @@ contract ClearingHouse is PositionTransitions, ClearingHouseFunding, IClearingHo
         uint256 mmr,
         PositionSlots storage stored
     ) private {
-        if (checkMaintenance && r.size != 0) _requireMaintenance(amm, market, r, mmr);
+        if (checkMaintenance && r.size != 0) _requireMaintenance(amm, r, mmr);
         if (r.badDebt != 0) revert BadDebt(r.badDebt);
         uint256 fee = _settleTrader(amm, market, r, swap.tollRatio, swap.spreadRatio);
         _storeAt(stored, r, market);

@@ -5,7 +5,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IAmm} from "../../interfaces/IAmm.sol";
 import {WadMath} from "../libraries/WadMath.sol";
 import {StoredPosition} from "../types/PositionSlots.sol";
-import {PositionMath} from "../libraries/PositionMath.sol";
+import {MarginRatio} from "../libraries/MarginRatio.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
 import {ClearingHouseStorage} from "./ClearingHouseStorage.sol";
 
@@ -26,34 +26,20 @@ abstract contract ClearingHouseMargin is ClearingHouseStorage {
         return (_cumulative(market, pos.size > 0) - pos.lastUpdatedCumulativePremiumFraction).mulWad(pos.size);
     }
 
-    /// @dev Spot-price margin ratio of a stored position.
+    /// @dev Spot-price margin ratio of a stored position (its funding owed counted).
     function _spotMarginRatio(Market memory market, StoredPosition memory pos, uint256 q, uint256 b)
         internal
         pure
         returns (int256)
     {
-        (uint256 notional, int256 pnl) = PositionMath.spotNotionalAndPnl(pos.size, pos.openNotional, q, b);
-        return _ratio(market, pos, notional, pnl);
-    }
-
-    function _ratio(Market memory market, StoredPosition memory pos, uint256 notional, int256 pnl)
-        internal
-        pure
-        returns (int256)
-    {
-        int256 value = int256(uint256(pos.margin)) + pnl - _fundingPayment(market, pos);
-        return value.divWad(notional.toInt());
+        return MarginRatio.spotMarginRatio(pos.size, pos.openNotional, _equity(market, pos), q, b);
     }
 
     /// @dev After a trade: the new position must meet the maintenance ratio. The TWAP is only read when
     ///      the spot ratio fails (MAX_PNL passes if either passes).
-    function _requireMaintenance(IAmm amm, Market memory market, Result memory r, uint256 mmr) internal view {
-        StoredPosition memory pos;
-        pos.size = r.size.toInt128();
-        pos.margin = r.margin.toUint96();
-        pos.openNotional = r.openNotional.toUint128();
-        pos.lastUpdatedCumulativePremiumFraction = _cumulative(market, r.size > 0).toInt128();
-        int256 ratio = _spotMarginRatio(market, pos, r.quoteReserve, r.baseReserve);
+    function _requireMaintenance(IAmm amm, Result memory r, uint256 mmr) internal view {
+        // the trade settled the position's funding: its equity is its margin
+        int256 ratio = MarginRatio.spotMarginRatio(r.size, r.openNotional, r.margin.toInt(), r.quoteReserve, r.baseReserve);
         if (ratio >= int256(mmr)) return;
         int256 withTwap = MarginMath.maxPnlMarginRatio(
             amm, r.size, r.openNotional, r.margin.toInt(), r.quoteReserve, r.baseReserve

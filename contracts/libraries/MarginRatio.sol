@@ -20,6 +20,16 @@ library MarginRatio {
     uint8 internal constant SPOT_PRICE = 0;
     uint8 internal constant TWAP = 1;
 
+    /// @notice The margin ratio at the spot price of reserves (q, b): (equity + PnL) / notional.
+    function spotMarginRatio(int256 size, uint256 openNotional, int256 equity, uint256 q, uint256 b)
+        internal
+        pure
+        returns (int256)
+    {
+        (uint256 notional, int256 pnl) = PositionMath.spotNotionalAndPnl(size, openNotional, q, b);
+        return ratio(equity, notional, pnl);
+    }
+
     /// @notice v1's MAX_PNL margin ratio at reserves (q, b): (equity + PnL) / notional with the PnL of spot
     ///         or of the 15-minute TWAP, whichever is higher (the TWAP on a tie).
     function maxPnlMarginRatio(IAmm amm, int256 size, uint256 openNotional, int256 equity, uint256 q, uint256 b)
@@ -30,7 +40,7 @@ library MarginRatio {
         (uint256 spotNotional, int256 spotPnl) = PositionMath.spotNotionalAndPnl(size, openNotional, q, b);
         (uint256 twapNotional, int256 twapPnl) =
             PositionMath.twapNotionalAndPnl(size, openNotional, q, b, amm.getTwapPrice(TWAP_INTERVAL));
-        return spotPnl > twapPnl ? _ratio(equity, spotNotional, spotPnl) : _ratio(equity, twapNotional, twapPnl);
+        return spotPnl > twapPnl ? ratio(equity, spotNotional, spotPnl) : ratio(equity, twapNotional, twapPnl);
     }
 
     /// @notice The margin ratio that decides liquidation: MAX_PNL, and the oracle-based ratio at `indexPrice` if
@@ -43,14 +53,14 @@ library MarginRatio {
         uint256 q,
         uint256 b,
         uint256 indexPrice
-    ) internal view returns (int256 ratio) {
-        ratio = maxPnlMarginRatio(amm, size, openNotional, equity, q, b);
+    ) internal view returns (int256 marginRatio) {
+        marginRatio = maxPnlMarginRatio(amm, size, openNotional, equity, q, b);
         uint256 spot = PoolMath.spotPrice(q, b);
         uint256 diff = spot > indexPrice ? spot - indexPrice : indexPrice - spot;
         if (diff.divWad(indexPrice) >= ORACLE_SPREAD_LIMIT) {
             (uint256 notional, int256 pnl) = PositionMath.notionalAndPnlAtPrice(size, openNotional, indexPrice);
-            int256 oracleRatio = _ratio(equity, notional, pnl);
-            if (oracleRatio > ratio) ratio = oracleRatio;
+            int256 oracleRatio = ratio(equity, notional, pnl);
+            if (oracleRatio > marginRatio) marginRatio = oracleRatio;
         }
     }
 
@@ -89,7 +99,8 @@ library MarginRatio {
         return PositionMath.notionalAndPnlAtPrice(size, openNotional, amm.getUnderlyingPrice());
     }
 
-    function _ratio(int256 equity, uint256 notional, int256 pnl) private pure returns (int256) {
+    /// @notice A margin ratio: (equity + PnL) / notional, wad, rounded as v1 (the one place it is computed).
+    function ratio(int256 equity, uint256 notional, int256 pnl) internal pure returns (int256) {
         return (equity + pnl).divWad(notional.toInt());
     }
 }
