@@ -21,9 +21,9 @@ from brownie import chain
 
 from perp_ops.deploy import deploy_protocol
 from tests.helpers import BUY, SELL, wad
-from tests.integration.risk_helpers import set_index
+from tests.integration.risk_helpers import assert_reconciles, event, set_index
 from tests.security.blocks import call, send_in_one_block
-from tests.trading import input_price, next_second
+from tests.trading import input_price, mul, next_second
 
 FLUCTUATION = 12 * 10**15  # 1.2 %
 
@@ -219,3 +219,84 @@ def test_self_liquidation_at_once_loses_money(protocol, owner, alice, bob):
     gain = d.vault.balanceOfWad(d.insurance_fund) - fund
     assert 0 < loss - gain < 100  # the pool's rounding (against the trader) stays in the market's collateral
     assert ch.getMarket(amm)[1] == loss - gain
+
+
+def _funding_due_with_longs_receiving(d: Any, alice: Any, bob: Any, owner: Any) -> None:
+    """alice long 100 notional, bob short 20; the index far above the mark (the shorts pay the longs); the
+    funding payment is due."""
+    ch, amm = d.clearing_house, d.amm
+    ch.openPosition(amm, BUY, wad(50), wad(2), 0, {"from": alice})
+    ch.openPosition(amm, SELL, wad(10), wad(2), 0, {"from": bob})
+    set_index(d.aggregators["ETH"], wad(30), owner)
+    chain.sleep(amm.nextFundingTime() - chain.time() + 1)
+
+
+def _snipe(d: Any, sniper: Any, keeper: Any) -> list[Any]:
+    """The sniper joins the receiving side, funding is paid, the sniper leaves: one block, in that order."""
+    ch, amm = d.clearing_house, d.amm
+    return send_in_one_block(
+        [
+            call(ch.openPosition, amm, BUY, wad(300), wad(5), 0, sender=sniper),
+            call(ch.payFunding, amm, sender=keeper),
+            call(ch.closePosition, amm, 0, sender=sniper),
+        ]
+    )
+
+
+def test_a_same_block_funding_sniper_with_an_empty_fund_only_dilutes_the_receivers(protocol, owner, alice, bob, carol, keeper, rando):
+    """Snapshot funding (v1's, `continuous_funding` 0) pays a whole period to whoever holds a position at
+    `payFunding`, so joining the receiving side for the one block of the payment collects a share of it (issue 12,
+    item 4: what the continuous mode is for). With an empty InsuranceFund the share comes only out of what the
+    payers pay: the other receivers get less, and nothing else moves. No deposit, no fund money, no market halt."""
+    d = protocol
+    ch, amm = d.clearing_house, d.amm
+    _fund(d, [alice, bob, carol, rando])
+    _funding_due_with_longs_receiving(d, alice, bob, owner)
+    assert d.insurance_fund.fundBalance() == 0
+    alice_size, bob_size = ch.getPosition(amm, alice)[0], -ch.getPosition(amm, bob)[0]
+    sniper_before, bystander_before = d.vault.balanceOfWad(carol), d.vault.balanceOfWad(rando)
+
+    opened, paid, closed = _snipe(d, carol, keeper)
+    assert opened.status == paid.status == closed.status == 1
+    sniper_size = opened.events["PositionChanged"]["exchangedPositionSize"]
+    pf = paid.events["FundingPaid"]["premiumFraction"]
+    assert pf < 0 and "FundingShortfall" in paid.events and "MarketHalted" not in paid.events
+    sniper_received = -closed.events["PositionChanged"]["fundingPayment"]
+    bob_pays = mul(pf, -bob_size)
+    # the sniper's receipt is its share of the payers' payment, rounded down, and no more
+    assert 0 < sniper_received <= bob_pays * sniper_size // (alice_size + sniper_size)
+    assert d.vault.balanceOfWad(carol) - sniper_before <= sniper_received  # the round trip itself earned nothing
+    assert d.insurance_fund.fundBalance() == 0 and amm.open() and not amm.isShutdown()
+
+    # the payers pay in full, the receivers together get at most that: the sniper's gain is alice's loss
+    assert event(ch.closePosition(amm, 0, {"from": bob}), "PositionChanged")["fundingPayment"] == bob_pays
+    alice_received = -event(ch.closePosition(amm, 0, {"from": alice}), "PositionChanged")["fundingPayment"]
+    assert alice_received + sniper_received <= bob_pays
+    assert d.vault.balanceOfWad(rando) == bystander_before  # a bystander's deposit is untouched, and withdrawable
+    d.vault.withdraw(d.vault.balanceOf(rando), {"from": rando})
+    assert ch.getMarket(amm)[1] >= 0
+    assert_reconciles(d, [alice, bob, carol, keeper, rando, owner], exact=True)
+
+
+def test_a_same_block_funding_sniper_takes_at_most_the_funds_surplus(protocol, owner, alice, bob, carol, keeper, rando, fund_deposit):
+    """With money in the InsuranceFund the sniper's share of the imbalance is paid by the fund: out of its
+    surplus only, so a sniper can take no more than that (bounded per period by the funding-rate cap), never a
+    trader's deposit. What it takes is v1's snapshot-funding exposure, documented in docs/security.md §5."""
+    d = protocol
+    ch, amm = d.clearing_house, d.amm
+    _fund(d, [alice, bob, carol, rando])
+    fund_deposit(wad(5))
+    _funding_due_with_longs_receiving(d, alice, bob, owner)
+    surplus_before = d.insurance_fund.surplus()
+    bystander_before = d.vault.balanceOfWad(rando)
+
+    opened, paid, closed = _snipe(d, carol, keeper)
+    assert opened.status == paid.status == closed.status == 1
+    fund_paid = surplus_before - d.insurance_fund.surplus()
+    assert 0 < fund_paid <= surplus_before
+    assert "MarketHalted" not in paid.events and amm.open()
+    ch.closePosition(amm, 0, {"from": bob})
+    ch.closePosition(amm, 0, {"from": alice})
+    assert d.vault.balanceOfWad(rando) == bystander_before
+    assert ch.getMarket(amm)[1] >= 0
+    assert_reconciles(d, [alice, bob, carol, keeper, rando, owner], exact=True)
