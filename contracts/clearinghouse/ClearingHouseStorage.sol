@@ -6,14 +6,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IAmm} from "../../interfaces/IAmm.sol";
 import {IClearingHouseTypes, IClearingHouseState} from "../../interfaces/IClearingHouse.sol";
 import {IVault} from "../../interfaces/IVault.sol";
-import {WadMath} from "../libraries/WadMath.sol";
-import {PoolMath} from "../libraries/PoolMath.sol";
-import {PositionMath} from "../libraries/PositionMath.sol";
-import {KMath} from "../libraries/KMath.sol";
-import {MarginMath} from "../libraries/MarginMath.sol";
 import {ChainBlock} from "../libraries/ChainBlock.sol";
-import {FundingMath} from "../libraries/FundingMath.sol";
-import {IInsuranceFund} from "../../interfaces/IInsuranceFund.sol";
 import {MarginParams, MarginParamsLibrary} from "../types/MarginParams.sol";
 import {StoredMarket, MarketState, MarketLongs, MarketWords} from "../types/MarketWords.sol";
 import {StoredPosition, PositionSlots} from "../types/PositionSlots.sol";
@@ -27,8 +20,6 @@ import {StoredPosition, PositionSlots} from "../types/PositionSlots.sol";
 ///         by the `ClearingHouseRiskModule` (`Liquidation`, `Settlement`, `CurveChanges`), which the ClearingHouse
 ///         runs by DELEGATECALL on this same storage. Perp v1's numbers throughout.
 abstract contract ClearingHouseStorage is IClearingHouseTypes, IClearingHouseState, Ownable {
-    using WadMath for uint256;
-    using WadMath for int256;
     using SafeCast for uint256;
     using SafeCast for int256;
 

@@ -6,7 +6,6 @@ import {IAmm} from "../../interfaces/IAmm.sol";
 import {IInsuranceFund} from "../../interfaces/IInsuranceFund.sol";
 import {WadMath} from "../libraries/WadMath.sol";
 import {PoolMath} from "../libraries/PoolMath.sol";
-import {StoredPosition} from "../types/PositionSlots.sol";
 import {KMath} from "../libraries/KMath.sol";
 import {ClearingHouseCollateral} from "./ClearingHouseCollateral.sol";
 

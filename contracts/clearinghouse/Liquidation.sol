@@ -3,7 +3,6 @@ pragma solidity 0.8.28;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IAmm} from "../../interfaces/IAmm.sol";
-import {IInsuranceFund} from "../../interfaces/IInsuranceFund.sol";
 import {WadMath} from "../libraries/WadMath.sol";
 import {PoolMath} from "../libraries/PoolMath.sol";
 import {StoredPosition} from "../types/PositionSlots.sol";

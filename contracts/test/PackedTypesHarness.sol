@@ -5,7 +5,7 @@ import {PoolSlot, PoolSlotLibrary, Slot0} from "../types/PoolSlot.sol";
 import {TradingParams} from "../types/TradingParams.sol";
 import {MarginParams, MarginParamsLibrary} from "../types/MarginParams.sol";
 import {MarketState, MarketLongs, MarketWords} from "../types/MarketWords.sol";
-import {StoredPosition, PositionSlots, PositionHead, PositionTail, PositionSlotsLibrary} from "../types/PositionSlots.sol";
+import {StoredPosition, PositionSlots, PositionHead, PositionTail} from "../types/PositionSlots.sol";
 import {VaultHead, VaultHeadLibrary} from "../types/VaultHead.sol";
 import {Observation, ObservationLibrary} from "../types/Observation.sol";
 
