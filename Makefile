@@ -7,7 +7,7 @@ RUN := $(BROWNIE) run
 ARGS ?=
 SCENARIO ?= crash
 
-.PHONY: setup demo test test-long gas lint sim k-demo deploy console keepers dashboard dashboard-screenshots abis bench clean
+.PHONY: setup demo test test-slow test-long gas lint sim k-demo deploy console keepers dashboard dashboard-screenshots abis bench clean
 
 setup:
 	@bash tools/setup.sh
@@ -15,8 +15,13 @@ setup:
 demo: setup
 	$(RUN) scripts/alice_bob.py
 
+# the suite without the slow files (tests/conftest.py SLOW_FILES); with ARGS, exactly what ARGS names
 test: setup
-	$(BROWNIE) test $(ARGS)
+	$(BROWNIE) test $(if $(ARGS),$(ARGS),-m "not slow")
+
+# the slow files: whole-protocol runs (CI runs both targets)
+test-slow: setup
+	$(BROWNIE) test -m slow $(ARGS)
 
 test-long: setup
 	HYPOTHESIS_PROFILE=long $(BROWNIE) test tests/property $(ARGS)
